@@ -511,6 +511,49 @@ mod tests {
     }
 
     #[test]
+    fn frames_match_the_layouts_of_protocol_md_section_4() {
+        let end = JobEnd::new(12, "oops", Some(b"x"));
+        let xz = end.description_xz.clone();
+        let table: Vec<(Message, Vec<Vec<u8>>)> = vec![
+            (Message::Hello { version: 3 }, frames(&["HELLO", "3"])),
+            (
+                Message::HelloRetry { version: 3 },
+                frames(&["HELLO_RETRY", "3"]),
+            ),
+            (Message::HelloOk, frames(&["HELLO_OK"])),
+            (Message::Ping, frames(&["PING"])),
+            (Message::Pong { interval: 20 }, frames(&["PONG", "20"])),
+            (
+                Message::Start(Box::new(StartJob {
+                    job_id: 12,
+                    definition: "def".into(),
+                    device: "dev".into(),
+                    dispatcher: String::new(),
+                    env: "env".into(),
+                    env_dut: String::new(),
+                })),
+                frames(&["START", "12", "def", "dev", "", "env", ""]),
+            ),
+            (Message::StartOk { job_id: 12 }, frames(&["START_OK", "12"])),
+            (Message::Cancel { job_id: 12 }, frames(&["CANCEL", "12"])),
+            (Message::Status { job_id: 12 }, frames(&["STATUS", "12"])),
+            (
+                Message::End(end),
+                vec![b"END".to_vec(), b"12".to_vec(), b"oops".to_vec(), xz],
+            ),
+            (
+                Message::End(JobEnd::new(13, "", None)),
+                frames(&["END", "13", "", ""]),
+            ),
+            (Message::EndOk { job_id: 12 }, frames(&["END_OK", "12"])),
+        ];
+        for (message, expected) in table {
+            assert_eq!(message.encode(), expected, "{message}");
+            assert_eq!(Message::decode(&expected).unwrap(), message);
+        }
+    }
+
+    #[test]
     fn python_int_forms_are_accepted_for_job_ids() {
         assert_eq!(parse_decimal(b"1234"), Some(1234));
         assert_eq!(parse_decimal(b" 12\n"), Some(12));

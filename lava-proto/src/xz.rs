@@ -72,6 +72,31 @@ mod tests {
         assert_eq!(decompress(&compress(b"")).unwrap(), b"");
     }
 
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn output_is_byte_identical_to_python_lzma_compress() {
+        // Reference bytes from CPython 3.11 `lzma.compress(data).hex()`.
+        assert_eq!(
+            hex(&compress(b"")),
+            "fd377a585a000004e6d6b446000000001cdf44211fb6f37d010000000004595a"
+        );
+        assert_eq!(
+            hex(&compress(b"job: done\n")),
+            "fd377a585a000004e6d6b4460200210116000000742fe5a30100096a6f623a20646f6e650a00000054c4d0a9\
+             9523af660001220a151ae1671fb6f37d010000000004595a"
+        );
+        let repeated = b"compatibility: 6\njob:\n  result: pass\n".repeat(20);
+        assert_eq!(
+            hex(&compress(&repeated)),
+            "fd377a585a000004e6d6b4460200210116000000742fe5a3e002e3002f5d00319bc9f3f5c61ae110515eb5a1\
+             a8b59ae0b8d96615a32f3e17025f1354b0bf61482a606393f5b8644a9d9e6538a00000006cf798f90db045\
+             5700014be4050000005fbf404cb1c467fb020000000004595a"
+        );
+    }
+
     #[test]
     fn every_truncation_is_an_error() {
         let packed = compress(b"description: {job: 1}\n");
