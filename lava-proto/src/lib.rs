@@ -35,6 +35,7 @@
 
 pub mod auth;
 pub mod cert;
+pub mod job;
 pub mod control;
 mod error;
 mod ffi;

@@ -1,0 +1,1 @@
+//! Job definitions (being written).
