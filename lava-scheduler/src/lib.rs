@@ -1,15 +1,47 @@
 //! The master's side of LAVA: the store (workers, device types, devices,
-//! jobs, results) on PostgreSQL or embedded SQLite, the state machines of
-//! devices and jobs, and the scheduler that assigns jobs to devices.
+//! jobs, results) on PostgreSQL or embedded SQLite, and the state machines
+//! of workers, devices and jobs.
 //!
-//! This crate is a skeleton today; see `ARCHITECTURE.md` for what it will
-//! hold. It depends on `lava-proto` (wire vocabulary) and `lava-devices`
-//! (rendering device configurations for START).
+//! - [`model`]: the data model, with LAVA's enums (states, healths) as Rust
+//!   enums carrying LAVA's stored codes and labels;
+//! - [`state`]: the transition rules and cascades as pure functions;
+//! - [`store`]: the [`Store`](store::Store) trait and its SQL
+//!   implementation, where every transition is one guarded transaction;
+//! - [`db`]: the connection pools (PostgreSQL via `postgres` + `r2d2`,
+//!   SQLite via `rusqlite` + `r2d2`) and the versioned migrations.
+//!
+//! A store is chosen by URL: `postgresql://USER@HOST/DB` for production,
+//! `sqlite://PATH` for one machine.
 //!
 //! ```
-//! // The master answers a worker's PING with the interval LAVA uses.
-//! use lava_proto::control::{Message, PING_INTERVAL};
-//! assert_eq!(Message::Pong { interval: PING_INTERVAL }.encode()[1], b"20");
+//! use lava_scheduler::model::{JobHealth, JobState};
+//! use lava_scheduler::store::{CancelOutcome, NewDevice, NewDeviceType, NewJob, NewWorker, SqlStore, Store};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = SqlStore::open_url(&format!("sqlite://{}/lava.db", dir.path().display())).unwrap();
+//! store.add_worker(&NewWorker::new("worker1"), "admin").unwrap();
+//! store.add_device_type(&NewDeviceType::new("qemu")).unwrap();
+//! store.add_device(&NewDevice::new("qemu-01", "qemu", "worker1"), "admin").unwrap();
+//!
+//! let job = NewJob { submitter: "alice".into(), requested_device_type: Some("qemu".into()), priority: 50, ..Default::default() };
+//! let id = store.insert_job(&job).unwrap();
+//! store.assign_job(id, "qemu-01").unwrap();
+//! assert_eq!(store.job(id).unwrap().state, JobState::Scheduled);
+//!
+//! // Canceling a scheduled job leaves it to the master to stop it...
+//! assert_eq!(store.cancel_job(id, "alice").unwrap(), CancelOutcome::Canceling(vec![id]));
+//! // ...and whatever the worker reports, it ends Canceled.
+//! let job = store.finish_job(id, JobHealth::Complete, false, None, "lava-master").unwrap();
+//! assert_eq!(job.health, JobHealth::Canceled);
 //! ```
 
 #![warn(missing_docs)]
+
+pub mod db;
+mod error;
+pub mod model;
+pub mod state;
+pub mod store;
+
+pub use error::StoreError;
+pub use store::{SqlStore, Store};

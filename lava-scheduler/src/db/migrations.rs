@@ -1,0 +1,177 @@
+//! Versioned schema migrations, applied when a database is opened.
+//!
+//! Each migration is one SQL script, written once for both backends (`{id}`
+//! stands for the auto-increment primary key, the only difference that
+//! matters here). The table `lava_schema` records the version. Opening is
+//! idempotent, concurrent openers serialise on a lock, and a database whose
+//! version is newer than [`LATEST`] is refused, so that an old binary never
+//! writes into a schema it does not understand.
+
+use super::{Conn, Database, Dialect, SqlValue};
+use crate::error::StoreError;
+
+/// The schema scripts, in order; the version of script `i` is `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the model of scheduler.md §1.
+    r#"
+CREATE TABLE workers (
+    hostname TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    state BIGINT NOT NULL DEFAULT 1,
+    health BIGINT NOT NULL DEFAULT 0,
+    last_ping BIGINT,
+    job_limit BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE device_types (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    health_frequency BIGINT NOT NULL DEFAULT 24,
+    health_denominator BIGINT NOT NULL DEFAULT 0,
+    health_check_disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    health_check TEXT
+);
+CREATE TABLE aliases (
+    name TEXT PRIMARY KEY,
+    device_type TEXT NOT NULL REFERENCES device_types(name) ON DELETE CASCADE
+);
+CREATE TABLE tags (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE devices (
+    hostname TEXT PRIMARY KEY,
+    device_type TEXT NOT NULL REFERENCES device_types(name),
+    worker TEXT REFERENCES workers(hostname) ON DELETE SET NULL,
+    description TEXT NOT NULL DEFAULT '',
+    state BIGINT NOT NULL DEFAULT 0,
+    health BIGINT NOT NULL DEFAULT 4,
+    dictionary TEXT,
+    current_job BIGINT,
+    last_health_report_job BIGINT
+);
+CREATE INDEX devices_by_type ON devices(device_type, state, health);
+CREATE TABLE device_tags (
+    device TEXT NOT NULL REFERENCES devices(hostname) ON DELETE CASCADE,
+    tag TEXT NOT NULL REFERENCES tags(name) ON DELETE CASCADE,
+    PRIMARY KEY (device, tag)
+);
+CREATE TABLE jobs (
+    id {id},
+    submitter TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    definition TEXT NOT NULL,
+    original_definition TEXT NOT NULL,
+    multinode_definition TEXT NOT NULL DEFAULT '',
+    requested_device_type TEXT REFERENCES device_types(name),
+    actual_device TEXT REFERENCES devices(hostname),
+    state BIGINT NOT NULL DEFAULT 0,
+    health BIGINT NOT NULL DEFAULT 0,
+    priority BIGINT NOT NULL DEFAULT 50,
+    health_check BOOLEAN NOT NULL DEFAULT FALSE,
+    target_group TEXT,
+    essential BOOLEAN NOT NULL DEFAULT FALSE,
+    sub_id TEXT NOT NULL DEFAULT '',
+    submit_time BIGINT NOT NULL,
+    start_time BIGINT,
+    end_time BIGINT,
+    failure_comment TEXT,
+    infrastructure_error BOOLEAN NOT NULL DEFAULT FALSE,
+    pipeline_compatibility BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_queue ON jobs(state, requested_device_type, priority);
+CREATE INDEX jobs_by_device ON jobs(actual_device, state);
+CREATE TABLE job_tags (
+    job BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL REFERENCES tags(name),
+    PRIMARY KEY (job, tag)
+);
+CREATE TABLE test_suites (
+    id {id},
+    job BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    UNIQUE (job, name)
+);
+CREATE TABLE test_sets (
+    id {id},
+    suite BIGINT NOT NULL REFERENCES test_suites(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    UNIQUE (suite, name)
+);
+CREATE TABLE test_cases (
+    id {id},
+    suite BIGINT NOT NULL REFERENCES test_suites(id) ON DELETE CASCADE,
+    test_set BIGINT REFERENCES test_sets(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    result BIGINT NOT NULL,
+    measurement TEXT,
+    units TEXT NOT NULL DEFAULT '',
+    metadata TEXT,
+    start_log_line BIGINT,
+    end_log_line BIGINT,
+    logged BIGINT NOT NULL
+);
+CREATE INDEX test_cases_by_suite ON test_cases(suite);
+CREATE TABLE transitions (
+    id {id},
+    at BIGINT NOT NULL,
+    object_kind TEXT NOT NULL,
+    object TEXT NOT NULL,
+    old_value TEXT NOT NULL,
+    new_value TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX transitions_by_object ON transitions(object_kind, object);
+"#,
+];
+
+/// The newest schema version this program knows.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+fn script(dialect: Dialect, sql: &str) -> String {
+    let id = match dialect {
+        Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+        Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+    };
+    sql.replace("{id}", id)
+}
+
+/// The schema version of the database (0 for an empty one).
+pub fn version(conn: &mut dyn Conn) -> Result<i64, StoreError> {
+    conn.batch("CREATE TABLE IF NOT EXISTS lava_schema (version BIGINT NOT NULL)")?;
+    Ok(conn
+        .query_opt("SELECT MAX(version) FROM lava_schema", &[])?
+        .map(|row| row.opt_int(0))
+        .transpose()?
+        .flatten()
+        .unwrap_or(0))
+}
+
+/// Bring the schema to [`LATEST`], in one transaction.
+pub fn apply(db: &Database) -> Result<(), StoreError> {
+    let dialect = db.dialect();
+    db.transaction(|conn| {
+        if dialect == Dialect::Postgres {
+            // Serialise concurrent openers (two daemons starting together).
+            conn.execute("SELECT pg_advisory_xact_lock(7274697)", &[])?;
+        }
+        let current = version(conn)?;
+        if current > LATEST {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known: LATEST,
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let target = index as i64 + 1;
+            log::info!("applying database migration {target}");
+            conn.batch(&script(dialect, sql))?;
+            conn.execute("DELETE FROM lava_schema", &[])?;
+            conn.execute(
+                "INSERT INTO lava_schema (version) VALUES ($1)",
+                &[SqlValue::Int(target)],
+            )?;
+        }
+        Ok(())
+    })
+}
