@@ -250,6 +250,15 @@ pub trait Store: Send + Sync {
         actor: &str,
         reason: &str,
     ) -> Result<Vec<(String, DeviceHealth, DeviceHealth)>, StoreError>;
+    /// Take every device of a worker offline (Maintenance) in one
+    /// transaction, whatever its health, except Retired ones. Returns the
+    /// devices changed.
+    fn worker_devices_offline(
+        &self,
+        hostname: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Vec<(String, DeviceHealth, DeviceHealth)>, StoreError>;
     /// Set a worker Online or Offline (the master's view); also records
     /// `last_ping` when Online. Returns whether the state changed.
     fn set_worker_state(&self, hostname: &str, state: WorkerState) -> Result<bool, StoreError>;
@@ -846,6 +855,39 @@ impl Store for SqlStore {
         })
     }
 
+    fn worker_devices_offline(
+        &self,
+        hostname: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Vec<(String, DeviceHealth, DeviceHealth)>, StoreError> {
+        self.tx(|conn| {
+            lock_worker(conn, hostname)?;
+            let sql = format!(
+                "SELECT hostname, health FROM devices WHERE worker = $1 ORDER BY hostname{}",
+                conn.dialect().for_update()
+            );
+            let mut changes = Vec::new();
+            for row in conn.query(&sql, &[hostname.into()])? {
+                let device = row.text(0)?;
+                let old = row.code(1, DeviceHealth::from_code, "device health")?;
+                if !matches!(old, DeviceHealth::Maintenance | DeviceHealth::Retired) {
+                    let why = format!("all devices of worker {hostname} offline: {reason}");
+                    change_device_health(
+                        conn,
+                        &device,
+                        old,
+                        DeviceHealth::Maintenance,
+                        actor,
+                        &why,
+                    )?;
+                    changes.push((device, old, DeviceHealth::Maintenance));
+                }
+            }
+            Ok(changes)
+        })
+    }
+
     fn set_worker_state(&self, hostname: &str, new: WorkerState) -> Result<bool, StoreError> {
         self.tx(|conn| {
             let worker = lock_worker(conn, hostname)?;
@@ -1102,8 +1144,14 @@ impl Store for SqlStore {
                 .map(|row| row.text(0))
                 .transpose()?;
             let device_type = device_type_in(conn, alias.as_deref().unwrap_or(&device.device_type))?;
+            // A device joining a worker in Maintenance or Retired follows
+            // the worker, as if the worker's health had cascaded to it.
+            let mut health = device.health;
             if let Some(worker) = &device.worker {
-                lock_worker(conn, worker)?;
+                let worker = lock_worker(conn, worker)?;
+                if let Some(h) = state::worker_health_cascade(WorkerHealth::Active, worker.health, health) {
+                    health = h;
+                }
             }
             conn.execute(
                 "INSERT INTO devices (hostname, device_type, worker, description, state, health, dictionary) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -1113,7 +1161,7 @@ impl Store for SqlStore {
                     device.worker.clone().into(),
                     device.description.as_str().into(),
                     DeviceState::Idle.code().into(),
-                    device.health.code().into(),
+                    health.code().into(),
                     device.dictionary.clone().into(),
                 ],
             )?;
@@ -1123,7 +1171,7 @@ impl Store for SqlStore {
                 }
                 conn.execute("INSERT INTO device_tags (device, tag) VALUES ($1, $2)", &[hostname.into(), tag.into()])?;
             }
-            log_transition(conn, "device", hostname, "", device.health.label(), actor, "created")?;
+            log_transition(conn, "device", hostname, "", health.label(), actor, "created")?;
             lock_device(conn, hostname)
         })
     }

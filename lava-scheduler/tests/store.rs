@@ -297,6 +297,19 @@ fn worker_health_cascades_to_devices_and_is_logged(f: &Fixture) {
         ]
     );
     assert!(log[1].reason.contains("rack move"));
+    // A device added to a worker in Maintenance starts in Maintenance.
+    s.add_worker(
+        &NewWorker {
+            health: WorkerHealth::Maintenance,
+            ..NewWorker::new("worker2")
+        },
+        "admin",
+    )
+    .unwrap();
+    let late = s
+        .add_device(&NewDevice::new("qemu-late", "qemu", "worker2"), "admin")
+        .unwrap();
+    assert_eq!(late.health, DeviceHealth::Maintenance);
     let worker_log = s.transitions("worker", "worker1").unwrap();
     assert_eq!(worker_log.last().unwrap().new, "Active");
 }

@@ -5,8 +5,13 @@
 //! Exit codes: 0 success, 1 failure (the error is one line on stderr), 2
 //! usage error.
 
+mod device_tags;
+mod device_types;
+mod devices;
 mod jobs;
+mod output;
 mod templates;
+mod workers;
 
 use std::process::ExitCode;
 
@@ -24,6 +29,9 @@ struct Cli {
 enum Top {
     /// Administration commands (as `lava-server manage` in LAVA).
     Manage {
+        /// The database: postgresql://USER@HOST/DB or sqlite://PATH.
+        #[arg(long, global = true, env = "LAVA_DATABASE_URL", default_value = output::DEFAULT_DATABASE)]
+        database: String,
         #[command(subcommand)]
         group: Manage,
     },
@@ -31,6 +39,14 @@ enum Top {
 
 #[derive(Subcommand)]
 enum Manage {
+    /// Workers: add, list, details, update.
+    Workers(workers::Args),
+    /// Device types: add, list, details, update.
+    DeviceTypes(device_types::Args),
+    /// Devices: add, list, details, update.
+    Devices(devices::Args),
+    /// Device tags: create, list, add, remove, show.
+    DeviceTags(device_tags::Args),
     /// Job definitions: validate.
     Jobs(jobs::Args),
     /// Device-type templates and device dictionaries: render.
@@ -41,9 +57,16 @@ fn main() -> ExitCode {
     lava_bins::init_logging("warn");
     let cli = Cli::parse();
     match cli.command {
-        Top::Manage { group } => match group {
-            Manage::Jobs(args) => jobs::run(args),
-            Manage::Templates(args) => templates::run(args),
-        },
+        Top::Manage { database, group } => {
+            let db = output::Db::new(database);
+            match group {
+                Manage::Workers(args) => workers::run(args, &db),
+                Manage::DeviceTypes(args) => device_types::run(args, &db),
+                Manage::Devices(args) => devices::run(args, &db),
+                Manage::DeviceTags(args) => device_tags::run(args, &db),
+                Manage::Jobs(args) => jobs::run(args),
+                Manage::Templates(args) => templates::run(args),
+            }
+        }
     }
 }

@@ -1,0 +1,75 @@
+//! `lava-server manage device-tags create|list|add|remove|show`.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use lava_scheduler::store::Store;
+
+use crate::output::{fail, finish, Db};
+
+/// Arguments of `device-tags`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a tag.
+    Create {
+        /// The tag.
+        name: String,
+        /// What it means.
+        #[arg(default_value = "")]
+        description: String,
+    },
+    /// List tags.
+    List,
+    /// Attach tags to a device (the tags must exist).
+    Add {
+        /// The device.
+        hostname: String,
+        /// The tags.
+        #[arg(long, required = true, num_args = 1..)]
+        tags: Vec<String>,
+    },
+    /// Detach tags from a device.
+    Remove {
+        /// The device.
+        hostname: String,
+        /// The tags.
+        #[arg(long, required = true, num_args = 1..)]
+        tags: Vec<String>,
+    },
+    /// Show a device's tags.
+    Show {
+        /// The device.
+        hostname: String,
+    },
+}
+
+/// Run a `device-tags` command.
+pub fn run(args: Args, db: &Db) -> ExitCode {
+    let store = match db.open() {
+        Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    finish(match args.command {
+        Command::Create { name, description } => store
+            .add_tag(&name, &description)
+            .map(|()| println!("Tag {name} created")),
+        Command::List => store.tags().map(|tags| {
+            for t in tags {
+                println!("* {} ({})", t.name, t.description);
+            }
+        }),
+        Command::Add { hostname, tags } => store.add_device_tags(&hostname, &tags),
+        Command::Remove { hostname, tags } => store.remove_device_tags(&hostname, &tags),
+        Command::Show { hostname } => store.device(&hostname).map(|d| {
+            for t in d.tags {
+                println!("* {t}");
+            }
+        }),
+    })
+}

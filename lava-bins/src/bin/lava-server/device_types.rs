@@ -1,0 +1,207 @@
+//! `lava-server manage device-types add|list|details|update`.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use lava_scheduler::model::HealthDenominator;
+use lava_scheduler::store::{DeviceFilter, DeviceTypeUpdate, NewDeviceType, Store};
+
+use crate::output::{csv_line, fail, finish, Db};
+
+/// Arguments of `device-types`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add a device type.
+    Add {
+        /// The name (also its template, NAME.jinja2).
+        name: String,
+        /// Another name jobs may use for it.
+        #[arg(long)]
+        alias: Option<String>,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Run a health check every N hours or jobs.
+        #[arg(long, default_value_t = 24)]
+        health_frequency: i64,
+        /// What N counts: hours or jobs.
+        #[arg(long, value_parser = parse_denominator, default_value = "hours")]
+        health_denominator: HealthDenominator,
+        /// Never run health checks on devices of this type.
+        #[arg(long)]
+        disable_health_check: bool,
+    },
+    /// List device types.
+    List {
+        /// Print CSV: name, devices, aliases.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Show one device type.
+    Details {
+        /// The device type.
+        name: String,
+        /// List its devices.
+        #[arg(long)]
+        devices: bool,
+    },
+    /// Change a device type: add an alias, description, health-check policy.
+    Update {
+        /// The device type.
+        name: String,
+        /// Add this alias.
+        #[arg(long)]
+        alias: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// New health-check frequency.
+        #[arg(long)]
+        health_frequency: Option<i64>,
+        /// New denominator: hours or jobs.
+        #[arg(long, value_parser = parse_denominator)]
+        health_denominator: Option<HealthDenominator>,
+        /// Disable health checks.
+        #[arg(long, conflicts_with = "enable_health_check")]
+        disable_health_check: bool,
+        /// Enable health checks again.
+        #[arg(long)]
+        enable_health_check: bool,
+    },
+}
+
+fn parse_denominator(text: &str) -> Result<HealthDenominator, String> {
+    HealthDenominator::parse(text)
+        .ok_or_else(|| format!("unknown health denominator '{text}' (use hours or jobs)"))
+}
+
+/// Run a `device-types` command.
+pub fn run(args: Args, db: &Db) -> ExitCode {
+    let store = match db.open() {
+        Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    finish(match args.command {
+        Command::Add {
+            name,
+            alias,
+            description,
+            health_frequency,
+            health_denominator,
+            disable_health_check,
+        } => (|| {
+            let new = NewDeviceType {
+                name: name.clone(),
+                description,
+                health_frequency,
+                health_denominator,
+                health_check_disabled: disable_health_check,
+            };
+            store.add_device_type(&new).map_err(|e| e.to_string())?;
+            if let Some(alias) = alias {
+                store.add_alias(&name, &alias).map_err(|e| e.to_string())?;
+            }
+            println!("Device type {name} added");
+            Ok(())
+        })(),
+        Command::List { csv } => list(&store, csv),
+        Command::Details { name, devices } => details(&store, &name, devices),
+        Command::Update {
+            name,
+            alias,
+            description,
+            health_frequency,
+            health_denominator,
+            disable_health_check,
+            enable_health_check,
+        } => (|| {
+            let disabled = match (disable_health_check, enable_health_check) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let update = DeviceTypeUpdate {
+                description,
+                health_frequency,
+                health_denominator,
+                health_check_disabled: disabled,
+            };
+            store
+                .update_device_type(&name, &update)
+                .map_err(|e| e.to_string())?;
+            if let Some(alias) = alias {
+                store.add_alias(&name, &alias).map_err(|e| e.to_string())?;
+            }
+            println!("Device type {name} updated");
+            Ok(())
+        })(),
+    })
+}
+
+fn list(store: &dyn Store, csv: bool) -> Result<(), String> {
+    let devices = store
+        .devices(&DeviceFilter::default())
+        .map_err(|e| e.to_string())?;
+    let types = store.device_types().map_err(|e| e.to_string())?;
+    if csv {
+        println!("{}", csv_line(&["name", "devices", "aliases"]));
+    } else {
+        println!("Device types:");
+    }
+    for t in types {
+        let n = devices.iter().filter(|d| d.device_type == t.name).count();
+        if csv {
+            println!(
+                "{}",
+                csv_line(&[t.name, n.to_string(), t.aliases.join(" ")])
+            );
+        } else {
+            println!("* {} ({n} devices)", t.name);
+        }
+    }
+    Ok(())
+}
+
+fn details(store: &dyn Store, name: &str, list_devices: bool) -> Result<(), String> {
+    let t = store.resolve_device_type(name).map_err(|e| e.to_string())?;
+    let filter = DeviceFilter {
+        device_type: Some(t.name.clone()),
+        include_retired: true,
+        ..Default::default()
+    };
+    let devices = store.devices(&filter).map_err(|e| e.to_string())?;
+    println!("name        : {}", t.name);
+    println!("description : {}", t.description);
+    println!("aliases     : {}", t.aliases.join(", "));
+    println!(
+        "health check: {}",
+        if t.health_check_disabled {
+            "disabled".to_string()
+        } else {
+            format!("every {} {}", t.health_frequency, t.health_denominator)
+        }
+    );
+    println!(
+        "definition  : {}",
+        if t.health_check.is_some() {
+            "set"
+        } else {
+            "none"
+        }
+    );
+    if list_devices {
+        println!("devices     :");
+        for d in devices {
+            println!("* {} {}, {}", d.hostname, d.state, d.health);
+        }
+    } else {
+        println!("devices     : {}", devices.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! `lava-server manage workers add|list|details|update`.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use lava_scheduler::model::{DeviceHealth, WorkerHealth};
+use lava_scheduler::store::{DeviceFilter, NewWorker, Store};
+
+use crate::output::{actor, csv_line, fail, finish, when, Db};
+
+/// Arguments of `workers`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add a worker (it stays Offline until it connects).
+    Add {
+        /// The worker's hostname (its identity on the control channel).
+        hostname: String,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Initial health: ACTIVE, MAINTENANCE or RETIRED.
+        #[arg(long, value_parser = parse_health, conflicts_with = "disabled")]
+        health: Option<WorkerHealth>,
+        /// Add it disabled (health MAINTENANCE).
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List workers.
+    List {
+        /// Include retired workers.
+        #[arg(short, long)]
+        all: bool,
+        /// Print CSV: hostname, description, state, health, devices.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Show one worker.
+    Details {
+        /// The worker.
+        hostname: String,
+        /// List its devices.
+        #[arg(long)]
+        devices: bool,
+    },
+    /// Change a worker's description or health (the health cascades to its devices).
+    Update {
+        /// The worker.
+        hostname: String,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// New health: ACTIVE, MAINTENANCE or RETIRED.
+        #[arg(long, value_parser = parse_health)]
+        health: Option<WorkerHealth>,
+        /// Also take every device of the worker offline (MAINTENANCE), in one action.
+        #[arg(long)]
+        devices_offline: bool,
+        /// Why (recorded in the transition log).
+        #[arg(long, default_value = "lava-server manage workers update")]
+        reason: String,
+    },
+}
+
+fn parse_health(text: &str) -> Result<WorkerHealth, String> {
+    WorkerHealth::parse(text).ok_or_else(|| {
+        format!(
+            "unknown worker health '{text}' (use {})",
+            WorkerHealth::labels()
+        )
+    })
+}
+
+/// Run a `workers` command.
+pub fn run(args: Args, db: &Db) -> ExitCode {
+    let store = match db.open() {
+        Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    finish(match args.command {
+        Command::Add {
+            hostname,
+            description,
+            health,
+            disabled,
+        } => {
+            let health = if disabled {
+                WorkerHealth::Maintenance
+            } else {
+                health.unwrap_or(WorkerHealth::Active)
+            };
+            store
+                .add_worker(
+                    &NewWorker {
+                        hostname,
+                        description,
+                        health,
+                    },
+                    &actor(),
+                )
+                .map(|w| println!("Worker {} added ({})", w.hostname, w.health))
+                .map_err(|e| e.to_string())
+        }
+        Command::List { all, csv } => list(&store, all, csv),
+        Command::Details { hostname, devices } => details(&store, &hostname, devices),
+        Command::Update {
+            hostname,
+            description,
+            health,
+            devices_offline,
+            reason,
+        } => update(
+            &store,
+            &hostname,
+            description,
+            health,
+            devices_offline,
+            &reason,
+        ),
+    })
+}
+
+fn device_counts(store: &dyn Store) -> Result<std::collections::BTreeMap<String, usize>, String> {
+    let mut counts = std::collections::BTreeMap::new();
+    let all = DeviceFilter {
+        include_retired: true,
+        ..Default::default()
+    };
+    for device in store.devices(&all).map_err(|e| e.to_string())? {
+        if let Some(worker) = device.worker {
+            *counts.entry(worker).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
+fn list(store: &dyn Store, all: bool, csv: bool) -> Result<(), String> {
+    let counts = device_counts(store)?;
+    let workers = store.workers(all).map_err(|e| e.to_string())?;
+    if csv {
+        println!(
+            "{}",
+            csv_line(&["hostname", "description", "state", "health", "devices"])
+        );
+    } else {
+        println!("Workers:");
+    }
+    for w in workers {
+        let n = counts.get(&w.hostname).copied().unwrap_or(0);
+        if csv {
+            println!(
+                "{}",
+                csv_line(&[
+                    w.hostname,
+                    w.description,
+                    w.state.to_string(),
+                    w.health.to_string(),
+                    n.to_string()
+                ])
+            );
+        } else {
+            println!("* {} ({n} devices) {}, {}", w.hostname, w.state, w.health);
+        }
+    }
+    Ok(())
+}
+
+fn details(store: &dyn Store, hostname: &str, list_devices: bool) -> Result<(), String> {
+    let w = store.worker(hostname).map_err(|e| e.to_string())?;
+    let filter = DeviceFilter {
+        worker: Some(hostname.to_string()),
+        include_retired: true,
+        ..Default::default()
+    };
+    let devices = store.devices(&filter).map_err(|e| e.to_string())?;
+    println!("hostname   : {}", w.hostname);
+    println!("description: {}", w.description);
+    println!("state      : {}", w.state);
+    println!("health     : {}", w.health);
+    println!("last ping  : {}", when(w.last_ping));
+    println!(
+        "job limit  : {}",
+        if w.job_limit == 0 {
+            "none".to_string()
+        } else {
+            w.job_limit.to_string()
+        }
+    );
+    if list_devices {
+        println!("devices    :");
+        for d in devices {
+            println!(
+                "* {} ({}) {}, {}",
+                d.hostname, d.device_type, d.state, d.health
+            );
+        }
+    } else {
+        let retired = devices
+            .iter()
+            .filter(|d| d.health == DeviceHealth::Retired)
+            .count();
+        println!("devices    : {} ({retired} retired)", devices.len());
+    }
+    Ok(())
+}
+
+fn update(
+    store: &dyn Store,
+    hostname: &str,
+    description: Option<String>,
+    health: Option<WorkerHealth>,
+    devices_offline: bool,
+    reason: &str,
+) -> Result<(), String> {
+    let who = actor();
+    store.worker(hostname).map_err(|e| e.to_string())?;
+    if let Some(description) = description {
+        store
+            .set_worker_description(hostname, &description)
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(health) = health {
+        let changes = store
+            .set_worker_health(hostname, health, &who, reason)
+            .map_err(|e| e.to_string())?;
+        println!("Worker {hostname} is {health}");
+        for (device, old, new) in changes {
+            println!("  device {device}: {old} -> {new}");
+        }
+    }
+    if devices_offline {
+        let changes = store
+            .worker_devices_offline(hostname, &who, reason)
+            .map_err(|e| e.to_string())?;
+        println!("All devices of {hostname} are offline");
+        for (device, old, new) in changes {
+            println!("  device {device}: {old} -> {new}");
+        }
+    }
+    Ok(())
+}
