@@ -5,6 +5,8 @@
 //! - [`model`]: the data model, with LAVA's enums (states, healths) as Rust
 //!   enums carrying LAVA's stored codes and labels;
 //! - [`state`]: the transition rules and cascades as pure functions;
+//! - [`scheduler`]: the scheduling pass (health checks first, priority and
+//!   tags, multinode groups all-or-nothing);
 //! - [`store`]: the [`Store`](store::Store) trait and its SQL
 //!   implementation, where every transition is one guarded transaction;
 //! - [`db`]: the connection pools (PostgreSQL via `postgres` + `r2d2`,
@@ -40,6 +42,7 @@
 pub mod db;
 mod error;
 pub mod model;
+pub mod scheduler;
 pub mod state;
 pub mod store;
 

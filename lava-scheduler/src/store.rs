@@ -544,7 +544,7 @@ fn ensure_tags_exist(conn: &mut dyn Conn, tags: &[String]) -> Result<(), StoreEr
 }
 
 /// Set a device's health inside a transaction, logging the change.
-fn change_device_health(
+pub(crate) fn change_device_health(
     conn: &mut dyn Conn,
     hostname: &str,
     old: DeviceHealth,
@@ -575,6 +575,127 @@ fn change_device_health(
         actor,
         reason,
     )
+}
+
+/// Store a job inside a transaction; returns its id.
+pub(crate) fn insert_job_in(conn: &mut dyn Conn, job: &NewJob) -> Result<i64, StoreError> {
+    if !(0..=100).contains(&job.priority) {
+        return Err(StoreError::Refused(format!(
+            "priority must be within 0..100, not {}",
+            job.priority
+        )));
+    }
+    if let Some(device_type) = &job.requested_device_type {
+        device_type_in(conn, device_type)?;
+    }
+    ensure_tags_exist(conn, &job.tags)?;
+    let row = conn
+        .query_opt(
+            "INSERT INTO jobs (submitter, description, definition, original_definition, multinode_definition, requested_device_type, state, health, priority, health_check, target_group, essential, sub_id, submit_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+            &[
+                job.submitter.as_str().into(),
+                job.description.as_str().into(),
+                job.definition.as_str().into(),
+                job.original_definition.as_str().into(),
+                job.multinode_definition.as_str().into(),
+                job.requested_device_type.clone().into(),
+                JobState::Submitted.code().into(),
+                JobHealth::Unknown.code().into(),
+                job.priority.into(),
+                job.health_check.into(),
+                job.target_group.clone().into(),
+                job.essential.into(),
+                job.sub_id.as_str().into(),
+                now_micros().into(),
+            ],
+        )?
+        .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?;
+    let id = row.int(0)?;
+    for tag in &job.tags {
+        conn.execute(
+            "INSERT INTO job_tags (job, tag) VALUES ($1, $2)",
+            &[id.into(), tag.into()],
+        )?;
+    }
+    log::info!(
+        "[job {id}] submitted by {} for {}",
+        job.submitter,
+        job.requested_device_type
+            .as_deref()
+            .unwrap_or("(no device type)")
+    );
+    Ok(id)
+}
+
+/// Give a Submitted job a device inside a transaction (guarded): the job
+/// becomes Scheduled (Scheduling for a multinode sub-job), the Idle device
+/// Reserved. Returns the job's new state.
+pub(crate) fn assign_in(
+    conn: &mut dyn Conn,
+    job_id: i64,
+    hostname: &str,
+) -> Result<JobState, StoreError> {
+    // Device first, then job.
+    let device = lock_device(conn, hostname)?;
+    let job = lock_job(conn, job_id)?;
+    let target = if job.target_group.is_some() {
+        JobState::Scheduling
+    } else {
+        JobState::Scheduled
+    };
+    if job.state != JobState::Submitted {
+        return Err(StoreError::InvalidTransition {
+            object: format!("job {job_id}"),
+            from: job.state.to_string(),
+            to: target.to_string(),
+        });
+    }
+    if device.state != DeviceState::Idle {
+        return Err(StoreError::InvalidTransition {
+            object: format!("device {hostname}"),
+            from: device.state.to_string(),
+            to: DeviceState::Reserved.to_string(),
+        });
+    }
+    let allowed: &[DeviceHealth] = if job.health_check {
+        &state::SCHEDULABLE_FOR_HEALTH_CHECKS
+    } else {
+        &state::SCHEDULABLE_FOR_JOBS
+    };
+    if !allowed.contains(&device.health) {
+        return Err(StoreError::Refused(format!(
+            "device {hostname} is {} and cannot take job {job_id}",
+            device.health
+        )));
+    }
+    conn.execute(
+        "UPDATE devices SET state = $1, current_job = $2 WHERE hostname = $3 AND state = $4",
+        &[
+            DeviceState::Reserved.code().into(),
+            job_id.into(),
+            hostname.into(),
+            DeviceState::Idle.code().into(),
+        ],
+    )?;
+    let changed = conn.execute(
+        "UPDATE jobs SET state = $1, actual_device = $2 WHERE id = $3 AND state = $4",
+        &[
+            target.code().into(),
+            hostname.into(),
+            job_id.into(),
+            JobState::Submitted.code().into(),
+        ],
+    )?;
+    if changed != 1 {
+        return Err(StoreError::InvalidTransition {
+            object: format!("job {job_id}"),
+            from: job.state.to_string(),
+            to: target.to_string(),
+        });
+    }
+    log::info!("[job {job_id}] → {target} on {hostname}");
+    Ok(target)
 }
 
 impl SqlStore {
@@ -1298,46 +1419,7 @@ impl Store for SqlStore {
     }
 
     fn insert_job(&self, job: &NewJob) -> Result<i64, StoreError> {
-        if !(0..=100).contains(&job.priority) {
-            return Err(StoreError::Refused(format!(
-                "priority must be within 0..100, not {}",
-                job.priority
-            )));
-        }
-        self.tx(|conn| {
-            if let Some(device_type) = &job.requested_device_type {
-                device_type_in(conn, device_type)?;
-            }
-            ensure_tags_exist(conn, &job.tags)?;
-            let row = conn
-                .query_opt(
-                    "INSERT INTO jobs (submitter, description, definition, original_definition, multinode_definition, requested_device_type, state, health, priority, health_check, target_group, essential, sub_id, submit_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-                    &[
-                        job.submitter.as_str().into(),
-                        job.description.as_str().into(),
-                        job.definition.as_str().into(),
-                        job.original_definition.as_str().into(),
-                        job.multinode_definition.as_str().into(),
-                        job.requested_device_type.clone().into(),
-                        JobState::Submitted.code().into(),
-                        JobHealth::Unknown.code().into(),
-                        job.priority.into(),
-                        job.health_check.into(),
-                        job.target_group.clone().into(),
-                        job.essential.into(),
-                        job.sub_id.as_str().into(),
-                        now_micros().into(),
-                    ],
-                )?
-                .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?;
-            let id = row.int(0)?;
-            for tag in &job.tags {
-                conn.execute("INSERT INTO job_tags (job, tag) VALUES ($1, $2)", &[id.into(), tag.into()])?;
-            }
-            log::info!("[job {id}] submitted by {} for {}", job.submitter, job.requested_device_type.as_deref().unwrap_or("(no device type)"));
-            Ok(id)
-        })
+        self.tx(|conn| insert_job_in(conn, job))
     }
 
     fn job(&self, id: i64) -> Result<Job, StoreError> {
@@ -1388,51 +1470,7 @@ impl Store for SqlStore {
     }
 
     fn assign_job(&self, job_id: i64, hostname: &str) -> Result<(), StoreError> {
-        self.tx(|conn| {
-            // Device first, then job.
-            let device = lock_device(conn, hostname)?;
-            let job = lock_job(conn, job_id)?;
-            let target = if job.target_group.is_some() { JobState::Scheduling } else { JobState::Scheduled };
-            if job.state != JobState::Submitted {
-                return Err(StoreError::InvalidTransition {
-                    object: format!("job {job_id}"),
-                    from: job.state.to_string(),
-                    to: target.to_string(),
-                });
-            }
-            if device.state != DeviceState::Idle {
-                return Err(StoreError::InvalidTransition {
-                    object: format!("device {hostname}"),
-                    from: device.state.to_string(),
-                    to: DeviceState::Reserved.to_string(),
-                });
-            }
-            let allowed: &[DeviceHealth] =
-                if job.health_check { &state::SCHEDULABLE_FOR_HEALTH_CHECKS } else { &state::SCHEDULABLE_FOR_JOBS };
-            if !allowed.contains(&device.health) {
-                return Err(StoreError::Refused(format!(
-                    "device {hostname} is {} and cannot take job {job_id}",
-                    device.health
-                )));
-            }
-            conn.execute(
-                "UPDATE devices SET state = $1, current_job = $2 WHERE hostname = $3 AND state = $4",
-                &[DeviceState::Reserved.code().into(), job_id.into(), hostname.into(), DeviceState::Idle.code().into()],
-            )?;
-            let changed = conn.execute(
-                "UPDATE jobs SET state = $1, actual_device = $2 WHERE id = $3 AND state = $4",
-                &[target.code().into(), hostname.into(), job_id.into(), JobState::Submitted.code().into()],
-            )?;
-            if changed != 1 {
-                return Err(StoreError::InvalidTransition {
-                    object: format!("job {job_id}"),
-                    from: job.state.to_string(),
-                    to: target.to_string(),
-                });
-            }
-            log::info!("[job {job_id}] → {target} on {hostname}");
-            Ok(())
-        })
+        self.tx(|conn| assign_in(conn, job_id, hostname).map(|_| ()))
     }
 
     fn group_scheduled(&self, target_group: &str) -> Result<Vec<i64>, StoreError> {

@@ -2,80 +2,15 @@
 //! directory (always) and PostgreSQL at `LAVA_TEST_DATABASE_URL` (each test
 //! in its own schema, dropped afterwards).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
-use lava_scheduler::db::{Database, DatabaseUrl, SqlValue};
+mod common;
+
+use common::Fixture;
+use lava_scheduler::db::{Database, SqlValue};
 use lava_scheduler::model::*;
 use lava_scheduler::store::*;
 use lava_scheduler::StoreError;
-
-/// A store plus what keeps its database alive (temp dir or schema).
-struct Fixture {
-    store: SqlStore,
-    url: DatabaseUrl,
-    _dir: Option<tempfile::TempDir>,
-    drop_schema: Option<(String, String)>,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if let Some((url, schema)) = self.drop_schema.take() {
-            if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
-        }
-    }
-}
-
-fn sqlite() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::parse(&format!("sqlite://{}/lava.db", dir.path().display())).unwrap();
-    Fixture {
-        store: SqlStore::open(&url).unwrap(),
-        url,
-        _dir: Some(dir),
-        drop_schema: None,
-    }
-}
-
-fn postgres() -> Option<Fixture> {
-    let Ok(base) = std::env::var("LAVA_TEST_DATABASE_URL") else {
-        eprintln!("skipping PostgreSQL: LAVA_TEST_DATABASE_URL is not set");
-        return None;
-    };
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let schema = format!(
-        "lava_test_{}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = DatabaseUrl::parse(&format!("{base}{sep}schema={schema}")).unwrap();
-    let store = SqlStore::open(&url).unwrap();
-    Some(Fixture {
-        store,
-        url,
-        _dir: None,
-        drop_schema: Some((base, schema)),
-    })
-}
-
-/// Runs each test function against SQLite and PostgreSQL.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_backend {
-            $(#[test] fn $name() { super::$name(&super::sqlite()); })*
-        }
-        mod postgres_backend {
-            $(#[test] fn $name() { if let Some(f) = super::postgres() { super::$name(&f); } })*
-        }
-    };
-}
 
 both_backends!(
     workers_are_added_listed_and_refused_twice,
