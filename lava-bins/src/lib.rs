@@ -4,7 +4,10 @@
 //!
 //! Binaries:
 //! - `lava-create-certificate NAME [--directory DIR] [--force]`: a CURVE key
-//!   pair in pyzmq's certificate format.
+//!   pair in pyzmq's certificate format;
+//! - `lava-server manage ...`: the admin commands;
+//! - `lava-master`: the master daemon (control, logs, scheduling);
+//! - `lava-slave`: the worker daemon.
 
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -14,6 +17,49 @@ pub fn init_logging(default_level: &str) {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))
         .format_timestamp_millis()
         .init();
+}
+
+/// Logging for daemons, with LAVA's options: `level` is one of `DEBUG`,
+/// `INFO`, `WARN` (or `WARNING`), `ERROR`; `log_file` is a path, or `-`
+/// for standard error. `RUST_LOG` still overrides the level.
+pub fn init_daemon_logging(level: &str, log_file: &str) -> Result<(), String> {
+    let filter = match level.to_ascii_uppercase().as_str() {
+        "DEBUG" => "debug",
+        "INFO" => "info",
+        "WARN" | "WARNING" => "warn",
+        "ERROR" => "error",
+        other => {
+            return Err(format!(
+                "unknown log level '{other}' (use DEBUG, INFO, WARN or ERROR)"
+            ))
+        }
+    };
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter));
+    builder.format_timestamp_millis();
+    if log_file != "-" {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_file)
+            .map_err(|e| format!("{log_file}: {e}"))?;
+        builder.target(env_logger::Target::Pipe(Box::new(file)));
+    }
+    builder.init();
+    Ok(())
+}
+
+/// Set `flag` when SIGINT, SIGTERM or SIGHUP arrives.
+pub fn stop_on_signals(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<(), String> {
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(flag))
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Report a fatal error as one readable line on stderr and return the exit

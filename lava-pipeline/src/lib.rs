@@ -2,8 +2,10 @@
 //! configuration into a pipeline of deploy, boot and test actions and runs
 //! it against a device, streaming structured logs and results.
 //!
-//! This crate is a skeleton today; `lava-run` (in `lava-bins`) will be its
-//! thin binary. Log records use lava-proto's line format:
+//! Today it holds [`slave`], the worker daemon (lava-slave) that connects to
+//! the master and runs each job in a `lava-run` process; the pipeline
+//! itself is being written, and `lava-run` (in `lava-bins`) will be its thin
+//! binary. Log records use lava-proto's line format:
 //!
 //! ```
 //! use lava_proto::log::{LogLevel, LogRecord};
@@ -12,3 +14,5 @@
 //! ```
 
 #![warn(missing_docs)]
+
+pub mod slave;

@@ -35,10 +35,10 @@
 
 pub mod auth;
 pub mod cert;
-pub mod job;
 pub mod control;
 mod error;
 mod ffi;
+pub mod job;
 pub mod log;
 pub mod socket;
 pub mod time;

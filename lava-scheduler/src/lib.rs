@@ -9,6 +9,8 @@
 //!   tags, multinode groups all-or-nothing);
 //! - [`store`]: the [`Store`](store::Store) trait and its SQL
 //!   implementation, where every transition is one guarded transaction;
+//! - [`master`]: lava-master, the control loop workers connect to, with
+//!   the log sink and event-driven scheduling;
 //! - [`db`]: the connection pools (PostgreSQL via `postgres` + `r2d2`,
 //!   SQLite via `rusqlite` + `r2d2`) and the versioned migrations.
 //!
@@ -41,6 +43,7 @@
 
 pub mod db;
 mod error;
+pub mod master;
 pub mod model;
 pub mod scheduler;
 pub mod state;

@@ -327,6 +327,9 @@ pub trait Store: Send + Sync {
     fn job(&self, id: i64) -> Result<Job, StoreError>;
     /// Jobs matching a filter, newest first.
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// Jobs in one of `states` whose device is attached to worker `hostname`,
+    /// oldest first.
+    fn jobs_on_worker(&self, hostname: &str, states: &[JobState]) -> Result<Vec<Job>, StoreError>;
     /// Give a Submitted job a device: the job becomes Scheduled (Scheduling
     /// for a multinode sub-job) and the Idle device Reserved, in one guarded
     /// transaction.
@@ -1471,6 +1474,27 @@ impl Store for SqlStore {
 
     fn assign_job(&self, job_id: i64, hostname: &str) -> Result<(), StoreError> {
         self.tx(|conn| assign_in(conn, job_id, hostname).map(|_| ()))
+    }
+
+    fn jobs_on_worker(&self, hostname: &str, states: &[JobState]) -> Result<Vec<Job>, StoreError> {
+        self.tx(|conn| {
+            let rows = conn.query(
+                &format!(
+                    "SELECT {} FROM jobs j JOIN devices d ON d.hostname = j.actual_device WHERE d.worker = $1 ORDER BY j.id",
+                    JOB_COLUMNS.split(", ").map(|c| format!("j.{c}")).collect::<Vec<_>>().join(", ")
+                ),
+                &[hostname.into()],
+            )?;
+            let mut out = Vec::new();
+            for row in &rows {
+                let id = row.int(0)?;
+                let job = job_from(row, job_tags(conn, id)?)?;
+                if states.contains(&job.state) {
+                    out.push(job);
+                }
+            }
+            Ok(out)
+        })
     }
 
     fn group_scheduled(&self, target_group: &str) -> Result<Vec<i64>, StoreError> {

@@ -114,8 +114,10 @@ mod error;
 mod load;
 mod mapping;
 mod resolve;
+mod serde;
 mod value;
 
+pub use self::serde::{from_value, FromValueError};
 pub use emit::to_flow_line;
 pub use error::{ErrorKind, YamlError};
 pub use mapping::Mapping;

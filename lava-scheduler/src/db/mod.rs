@@ -271,30 +271,50 @@ fn redact(url: &str) -> String {
 
 /// A pool of connections to one database.
 #[derive(Clone)]
-pub enum Database {
-    /// PostgreSQL.
+pub struct Database {
+    pool: Pool,
+    url: DatabaseUrl,
+}
+
+#[derive(Clone)]
+enum Pool {
     Postgres(postgres::PgPool),
-    /// SQLite.
     Sqlite(sqlite::SqlitePool),
+}
+
+/// Stops a change watcher when dropped.
+pub struct Watcher {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Database::Postgres(_) => f.write_str("Database(PostgreSQL)"),
-            Database::Sqlite(_) => f.write_str("Database(SQLite)"),
-        }
+        write!(f, "Database({})", self.url.redacted())
     }
 }
 
 impl Database {
     /// Connect and bring the schema up to date.
     pub fn open(url: &DatabaseUrl) -> Result<Database, StoreError> {
-        let db = match url {
+        let pool = match url {
             DatabaseUrl::Postgres { url, schema } => {
-                Database::Postgres(postgres::PgPool::open(url, schema.as_deref())?)
+                Pool::Postgres(postgres::PgPool::open(url, schema.as_deref())?)
             }
-            DatabaseUrl::Sqlite { path } => Database::Sqlite(sqlite::SqlitePool::open(path)?),
+            DatabaseUrl::Sqlite { path } => Pool::Sqlite(sqlite::SqlitePool::open(path)?),
+        };
+        let db = Database {
+            pool,
+            url: url.clone(),
         };
         migrations::apply(&db)?;
         Ok(db)
@@ -302,9 +322,9 @@ impl Database {
 
     /// The dialect.
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Database::Postgres(_) => Dialect::Postgres,
-            Database::Sqlite(_) => Dialect::Sqlite,
+        match self.pool {
+            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::Sqlite(_) => Dialect::Sqlite,
         }
     }
 
@@ -314,9 +334,33 @@ impl Database {
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match self {
-            Database::Postgres(pool) => pool.transaction(f),
-            Database::Sqlite(pool) => pool.transaction(f),
+        match &self.pool {
+            Pool::Postgres(pool) => pool.transaction(f),
+            Pool::Sqlite(pool) => pool.transaction(f),
         }
+    }
+
+    /// Call `on_change` soon after any transaction that changed data is
+    /// committed, by this process or another one (the admin CLI): through
+    /// `LISTEN`/`NOTIFY` on PostgreSQL, through `PRAGMA data_version` polled
+    /// every 5 ms on SQLite. Bursts may be coalesced into one call. The
+    /// watcher stops when the returned handle is dropped.
+    pub fn watch_changes(&self, on_change: Box<dyn Fn() + Send>) -> Result<Watcher, StoreError> {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = match &self.url {
+            DatabaseUrl::Postgres { url, schema } => {
+                postgres::watch(url, schema.as_deref(), stop.clone(), on_change)?
+            }
+            DatabaseUrl::Sqlite { path } => sqlite::watch(
+                path,
+                std::time::Duration::from_millis(5),
+                stop.clone(),
+                on_change,
+            )?,
+        };
+        Ok(Watcher {
+            stop,
+            thread: Some(thread),
+        })
     }
 }

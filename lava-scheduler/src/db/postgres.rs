@@ -64,14 +64,23 @@ impl PgPool {
             .get()
             .map_err(|e| StoreError::Connect(e.to_string()))?;
         let tx = client.transaction().map_err(pg_error)?;
-        let mut conn = PgConn { tx: Some(tx) };
+        let mut conn = PgConn {
+            tx: Some(tx),
+            wrote: false,
+        };
         let result = f(&mut conn);
-        let tx = conn
+        let wrote = conn.wrote;
+        let mut tx = conn
             .tx
             .take()
             .expect("transaction is present until the end");
         match result {
             Ok(value) => {
+                if wrote {
+                    // Delivered to listeners only when the commit succeeds.
+                    tx.batch_execute(&format!("NOTIFY {CHANGES_CHANNEL}"))
+                        .map_err(pg_error)?;
+                }
                 tx.commit().map_err(pg_error)?;
                 Ok(value)
             }
@@ -85,7 +94,12 @@ impl PgPool {
 
 struct PgConn<'a> {
     tx: Option<postgres::Transaction<'a>>,
+    /// Whether the transaction changed data (then listeners are notified).
+    wrote: bool,
 }
+
+/// The `LISTEN`/`NOTIFY` channel that announces committed changes.
+pub const CHANGES_CHANNEL: &str = "lava_changes";
 
 fn params(values: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
@@ -98,12 +112,17 @@ impl Conn for PgConn<'_> {
 
     fn execute(&mut self, sql: &str, values: &[SqlValue]) -> Result<u64, StoreError> {
         let tx = self.tx.as_mut().expect("open transaction");
-        tx.execute(sql, &params(values)).map_err(pg_error)
+        let changed = tx.execute(sql, &params(values)).map_err(pg_error)?;
+        self.wrote |= changed > 0;
+        Ok(changed)
     }
 
     fn query(&mut self, sql: &str, values: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
         let tx = self.tx.as_mut().expect("open transaction");
         let rows = tx.query(sql, &params(values)).map_err(pg_error)?;
+        if !rows.is_empty() && sql.trim_start().starts_with("INSERT") {
+            self.wrote = true;
+        }
         rows.iter().map(convert_row).collect()
     }
 
@@ -211,4 +230,47 @@ pub(super) fn pg_error(e: postgres::Error) -> StoreError {
         };
     }
     StoreError::Database(e.to_string())
+}
+
+/// Calls `on_change` after every committed transaction that changed data,
+/// in any process (PostgreSQL `LISTEN`), until `stop` is set.
+pub(super) fn watch(
+    url: &str,
+    schema: Option<&str>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    on_change: Box<dyn Fn() + Send>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let config = postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+    let mut client = config.connect(NoTls).map_err(pg_error)?;
+    if let Some(schema) = schema {
+        client
+            .batch_execute(&format!("SET search_path TO {schema}"))
+            .map_err(pg_error)?;
+    }
+    client
+        .batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+        .map_err(pg_error)?;
+    std::thread::Builder::new()
+        .name("db-watch".into())
+        .spawn(move || {
+            use postgres::fallible_iterator::FallibleIterator;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut notifications = client.notifications();
+                let mut iter = notifications.timeout_iter(Duration::from_millis(200));
+                match iter.next() {
+                    Ok(Some(_)) => {
+                        // Coalesce a burst into one call.
+                        while let Ok(Some(_)) = iter.next() {}
+                        on_change();
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        log::error!("[DB] lost the change notifications: {e}");
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the watcher thread: {e}")))
 }

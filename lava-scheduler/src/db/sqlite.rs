@@ -177,3 +177,36 @@ pub(super) fn sqlite_error(e: rusqlite::Error) -> StoreError {
     }
     StoreError::Database(e.to_string())
 }
+
+/// Calls `on_change` after every transaction committed by another
+/// connection (any process), detected with `PRAGMA data_version` every
+/// `interval`, until `stop` is set.
+pub(super) fn watch(
+    path: &Path,
+    interval: Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    on_change: Box<dyn Fn() + Send>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_error)?;
+    let version = |conn: &rusqlite::Connection| -> rusqlite::Result<i64> {
+        conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+    };
+    let mut last = version(&conn).map_err(sqlite_error)?;
+    std::thread::Builder::new()
+        .name("db-watch".into())
+        .spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(interval);
+                match version(&conn) {
+                    Ok(now) if now != last => {
+                        last = now;
+                        on_change();
+                    }
+                    Ok(_) => {}
+                    Err(e) => log::warn!("[DB] cannot read data_version: {e}"),
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the watcher thread: {e}")))
+}

@@ -1,0 +1,144 @@
+//! A stand-in for `lava-run`, used by the daemon tests (and a small example
+//! of a lava-run-compatible log producer): it takes lava-run's
+//! command line, streams log lines to the master exactly as lava-run does
+//! (PUSH, lossless), writes `description.yaml` and exits.
+//!
+//! What it does is read from the job definition's `fixture` mapping:
+//! `lines` (log lines to send, default 5), `result` (`pass` or `fail`),
+//! `crash` (exit without description or final result), `hold` (wait for the
+//! file `release` in the output directory, or a signal), `ignore_sigterm`,
+//! `stderr` (text written to standard error).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lava_proto::cert;
+use lava_proto::log::{LogLevel, LogMessage, LogRecord};
+use lava_proto::socket::{self, ConnectOptions, Security};
+use lava_proto::yaml::{self, Mapping, Value};
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    let prefix = format!("--{name}=");
+    args.iter()
+        .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
+        .or_else(|| {
+            let flag = format!("--{name}");
+            args.iter()
+                .position(|a| *a == flag)
+                .and_then(|i| args.get(i + 1).cloned())
+        })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let job_id: u64 = arg(&args, "job-id")
+        .and_then(|v| v.parse().ok())
+        .expect("--job-id");
+    let out = PathBuf::from(arg(&args, "output-dir").expect("--output-dir"));
+    let url = arg(&args, "logging-url").expect("--logging-url");
+    let job_file = args
+        .iter()
+        .rev()
+        .find(|a| !a.starts_with("--") && a.ends_with("job.yaml"))
+        .expect("job.yaml");
+    let definition = yaml::load(&std::fs::read_to_string(job_file).unwrap()).unwrap();
+    let fixture = definition
+        .get("fixture")
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    let int = |key: &str, default: i64| fixture.get(key).and_then(Value::as_i64).unwrap_or(default);
+    let flag = |key: &str| fixture.get(key).and_then(Value::as_bool).unwrap_or(false);
+
+    let canceled = Arc::new(AtomicBool::new(false));
+    if !flag("ignore_sigterm") {
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&canceled)).unwrap();
+    } else {
+        // Registering a flag nobody reads keeps the default action away.
+        signal_hook::flag::register(
+            signal_hook::consts::SIGTERM,
+            Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
+    }
+    if let Some(text) = fixture.get("stderr").and_then(Value::as_str) {
+        eprint!("{text}");
+    }
+    let security = match (arg(&args, "master-cert"), arg(&args, "slave-cert")) {
+        (Some(master), Some(slave)) => Security::CurveClient {
+            own: cert::load_pair(&PathBuf::from(slave)).unwrap(),
+            server: cert::load_public(&PathBuf::from(master)).unwrap(),
+        },
+        _ => Security::Null,
+    };
+    let ctx = zmq::Context::new();
+    let push = socket::log_source(&ctx, &url, &security, &ConnectOptions::default()).unwrap();
+    let send = |lvl: LogLevel, msg: Value| {
+        let line = LogRecord::new(lvl, msg).to_line();
+        socket::send_log(&push, &LogMessage { job_id, line }).unwrap();
+    };
+    let map = |pairs: &[(&str, Value)]| {
+        Value::Mapping(
+            pairs
+                .iter()
+                .map(|(k, v)| (Value::from(*k), v.clone()))
+                .collect::<Mapping>(),
+        )
+    };
+
+    send(LogLevel::Info, "start: 0 validate".into());
+    for i in 0..int("lines", 5) {
+        send(LogLevel::Target, format!("line {i}").into());
+    }
+    send(
+        LogLevel::Marker,
+        map(&[("case", "smoke".into()), ("type", "test_case".into())]),
+    );
+    send(
+        LogLevel::Results,
+        map(&[
+            ("case", "smoke".into()),
+            ("definition", "0_fixture".into()),
+            ("result", "pass".into()),
+        ]),
+    );
+    if flag("hold") {
+        while !canceled.load(Ordering::SeqCst) && !out.join("release").exists() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    if flag("crash") {
+        eprintln!("fake-lava-run: crashing on purpose");
+        std::process::exit(3);
+    }
+    let result = if canceled.load(Ordering::SeqCst) {
+        map(&[
+            ("case", "job".into()),
+            ("definition", "lava".into()),
+            ("error_msg", "job canceled".into()),
+            ("error_type", "Canceled".into()),
+            ("result", "fail".into()),
+        ])
+    } else {
+        let result = fixture
+            .get("result")
+            .and_then(Value::as_str)
+            .unwrap_or("pass")
+            .to_string();
+        map(&[
+            ("case", "job".into()),
+            ("definition", "lava".into()),
+            ("result", result.into()),
+        ])
+    };
+    send(LogLevel::Results, result);
+    drop(push); // infinite linger: every line is delivered first
+    drop(ctx);
+    std::fs::write(
+        out.join("description.yaml"),
+        format!("job:\n  id: {job_id}\n"),
+    )
+    .unwrap();
+}

@@ -1,0 +1,94 @@
+//! `lava-master`: the master daemon. Workers connect to its control socket,
+//! lava-run processes to its log socket; it schedules jobs as soon as the
+//! database changes. Options follow LAVA's `lava-server manage lava-master`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use lava_scheduler::master::{Master, MasterConfig};
+use lava_scheduler::SqlStore;
+
+/// The LAVA master daemon.
+#[derive(Parser)]
+#[command(name = "lava-master", version)]
+struct Args {
+    /// Control socket to bind.
+    #[arg(long, default_value = "tcp://*:5556")]
+    master_socket: String,
+    /// Log socket to bind.
+    #[arg(long, default_value = "tcp://*:5555")]
+    log_socket: String,
+    /// Enable IPv6.
+    #[arg(long)]
+    ipv6: bool,
+    /// Authenticate and encrypt with CURVE.
+    #[arg(long)]
+    encrypt: bool,
+    /// The master's secret certificate.
+    #[arg(
+        long,
+        default_value = "/etc/lava-dispatcher/certificates.d/master.key_secret"
+    )]
+    master_cert: PathBuf,
+    /// Directory of the workers' public certificates (*.key).
+    #[arg(long, default_value = "/etc/lava-dispatcher/certificates.d")]
+    slaves_certs: PathBuf,
+    /// The database: postgresql://USER@HOST/DB or sqlite://PATH.
+    #[arg(
+        long,
+        env = "LAVA_DATABASE_URL",
+        default_value = "sqlite:///var/lib/lava-server/lava.db"
+    )]
+    database: String,
+    /// Device-type template directories, searched in order.
+    #[arg(long, num_args = 1.., default_value = "/etc/lava-server/dispatcher-config/device-types")]
+    device_types: Vec<PathBuf>,
+    /// Where job output (logs, results metadata) is written.
+    #[arg(long, default_value = "/var/lib/lava-server/default/media/job-output")]
+    jobs_dir: PathBuf,
+    /// Per-worker dispatcher configuration (dispatcher.yaml, env.yaml, env.dut.yaml).
+    #[arg(long, default_value = "/etc/lava-server/dispatcher.d")]
+    dispatcher_config: PathBuf,
+    /// Create workers that are not registered when they first connect (LAVA's behaviour).
+    #[arg(long)]
+    auto_register_workers: bool,
+    /// Log level: DEBUG, INFO, WARN, ERROR.
+    #[arg(short, long, default_value = "INFO")]
+    level: String,
+    /// Log file ('-' for standard error).
+    #[arg(short = 'o', long, default_value = "-")]
+    log_file: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let program = "lava-master";
+    if let Err(e) = lava_bins::init_daemon_logging(&args.level, &args.log_file) {
+        return lava_bins::fail(program, e);
+    }
+    let store = match SqlStore::open_url(&args.database) {
+        Ok(store) => store,
+        Err(e) => return lava_bins::fail(program, e),
+    };
+    let mut config = MasterConfig::new(args.jobs_dir, args.device_types);
+    config.master_socket = args.master_socket;
+    config.log_socket = args.log_socket;
+    config.ipv6 = args.ipv6;
+    config.encrypt = args
+        .encrypt
+        .then_some((args.master_cert, args.slaves_certs));
+    config.dispatcher_config = Some(args.dispatcher_config);
+    config.auto_register = args.auto_register_workers;
+    let mut master = match Master::bind(config, store) {
+        Ok(master) => master,
+        Err(e) => return lava_bins::fail(program, e),
+    };
+    if let Err(e) = lava_bins::stop_on_signals(&master.waker().stop_flag()) {
+        return lava_bins::fail(program, e);
+    }
+    match master.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => lava_bins::fail(program, e),
+    }
+}

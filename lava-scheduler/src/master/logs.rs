@@ -1,0 +1,318 @@
+//! The log sink: every job's log lines appended to `output.yaml` with the
+//! `output.idx` index (protocol.md §11.7), results stored as they arrive,
+//! and the final `lava`/`job` result finishing the job.
+//!
+//! For every written line L (the frame text, untouched): the byte offset at
+//! which it starts is appended to `output.idx` as a little-endian u64, then
+//! `- ` + L + `\n` to `output.yaml`. Markers are not written; they give the
+//! log lines of their test case. Malformed frames and lines are dropped with
+//! a warning; they never stop the sink.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lava_proto::log::{LogLevel, LogMessage, LogRecord, Marker, MarkerKind, ResultRecord};
+use lava_proto::yaml::{self, Mapping, Value};
+
+use crate::model::{Job, JobHealth, JobState, TestResultCode};
+use crate::store::{NewTestCase, SqlStore, Store};
+
+/// Result metadata longer than this is dropped (as LAVA does).
+const METADATA_LIMIT: usize = 4096;
+
+/// Idle log files are closed after this long.
+const IDLE_CLOSE: Duration = Duration::from_secs(60);
+
+struct OpenLog {
+    dir: PathBuf,
+    output: File,
+    index: File,
+    offset: u64,
+    lines: u64,
+    markers: HashMap<String, HashMap<MarkerKind, u64>>,
+    last_used: Instant,
+    finished: bool,
+}
+
+/// What a log line did that the master must react to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogOutcome {
+    /// Nothing beyond storing.
+    Stored,
+    /// The line was dropped (malformed, unknown job).
+    Dropped,
+    /// The final result arrived: the job is Finished.
+    JobFinished(i64),
+}
+
+/// Writes job logs under a jobs directory.
+pub struct LogSink {
+    jobs_dir: PathBuf,
+    open: HashMap<i64, OpenLog>,
+    unknown_warned: HashMap<i64, Instant>,
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+impl LogSink {
+    /// A sink writing under `jobs_dir`.
+    pub fn new(jobs_dir: &Path) -> LogSink {
+        LogSink {
+            jobs_dir: jobs_dir.to_path_buf(),
+            open: HashMap::new(),
+            unknown_warned: HashMap::new(),
+        }
+    }
+
+    fn open_job(&mut self, store: &SqlStore, job_id: i64) -> Option<&mut OpenLog> {
+        if !self.open.contains_key(&job_id) {
+            let job = match store.job(job_id) {
+                Ok(job) => job,
+                Err(e) => {
+                    let now = Instant::now();
+                    let warned = self
+                        .unknown_warned
+                        .get(&job_id)
+                        .is_some_and(|t| now.duration_since(*t) < IDLE_CLOSE);
+                    if !warned {
+                        log::warn!("[LOGS] dropping log lines for job {job_id}: {e}");
+                        self.unknown_warned.insert(job_id, now);
+                    }
+                    return None;
+                }
+            };
+            let dir = super::prepare::output_dir(&self.jobs_dir, &job);
+            match Self::files(&dir) {
+                Ok((output, index, offset, lines)) => {
+                    log::info!("[{job_id}] receiving logs in {}", dir.display());
+                    self.open.insert(
+                        job_id,
+                        OpenLog {
+                            dir,
+                            output,
+                            index,
+                            offset,
+                            lines,
+                            markers: HashMap::new(),
+                            last_used: Instant::now(),
+                            finished: job.state == JobState::Finished,
+                        },
+                    );
+                }
+                Err(e) => {
+                    log::error!("[{job_id}] cannot open the log in {}: {e}", dir.display());
+                    return None;
+                }
+            }
+        }
+        let log = self.open.get_mut(&job_id)?;
+        log.last_used = Instant::now();
+        Some(log)
+    }
+
+    /// Open (append) `output.yaml` and `output.idx`, continuing after what
+    /// is there (a restarted master appends to the same files).
+    fn files(dir: &Path) -> std::io::Result<(File, File, u64, u64)> {
+        std::fs::create_dir_all(dir)?;
+        let output = open_append(&dir.join("output.yaml"))?;
+        let index = open_append(&dir.join("output.idx"))?;
+        let offset = output.metadata()?.len();
+        let lines = index.metadata()?.len() / 8;
+        Ok((output, index, offset, lines))
+    }
+
+    /// Handle one log message (its raw frames).
+    pub fn handle(&mut self, store: &SqlStore, frames: &[Vec<u8>]) -> LogOutcome {
+        let message = match LogMessage::decode(frames) {
+            Ok(message) => message,
+            Err(e) => {
+                log::warn!("[LOGS] dropping a malformed log message: {e}");
+                return LogOutcome::Dropped;
+            }
+        };
+        let job_id = message.job_id as i64;
+        let record = match LogRecord::parse(&message.line) {
+            Ok(record) => record,
+            Err(e) => {
+                log::warn!("[{job_id}] dropping a log line: {e}");
+                return LogOutcome::Dropped;
+            }
+        };
+        let Some(log) = self.open_job(store, job_id) else {
+            return LogOutcome::Dropped;
+        };
+        if record.lvl == LogLevel::Marker {
+            match Marker::from_msg(&record.msg) {
+                Ok(marker) => {
+                    let line = log.lines.saturating_sub(1);
+                    log.markers
+                        .entry(marker.case)
+                        .or_default()
+                        .insert(marker.kind, line);
+                }
+                Err(e) => log::warn!("[{job_id}] dropping a marker: {e}"),
+            }
+            return LogOutcome::Stored;
+        }
+        if let Err(e) = Self::append(log, &message.line) {
+            log::error!("[{job_id}] cannot write the log line: {e}");
+            return LogOutcome::Dropped;
+        }
+        if record.lvl != LogLevel::Results {
+            return LogOutcome::Stored;
+        }
+        let result = match ResultRecord::from_msg(&record.msg) {
+            Ok(result) => result,
+            Err(e) => {
+                log::warn!("[{job_id}] result not stored: {e}");
+                return LogOutcome::Stored;
+            }
+        };
+        let case = Self::test_case(log, &result);
+        if let Err(e) = store.add_test_case(job_id, &case) {
+            log::error!(
+                "[{job_id}] cannot store test case {}/{}: {e}",
+                result.definition,
+                result.case
+            );
+        }
+        if !result.is_job_result() || log.finished {
+            return LogOutcome::Stored;
+        }
+        let text = |key: &str| {
+            result
+                .fields
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let health = if result.result == lava_proto::log::TestResult::Pass {
+            JobHealth::Complete
+        } else {
+            JobHealth::Incomplete
+        };
+        let error_type = text("error_type").unwrap_or_default();
+        let infrastructure = matches!(
+            error_type.as_str(),
+            "Bug" | "Configuration" | "Infrastructure"
+        );
+        let comment = text("error_msg").map(|m| format!("{error_type}: {m}"));
+        match store.finish_job(
+            job_id,
+            health,
+            infrastructure,
+            comment.as_deref(),
+            "lava-master",
+        ) {
+            Ok(job) => {
+                log.finished = true;
+                log::info!("[{job_id}] job status: {}", job.health);
+                LogOutcome::JobFinished(job_id)
+            }
+            Err(e) => {
+                log::warn!("[{job_id}] final result not applied: {e}");
+                log.finished = true;
+                LogOutcome::Stored
+            }
+        }
+    }
+
+    fn append(log: &mut OpenLog, line: &str) -> std::io::Result<()> {
+        log.index.write_all(&log.offset.to_le_bytes())?;
+        let mut record = Vec::with_capacity(line.len() + 3);
+        record.extend_from_slice(b"- ");
+        record.extend_from_slice(line.as_bytes());
+        record.push(b'\n');
+        log.output.write_all(&record)?;
+        log.offset += record.len() as u64;
+        log.lines += 1;
+        Ok(())
+    }
+
+    fn test_case(log: &mut OpenLog, result: &ResultRecord) -> NewTestCase {
+        let mut fields = result.fields.clone();
+        // `extra` with `level`: kept in a metadata file, referenced by path.
+        if let (Some(extra), Some(level)) = (
+            fields.get("extra").cloned(),
+            fields
+                .get("level")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ) {
+            let safe = |s: &str| s.replace(['/', '\\'], "_");
+            let name = format!(
+                "{}-{}-{}.yaml",
+                safe(&result.definition),
+                safe(&result.case),
+                safe(&level)
+            );
+            let path = log.dir.join("metadata").join(name);
+            match Self::merge_metadata(&path, &extra) {
+                Ok(()) => {
+                    fields.insert("extra", Value::String(path.display().to_string()));
+                }
+                Err(e) => log::warn!("cannot write {}: {e}", path.display()),
+            }
+        }
+        let metadata = yaml::to_flow_line(&Value::Mapping(fields));
+        let (mut start, mut end) = (None, None);
+        if result.definition != "lava" {
+            if let Some(markers) = log.markers.remove(&result.case) {
+                let at = |kind| markers.get(&kind).map(|l| *l as i64);
+                start = at(MarkerKind::StartTestCase).or(at(MarkerKind::TestCase));
+                end = at(MarkerKind::EndTestCase).or(at(MarkerKind::TestCase));
+            }
+        }
+        NewTestCase {
+            suite: result.definition.clone(),
+            set: result.set.clone(),
+            name: result.case.clone(),
+            result: Some(TestResultCode::from(result.result)),
+            measurement: result.measurement.clone(),
+            units: result.units.clone().unwrap_or_default(),
+            metadata: (metadata.len() <= METADATA_LIMIT).then_some(metadata),
+            start_log_line: start,
+            end_log_line: end,
+        }
+    }
+
+    fn merge_metadata(path: &Path, extra: &Value) -> std::io::Result<()> {
+        std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+        let mut merged = match std::fs::read_to_string(path) {
+            Ok(text) => yaml::load(&text)
+                .ok()
+                .and_then(|v| v.as_mapping().cloned())
+                .unwrap_or_default(),
+            Err(_) => Mapping::new(),
+        };
+        match extra {
+            Value::Mapping(map) => merged.extend(map.clone()),
+            other => {
+                merged.insert("extra", other.clone());
+            }
+        }
+        std::fs::write(path, yaml::to_flow_line(&Value::Mapping(merged)) + "\n")
+    }
+
+    /// Whether the final result of `job` was seen.
+    pub fn saw_final_result(&self, job: i64) -> bool {
+        self.open.get(&job).is_some_and(|l| l.finished)
+    }
+
+    /// Close files idle for a minute.
+    pub fn close_idle(&mut self) {
+        self.open
+            .retain(|_, log| log.last_used.elapsed() < IDLE_CLOSE);
+        self.unknown_warned.retain(|_, t| t.elapsed() < IDLE_CLOSE);
+    }
+
+    /// The output directory of a job.
+    pub fn output_dir(&self, job: &Job) -> PathBuf {
+        super::prepare::output_dir(&self.jobs_dir, job)
+    }
+}

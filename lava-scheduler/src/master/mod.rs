@@ -1,0 +1,985 @@
+//! lava-master: the control loop that workers connect to, the log sink, and
+//! the scheduler wired to database change notifications.
+//!
+//! One thread polls three sockets: the control ROUTER (workers, port 5556),
+//! the log PULL (lava-run processes, port 5555) and an in-process wake-up
+//! socket fed by the database watcher (any committed change, from this
+//! process or from the admin CLI). Each turn of the loop:
+//!
+//! 1. drains log lines first (so END is handled after the job's last line),
+//! 2. handles control messages (HELLO, PING, START_OK, END, ...),
+//! 3. runs a scheduling pass when something changed, and sends START for
+//!    the jobs it scheduled at once,
+//! 4. once a second: re-sends START/CANCEL that were not answered (1, 2, 4,
+//!    ... up to 20 s apart), marks silent workers Offline after 60 s,
+//!    reloads the authorised worker keys, finishes jobs whose END came
+//!    without a final result after a grace period.
+//!
+//! Nothing is sent inside a database transaction: START goes out after the
+//! assignment committed, and a worker drops duplicates.
+//!
+//! Differences from LAVA 2020.01 that a 2020.01 worker cannot notice
+//! (protocol.md §16): STATUS after every HELLO (D3), no START after END
+//! (D4), an empty `description.yaml` for crashed jobs (D5), refused
+//! messages about jobs of other workers (D13), per-message key checks so a
+//! revoked worker is cut off at once (D10), logged refusals (D11), and
+//! unknown workers refused unless `auto_register` is set (D12).
+
+mod logs;
+mod prepare;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lava_proto::auth::{self, Authenticator};
+use lava_proto::cert;
+use lava_proto::control::{JobEnd, Message, PING_INTERVAL, PROTOCOL_VERSION};
+use lava_proto::socket::{self, Security};
+
+pub use logs::{LogOutcome, LogSink};
+pub use prepare::{output_dir, Devices};
+
+use crate::error::StoreError;
+use crate::model::{JobHealth, JobState, WorkerState};
+use crate::scheduler;
+use crate::store::{JobFilter, NewTestCase, SqlStore, Store};
+
+/// How the master is set up. Option names follow LAVA's `lava-master`.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// Control endpoint to bind (`--master-socket`, LAVA: `tcp://*:5556`).
+    pub master_socket: String,
+    /// Log endpoint to bind (`--log-socket`, LAVA: `tcp://*:5555`).
+    pub log_socket: String,
+    /// Enable IPv6 on both sockets.
+    pub ipv6: bool,
+    /// CURVE: the master's secret certificate and the directory of the
+    /// workers' public certificates (`--master-cert`, `--slaves-certs`).
+    pub encrypt: Option<(PathBuf, PathBuf)>,
+    /// Device-type template directories (`--device-types`).
+    pub device_types: Vec<PathBuf>,
+    /// Where job output directories are created (`--jobs-dir`).
+    pub jobs_dir: PathBuf,
+    /// Per-worker dispatcher configuration (`dispatcher.yaml`, `env.yaml`,
+    /// `env.dut.yaml`), LAVA's `/etc/lava-server/dispatcher.d`.
+    pub dispatcher_config: Option<PathBuf>,
+    /// Create a worker the first time an unknown hostname talks (LAVA's
+    /// behaviour); off by default: unknown workers get no answer.
+    pub auto_register: bool,
+    /// How long END may wait for the job's final result line.
+    pub end_grace: Duration,
+    /// Silence after which a worker is Offline (LAVA: 60 s).
+    pub worker_timeout: Duration,
+}
+
+impl MasterConfig {
+    /// LAVA's defaults with the given directories.
+    pub fn new(jobs_dir: impl Into<PathBuf>, device_types: Vec<PathBuf>) -> Self {
+        MasterConfig {
+            master_socket: "tcp://*:5556".into(),
+            log_socket: "tcp://*:5555".into(),
+            ipv6: false,
+            encrypt: None,
+            device_types,
+            jobs_dir: jobs_dir.into(),
+            dispatcher_config: None,
+            auto_register: false,
+            end_grace: Duration::from_secs(10),
+            worker_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why the master could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    /// A socket could not be set up.
+    #[error("{0}")]
+    Socket(#[from] socket::SocketError),
+    /// A certificate could not be read.
+    #[error("{0}")]
+    Certificate(#[from] cert::CertError),
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A ZeroMQ call failed.
+    #[error("ZeroMQ: {0}")]
+    Zmq(#[from] zmq::Error),
+}
+
+/// Wakes the master's loop from another thread.
+#[derive(Clone)]
+pub struct Waker {
+    socket: Arc<Mutex<zmq::Socket>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Waker {
+    /// Make the loop look at the database again.
+    pub fn wake(&self) {
+        let socket = self.socket.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = socket.send("", zmq::DONTWAIT);
+    }
+
+    /// The flag that stops the loop (for signal handlers: setting it stops
+    /// the master within 200 ms).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Ask the loop to stop; [`Master::run`] returns soon after.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+}
+
+#[derive(Debug)]
+struct Peer {
+    last_seen: Instant,
+    online: bool,
+    last_db_ping: Instant,
+    key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Resend {
+    next: Instant,
+    delay: Duration,
+}
+
+impl Resend {
+    fn first() -> Resend {
+        Resend {
+            next: Instant::now() + Duration::from_secs(1),
+            delay: Duration::from_secs(1),
+        }
+    }
+
+    fn due(&self) -> bool {
+        Instant::now() >= self.next
+    }
+
+    fn again(&mut self) {
+        self.delay = (self.delay * 2).min(Duration::from_secs(u64::from(PING_INTERVAL)));
+        self.next = Instant::now() + self.delay;
+    }
+}
+
+/// The master daemon.
+pub struct Master {
+    config: MasterConfig,
+    store: SqlStore,
+    devices: Devices,
+    sink: LogSink,
+    _ctx: zmq::Context,
+    control: zmq::Socket,
+    logs: zmq::Socket,
+    wake_rx: zmq::Socket,
+    monitors: Vec<zmq::Socket>,
+    waker: Waker,
+    auth: Option<Authenticator>,
+    keys_fingerprint: Option<Vec<(PathBuf, std::time::SystemTime)>>,
+    peers: HashMap<String, Peer>,
+    start_sent: HashMap<i64, Resend>,
+    cancel_sent: HashMap<i64, Resend>,
+    ended: HashSet<i64>,
+    pending_end: HashMap<i64, Instant>,
+    refused: HashMap<String, Instant>,
+}
+
+static NEXT_WAKE: AtomicUsize = AtomicUsize::new(0);
+
+impl Master {
+    /// Bind the sockets (and start the authenticator with `encrypt`).
+    pub fn bind(config: MasterConfig, store: SqlStore) -> Result<Master, MasterError> {
+        log::info!("[INIT] Starting lava-master");
+        log::info!("[INIT] Using protocol version {PROTOCOL_VERSION}");
+        let ctx = zmq::Context::new();
+        let (security, auth) = match &config.encrypt {
+            None => {
+                log::debug!("[INIT] Connection is not encrypted");
+                (Security::Null, None)
+            }
+            Some((master_cert, slaves_certs)) => {
+                log::info!("[INIT] Starting encryption");
+                log::debug!(
+                    "[INIT] Opening master certificate: {}",
+                    master_cert.display()
+                );
+                let pair = cert::load_pair(master_cert)?;
+                log::debug!(
+                    "[INIT] Using slaves certificates from: {}",
+                    slaves_certs.display()
+                );
+                let keys = Self::load_keys(slaves_certs);
+                (
+                    Security::CurveServer(pair),
+                    Some(Authenticator::start(&ctx, keys)?),
+                )
+            }
+        };
+        if config.ipv6 {
+            log::info!("[INIT] Enabling IPv6");
+        }
+        let control = socket::master_control(&ctx, &config.master_socket, &security, config.ipv6)?;
+        let logs = socket::log_sink(&ctx, &config.log_socket, &security, config.ipv6)?;
+        let endpoint = format!(
+            "inproc://lava-master-wake-{}",
+            NEXT_WAKE.fetch_add(1, Ordering::Relaxed)
+        );
+        let wake_rx = ctx.socket(zmq::PULL)?;
+        wake_rx.bind(&endpoint)?;
+        let wake_tx = ctx.socket(zmq::PUSH)?;
+        wake_tx.set_sndhwm(1)?;
+        wake_tx.connect(&endpoint)?;
+        let waker = Waker {
+            socket: Arc::new(Mutex::new(wake_tx)),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        // Handshake failures (wrong keys, plaintext peers) are otherwise
+        // invisible to the application (D11).
+        let failures = zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL as i32
+            | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as i32
+            | zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as i32;
+        let mut monitors = Vec::new();
+        for socket in [&control, &logs] {
+            let endpoint = format!(
+                "inproc://lava-master-monitor-{}",
+                NEXT_WAKE.fetch_add(1, Ordering::Relaxed)
+            );
+            socket.monitor(&endpoint, failures)?;
+            let pair = ctx.socket(zmq::PAIR)?;
+            pair.connect(&endpoint)?;
+            monitors.push(pair);
+        }
+        let devices = Devices::new(&config.device_types);
+        let sink = LogSink::new(&config.jobs_dir);
+        Ok(Master {
+            keys_fingerprint: None,
+            config,
+            store,
+            devices,
+            sink,
+            _ctx: ctx,
+            control,
+            logs,
+            wake_rx,
+            monitors,
+            waker,
+            auth,
+            peers: HashMap::new(),
+            start_sent: HashMap::new(),
+            cancel_sent: HashMap::new(),
+            ended: HashSet::new(),
+            pending_end: HashMap::new(),
+            refused: HashMap::new(),
+        })
+    }
+
+    fn load_keys(dir: &Path) -> auth::KeySet {
+        match auth::load_authorized_dir(dir) {
+            Ok((keys, errors)) => {
+                for e in errors {
+                    log::error!("[AUTH] skipping a worker certificate: {e}");
+                }
+                keys
+            }
+            Err(e) => {
+                log::error!("[AUTH] no worker is authorised: {e}");
+                auth::KeySet::new()
+            }
+        }
+    }
+
+    /// The control endpoint actually bound (useful with port `*`).
+    pub fn control_endpoint(&self) -> String {
+        self.control
+            .get_last_endpoint()
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    }
+
+    /// The log endpoint actually bound.
+    pub fn log_endpoint(&self) -> String {
+        self.logs
+            .get_last_endpoint()
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    }
+
+    /// A handle to wake or stop the loop from another thread.
+    pub fn waker(&self) -> Waker {
+        self.waker.clone()
+    }
+
+    /// Run until [`Waker::shutdown`].
+    pub fn run(&mut self) -> Result<(), MasterError> {
+        log::info!("[INIT] Marking all workers as offline");
+        self.store.mark_all_workers_offline()?;
+        let waker = self.waker.clone();
+        let _watcher = self
+            .store
+            .database()
+            .watch_changes(Box::new(move || waker.wake()))?;
+        log::info!("[INIT] Starting main loop");
+        let mut need_pass = true;
+        let mut last_sweep = Instant::now();
+        let mut last_full_pass = Instant::now();
+        while !self.waker.stop.load(Ordering::SeqCst) {
+            let mut items = [
+                self.logs.as_poll_item(zmq::POLLIN),
+                self.control.as_poll_item(zmq::POLLIN),
+                self.wake_rx.as_poll_item(zmq::POLLIN),
+                self.monitors[0].as_poll_item(zmq::POLLIN),
+                self.monitors[1].as_poll_item(zmq::POLLIN),
+            ];
+            zmq::poll(&mut items, 200)?;
+            let (logs_ready, control_ready, woken, failures) = (
+                items[0].is_readable(),
+                items[1].is_readable(),
+                items[2].is_readable(),
+                items[3].is_readable() || items[4].is_readable(),
+            );
+            if failures {
+                self.log_handshake_failures();
+            }
+            if woken {
+                while self.wake_rx.recv_bytes(zmq::DONTWAIT).is_ok() {}
+                need_pass = true;
+            }
+            if logs_ready && self.drain_logs() {
+                need_pass = true;
+            }
+            if control_ready {
+                // Logs first: lines queued before an END are stored before it.
+                self.drain_logs();
+                while let Some(received) = socket::try_recv(&self.control)? {
+                    need_pass |= self.handle_control(received);
+                }
+            }
+            if need_pass
+                || last_full_pass.elapsed() >= Duration::from_secs(u64::from(PING_INTERVAL))
+            {
+                need_pass = false;
+                last_full_pass = Instant::now();
+                self.schedule_and_start();
+                self.send_cancels();
+            }
+            if last_sweep.elapsed() >= Duration::from_millis(500) {
+                last_sweep = Instant::now();
+                self.sweep();
+            }
+        }
+        log::info!("[EXIT] lava-master stopped");
+        Ok(())
+    }
+
+    /// Log refused handshakes (the ZAP handler logs the peer's address and
+    /// key; a mechanism mismatch is only seen here, with our endpoint).
+    fn log_handshake_failures(&self) {
+        for (monitor, which) in self.monitors.iter().zip(["control", "log"]) {
+            while let Ok(frames) = monitor.recv_multipart(zmq::DONTWAIT) {
+                let (Some(event), Some(address)) = (frames.first(), frames.get(1)) else {
+                    continue;
+                };
+                if event.len() < 2 {
+                    continue;
+                }
+                let kind =
+                    match zmq::SocketEvent::from_raw(u16::from_le_bytes([event[0], event[1]])) {
+                        zmq::SocketEvent::HANDSHAKE_FAILED_AUTH => "authentication refused",
+                        zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL => {
+                            "protocol error (encryption mismatch?)"
+                        }
+                        _ => "handshake failed",
+                    };
+                log::warn!(
+                    "[AUTH] {kind} on the {which} socket ({})",
+                    String::from_utf8_lossy(address)
+                );
+            }
+        }
+    }
+
+    /// Store every queued log line; true when a job finished.
+    fn drain_logs(&mut self) -> bool {
+        let mut finished = false;
+        while let Ok(frames) = socket::recv_log(&self.logs, zmq::DONTWAIT) {
+            if let LogOutcome::JobFinished(id) = self.sink.handle(&self.store, &frames) {
+                finished = true;
+                if self.pending_end.remove(&id).is_some() {
+                    log::info!("[{id}] END completed by its final result");
+                }
+            }
+        }
+        finished
+    }
+
+    fn send(&self, hostname: &str, message: &Message) {
+        if let Err(e) = socket::send(&self.control, hostname.as_bytes(), message) {
+            log::warn!("cannot send {message} to {hostname}: {e}");
+        }
+    }
+
+    /// Whether a message from `hostname` (authenticated as `user_id`) may
+    /// be handled.
+    fn admitted(&mut self, hostname: &str, user_id: Option<&str>) -> bool {
+        let Some(auth) = &self.auth else { return true };
+        let Some(key) = user_id else {
+            log::warn!("[AUTH] dropping a message from {hostname}: no authenticated key");
+            return false;
+        };
+        if !auth.is_authorized(key) {
+            self.warn_refused(
+                hostname,
+                &format!(
+                    "[AUTH] dropping a message from {hostname}: key {key} is no longer authorised"
+                ),
+            );
+            return false;
+        }
+        if let Some(peer) = self.peers.get(hostname) {
+            if let Some(bound) = &peer.key {
+                if bound != key && auth.is_authorized(bound) {
+                    self.warn_refused(
+                        hostname,
+                        &format!("[AUTH] refusing {hostname} with key {key}: the worker uses key {bound}"),
+                    );
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn warn_refused(&mut self, hostname: &str, text: &str) {
+        let now = Instant::now();
+        let recent = self
+            .refused
+            .get(hostname)
+            .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(10));
+        if !recent {
+            log::warn!("{text}");
+            self.refused.insert(hostname.to_string(), now);
+        }
+    }
+
+    /// Handle one control message; true when scheduling may have changed.
+    fn handle_control(&mut self, received: socket::Received) -> bool {
+        let hostname = received.peer();
+        if !self.admitted(&hostname, received.user_id.as_deref()) {
+            return false;
+        }
+        let message = match received.message() {
+            Ok(message) => message,
+            Err(e) => {
+                log::warn!("invalid message from {hostname}: {e}");
+                return false;
+            }
+        };
+        if received.routing_id == socket::LOGS_ID {
+            // LAVA's log daemon only pings.
+            if message == Message::Ping {
+                self.send(
+                    &hostname,
+                    &Message::Pong {
+                        interval: PING_INTERVAL,
+                    },
+                );
+            } else {
+                log::warn!("lava-logs => {message}: ignored");
+            }
+            return false;
+        }
+        match self.store.worker(&hostname) {
+            Ok(_) => {}
+            Err(StoreError::NotFound { .. }) if self.config.auto_register => {
+                let worker = crate::store::NewWorker {
+                    description: format!(
+                        "Created by lava-master ({})",
+                        lava_proto::time::UtcTime::now()
+                    ),
+                    ..crate::store::NewWorker::new(hostname.clone())
+                };
+                if let Err(e) = self.store.add_worker(&worker, "lava-master") {
+                    log::warn!("cannot register worker {hostname}: {e}");
+                    return false;
+                }
+                log::info!("New dispatcher {hostname} registered");
+            }
+            Err(StoreError::NotFound { .. }) => {
+                self.warn_refused(
+                    &hostname,
+                    &format!("unknown worker {hostname} => {message}: ignored (add it with `lava-server manage workers add {hostname}`)"),
+                );
+                return false;
+            }
+            Err(e) => {
+                log::error!("cannot look up worker {hostname}: {e}");
+                return false;
+            }
+        }
+        let key = received.user_id.clone();
+        match message {
+            Message::Hello { version } | Message::HelloRetry { version } => {
+                let retry = matches!(message, Message::HelloRetry { .. });
+                if version != PROTOCOL_VERSION {
+                    log::warn!("{hostname} using protocol v{version} while master is using v{PROTOCOL_VERSION}");
+                    return false;
+                }
+                log::info!(
+                    "{hostname} => {}",
+                    if retry { "HELLO_RETRY" } else { "HELLO" }
+                );
+                self.send(&hostname, &Message::HelloOk);
+                match self.peers.get(&hostname) {
+                    None => log::info!("New dispatcher {hostname}"),
+                    Some(_) if retry => log::info!("Dispatcher {hostname} was not confirmed"),
+                    Some(_) => log::info!("Dispatcher {hostname} has RESTARTED"),
+                }
+                let changed = self.alive(&hostname, key);
+                // D3: a restarted worker may have lost jobs; ask.
+                self.send_status(&hostname);
+                changed
+            }
+            Message::Ping => {
+                log::debug!("{hostname} => PING");
+                self.send(
+                    &hostname,
+                    &Message::Pong {
+                        interval: PING_INTERVAL,
+                    },
+                );
+                self.alive(&hostname, key)
+            }
+            Message::StartOk { job_id } => {
+                let job_id = job_id as i64;
+                if !self.owns(&hostname, job_id) {
+                    return false;
+                }
+                log::info!("[{job_id}] {hostname} => START_OK");
+                self.start_sent.remove(&job_id);
+                if let Err(e) = self.store.job_started(job_id) {
+                    log::warn!("[{job_id}] START_OK not applied: {e}");
+                }
+                self.alive(&hostname, key);
+                false
+            }
+            Message::End(end) => {
+                let changed = self.handle_end(&hostname, end);
+                self.alive(&hostname, key) || changed
+            }
+            other => {
+                log::warn!("{hostname} => {other}: unexpected from a worker, ignored");
+                false
+            }
+        }
+    }
+
+    /// Whether `job_id` runs on a device of `hostname` (D13).
+    fn owns(&self, hostname: &str, job_id: i64) -> bool {
+        let owner = self
+            .store
+            .job(job_id)
+            .ok()
+            .and_then(|job| job.actual_device)
+            .and_then(|device| self.store.device(&device).ok())
+            .and_then(|device| device.worker);
+        if owner.as_deref() == Some(hostname) {
+            true
+        } else {
+            log::warn!(
+                "[{job_id}] message from {hostname} ignored: the job is not on one of its devices"
+            );
+            false
+        }
+    }
+
+    /// Record a sign of life; true when the worker came Online.
+    fn alive(&mut self, hostname: &str, key: Option<String>) -> bool {
+        let now = Instant::now();
+        let known = self.peers.contains_key(hostname);
+        let peer = self
+            .peers
+            .entry(hostname.to_string())
+            .or_insert_with(|| Peer {
+                last_seen: now,
+                online: false,
+                last_db_ping: now - Duration::from_secs(3600),
+                key: None,
+            });
+        peer.last_seen = now;
+        if key.is_some() {
+            peer.key = key;
+        }
+        let became_online = !peer.online;
+        let ping_due = peer.last_db_ping.elapsed() >= Duration::from_secs(u64::from(PING_INTERVAL));
+        peer.online = true;
+        if became_online || ping_due {
+            peer.last_db_ping = now;
+            match self.store.set_worker_state(hostname, WorkerState::Online) {
+                Ok(true) => log::info!("[STATE] Dispatcher {hostname} goes ONLINE"),
+                Ok(false) => {}
+                Err(e) => log::error!("cannot mark {hostname} online: {e}"),
+            }
+        }
+        if !known {
+            // A worker this master has not heard from since it started:
+            // resynchronise its running jobs.
+            log::info!("Unknown dispatcher {hostname} (server restarted?)");
+            self.send_status(hostname);
+        }
+        became_online
+    }
+
+    fn send_status(&self, hostname: &str) {
+        match self.store.jobs_on_worker(hostname, &[JobState::Running]) {
+            Ok(jobs) => {
+                for job in jobs {
+                    log::info!(
+                        "[{}] STATUS => {hostname} ({})",
+                        job.id,
+                        job.actual_device.as_deref().unwrap_or("-")
+                    );
+                    self.send(
+                        hostname,
+                        &Message::Status {
+                            job_id: job.id as u64,
+                        },
+                    );
+                }
+            }
+            Err(e) => log::error!("cannot list the jobs of {hostname}: {e}"),
+        }
+    }
+
+    /// END from a worker; true when a job finished.
+    fn handle_end(&mut self, hostname: &str, end: JobEnd) -> bool {
+        let job_id = end.job_id as i64;
+        log::info!("[{job_id}] {hostname} => END");
+        let job = match self.store.job(job_id) {
+            Ok(job) => job,
+            Err(_) => {
+                log::warn!("[{job_id}] END for an unknown job: acknowledged");
+                self.send(hostname, &Message::EndOk { job_id: end.job_id });
+                return false;
+            }
+        };
+        if job.state != JobState::Finished && !self.owns(hostname, job_id) {
+            return false;
+        }
+        let dir = self.sink.output_dir(&job);
+        let description_path = dir.join("description.yaml");
+        self.ended.insert(job_id);
+        self.start_sent.remove(&job_id);
+        if description_path.exists() {
+            log::info!("[{job_id}] END (duplicated), skipping");
+            self.send(hostname, &Message::EndOk { job_id: end.job_id });
+            return false;
+        }
+        let description = match end.description() {
+            Ok(description) => description,
+            Err(e) => {
+                log::warn!("[{job_id}] unreadable description: {e}");
+                None
+            }
+        };
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::write(
+                &description_path,
+                description.as_deref().unwrap_or_default(),
+            )
+        }) {
+            log::error!(
+                "[{job_id}] cannot write {}: {e}",
+                description_path.display()
+            );
+        }
+        let mut finished = false;
+        if job.state != JobState::Finished {
+            if end.is_crash() {
+                let comment = if end.errors.trim().is_empty() {
+                    "lava-run crashed (no description)".to_string()
+                } else {
+                    log::warn!("[{job_id}] lava-run crashed: {}", end.errors.trim());
+                    end.errors.clone()
+                };
+                match self.store.finish_job(
+                    job_id,
+                    JobHealth::Incomplete,
+                    false,
+                    Some(&comment),
+                    "lava-master",
+                ) {
+                    Ok(job) => {
+                        log::info!("[{job_id}] job status: {}", job.health);
+                        finished = true;
+                    }
+                    Err(e) => log::warn!("[{job_id}] END not applied: {e}"),
+                }
+            } else if !self.sink.saw_final_result(job_id) {
+                // The final result line may still be on its way.
+                self.pending_end
+                    .insert(job_id, Instant::now() + self.config.end_grace);
+            }
+        }
+        self.send(hostname, &Message::EndOk { job_id: end.job_id });
+        finished
+    }
+
+    /// One scheduling pass, then START for what it scheduled.
+    fn schedule_and_start(&mut self) {
+        match scheduler::schedule(&self.store, &self.devices) {
+            Ok(report) => {
+                for (device, why) in &report.bad_devices {
+                    log::warn!("[SCHED] device {device} set Bad: {why}");
+                }
+                if report.scheduled().next().is_some() {
+                    self.send_starts(true);
+                }
+            }
+            Err(e) => log::error!("[SCHED] scheduling pass failed: {e}"),
+        }
+    }
+
+    /// Send START for Scheduled jobs whose worker is online: new ones at
+    /// once, unanswered ones when their back-off expires.
+    fn send_starts(&mut self, only_new: bool) {
+        let jobs = match self.store.jobs(&JobFilter {
+            states: vec![JobState::Scheduled],
+            ..Default::default()
+        }) {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                log::error!("cannot list scheduled jobs: {e}");
+                return;
+            }
+        };
+        for job in jobs.into_iter().rev() {
+            let Some(device_name) = job.actual_device.clone() else {
+                continue;
+            };
+            if self.ended.contains(&job.id) {
+                continue;
+            }
+            let resend = self.start_sent.get(&job.id).copied();
+            match resend {
+                Some(r) if only_new || !r.due() => continue,
+                _ => {}
+            }
+            let device = match self.store.device(&device_name) {
+                Ok(device) => device,
+                Err(e) => {
+                    log::error!("[{}] cannot read device {device_name}: {e}", job.id);
+                    continue;
+                }
+            };
+            let Some(worker) = device.worker.clone() else {
+                continue;
+            };
+            if !self.peers.get(&worker).is_some_and(|p| p.online) {
+                continue;
+            }
+            let dir = self.sink.output_dir(&job);
+            if dir.join("description.yaml").exists() {
+                // D4: the job already ran; never start it again.
+                self.ended.insert(job.id);
+                continue;
+            }
+            match prepare::start_payload(
+                &self.devices,
+                &job,
+                &device,
+                self.config.dispatcher_config.as_deref(),
+                &dir,
+            ) {
+                Ok(start) => {
+                    log::info!("[{}] START => {worker} ({device_name})", job.id);
+                    self.send(&worker, &Message::Start(Box::new(start)));
+                    match self.start_sent.get_mut(&job.id) {
+                        Some(r) => r.again(),
+                        None => {
+                            self.start_sent.insert(job.id, Resend::first());
+                        }
+                    }
+                }
+                Err(why) => self.start_failed(job.id, &why),
+            }
+        }
+    }
+
+    /// A job that cannot be started: Incomplete with an infrastructure
+    /// error, and a `lava`/`job` result saying why (scheduler.md §2.6).
+    fn start_failed(&mut self, job_id: i64, why: &str) {
+        log::error!("[{job_id}] cannot start the job: {why}");
+        let metadata = lava_proto::yaml::to_flow_line(&lava_proto::yaml::Value::Mapping(
+            [
+                ("case", "job"),
+                ("definition", "lava"),
+                ("error_msg", why),
+                ("error_type", "Infrastructure"),
+                ("result", "fail"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+        ));
+        let case = NewTestCase {
+            suite: "lava".into(),
+            name: "job".into(),
+            result: Some(crate::model::TestResultCode::Fail),
+            metadata: Some(metadata),
+            ..Default::default()
+        };
+        if let Err(e) = self.store.add_test_case(job_id, &case) {
+            log::error!("[{job_id}] cannot store the failure: {e}");
+        }
+        if let Err(e) = self.store.finish_job(
+            job_id,
+            JobHealth::Incomplete,
+            true,
+            Some(why),
+            "lava-master",
+        ) {
+            log::error!("[{job_id}] cannot finish the job: {e}");
+        }
+    }
+
+    /// CANCEL for Canceling jobs whose worker is online.
+    fn send_cancels(&mut self) {
+        let jobs = match self.store.jobs(&JobFilter {
+            states: vec![JobState::Canceling],
+            ..Default::default()
+        }) {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                log::error!("cannot list canceling jobs: {e}");
+                return;
+            }
+        };
+        let canceling: HashSet<i64> = jobs.iter().map(|j| j.id).collect();
+        self.cancel_sent.retain(|id, _| canceling.contains(id));
+        for job in jobs {
+            if self.cancel_sent.get(&job.id).is_some_and(|r| !r.due()) {
+                continue;
+            }
+            let Some(worker) = job
+                .actual_device
+                .as_deref()
+                .and_then(|d| self.store.device(d).ok())
+                .and_then(|d| d.worker)
+            else {
+                continue;
+            };
+            if !self.peers.get(&worker).is_some_and(|p| p.online) {
+                continue;
+            }
+            log::info!("[{}] CANCEL => {worker}", job.id);
+            self.send(
+                &worker,
+                &Message::Cancel {
+                    job_id: job.id as u64,
+                },
+            );
+            match self.cancel_sent.get_mut(&job.id) {
+                Some(r) => r.again(),
+                None => {
+                    self.cancel_sent.insert(job.id, Resend::first());
+                }
+            }
+        }
+    }
+
+    /// Periodic work: liveness, resends, grace periods, key reloads.
+    fn sweep(&mut self) {
+        let timeout = self.config.worker_timeout;
+        let silent: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.online && p.last_seen.elapsed() > timeout)
+            .map(|(h, _)| h.clone())
+            .collect();
+        for hostname in silent {
+            if let Some(peer) = self.peers.get_mut(&hostname) {
+                peer.online = false;
+            }
+            log::info!("[STATE] Dispatcher {hostname} goes OFFLINE");
+            if let Err(e) = self.store.set_worker_state(&hostname, WorkerState::Offline) {
+                log::error!("cannot mark {hostname} offline: {e}");
+            }
+        }
+        let expired: Vec<i64> = self
+            .pending_end
+            .iter()
+            .filter(|(_, deadline)| Instant::now() >= **deadline)
+            .map(|(id, _)| *id)
+            .collect();
+        for job_id in expired {
+            self.pending_end.remove(&job_id);
+            if self.sink.saw_final_result(job_id) {
+                continue;
+            }
+            let why = "lava-run ended without sending the final result";
+            log::warn!("[{job_id}] {why}");
+            if let Err(e) = self.store.finish_job(
+                job_id,
+                JobHealth::Incomplete,
+                true,
+                Some(why),
+                "lava-master",
+            ) {
+                log::warn!("[{job_id}] not finished: {e}");
+            }
+        }
+        self.send_starts(false);
+        self.send_cancels();
+        self.sink.close_idle();
+        self.reload_keys();
+    }
+
+    /// Re-read the authorised keys when the directory changed.
+    fn reload_keys(&mut self) {
+        let (Some(auth), Some((_, dir))) = (&self.auth, &self.config.encrypt) else {
+            return;
+        };
+        let mut listing: Vec<(PathBuf, std::time::SystemTime)> = std::fs::read_dir(dir)
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        listing.sort();
+        if self.keys_fingerprint.as_ref() == Some(&listing) {
+            return;
+        }
+        if self.keys_fingerprint.is_some() {
+            log::info!("[AUTH] Reloading certificates from {}", dir.display());
+        }
+        self.keys_fingerprint = Some(listing);
+        auth.set_keys(Self::load_keys(dir));
+        // D10: a connection authenticated with a revoked key is cut off now,
+        // not when it happens to reconnect.
+        let revoked: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.online && p.key.as_deref().is_some_and(|k| !auth.is_authorized(k)))
+            .map(|(h, _)| h.clone())
+            .collect();
+        for hostname in revoked {
+            log::warn!("[AUTH] worker {hostname} cut off: its key is no longer authorised");
+            if let Some(peer) = self.peers.get_mut(&hostname) {
+                peer.online = false;
+            }
+            if let Err(e) = self.store.set_worker_state(&hostname, WorkerState::Offline) {
+                log::error!("cannot mark {hostname} offline: {e}");
+            }
+        }
+    }
+}
