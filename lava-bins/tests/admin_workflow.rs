@@ -237,3 +237,145 @@ fn errors_on_postgres() {
         errors_are_one_line_with_exit_code_1(&lab);
     }
 }
+
+/// The repository's own device types (`share/device-types`).
+fn share_device_types() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../share/device-types")
+        .display()
+        .to_string()
+}
+
+fn corpus_job(name: &str) -> Option<std::path::PathBuf> {
+    let dir = std::env::var("LAVA_CORPUS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/lava-corpus")
+        });
+    let path = dir.join("jobs").join(name);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipping: LAVA corpus not found at {}", dir.display());
+        None
+    }
+}
+
+fn submission_and_dictionaries(lab: &Lab) {
+    lab.ok(&["workers", "add", "w1"]);
+    lab.ok(&["device-types", "add", "qemu"]);
+    lab.ok(&[
+        "devices",
+        "add",
+        "qemu-01",
+        "--device-type",
+        "qemu",
+        "--worker",
+        "w1",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+
+    // Dictionaries are validated by rendering before they are stored.
+    let broken = dir.path().join("broken.jinja2");
+    std::fs::write(&broken, "{% extends 'no-such-type.jinja2' %}\n").unwrap();
+    let types = share_device_types();
+    let (code, _, stderr) = lab.manage(&[
+        "devices",
+        "dictionary",
+        "set",
+        "qemu-01",
+        broken.to_str().unwrap(),
+        "--device-types",
+        &types,
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("dictionary refused") && stderr.contains("no-such-type.jinja2"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = lab.manage(&["devices", "dictionary", "get", "qemu-01"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "lava-server: error: device qemu-01 has no dictionary\n")
+    );
+    let good = dir.path().join("qemu-01.jinja2");
+    let text = "{% extends 'qemu.jinja2' %}\n{% set mac_addr = '52:54:00:12:34:59' %}\n{% set memory = 1024 %}\n";
+    std::fs::write(&good, text).unwrap();
+    lab.ok(&[
+        "devices",
+        "dictionary",
+        "set",
+        "qemu-01",
+        good.to_str().unwrap(),
+        "--device-types",
+        &types,
+    ]);
+    assert_eq!(lab.ok(&["devices", "dictionary", "get", "qemu-01"]), text);
+    assert_eq!(
+        lab.ok(&["devices", "check", "--all", "--device-types", &types]),
+        "* qemu-01: valid\n"
+    );
+
+    // A corpus job for an existing type is stored; its id is printed.
+    if let Some(job) = corpus_job("doc-examples/qemu-pipeline-first-job.yaml") {
+        let id = lab.ok(&["jobs", "submit", job.to_str().unwrap()]);
+        let id = id.trim();
+        assert!(id.parse::<i64>().is_ok(), "{id}");
+        let show = lab.ok(&["jobs", "show", id]);
+        assert!(show.contains("state       : Submitted"), "{show}");
+        assert!(show.contains("device type : qemu"), "{show}");
+        assert!(lab
+            .ok(&["jobs", "list"])
+            .contains(&format!("* {id} [Submitted] qemu on - by admin")));
+        assert_eq!(
+            lab.ok(&["jobs", "cancel", id]),
+            format!("Job {id} canceled\n")
+        );
+        assert!(lab
+            .ok(&["jobs", "show", id])
+            .contains("health      : Canceled"));
+
+        // Unknown type, and a type whose only device is retired: refused with the reason.
+        let text = std::fs::read_to_string(&job).unwrap();
+        let other = dir.path().join("other.yaml");
+        std::fs::write(
+            &other,
+            text.replace("device_type: qemu", "device_type: beaglebone-black"),
+        )
+        .unwrap();
+        let (code, _, stderr) = lab.manage(&["jobs", "submit", other.to_str().unwrap()]);
+        assert_eq!(code, 1);
+        assert!(
+            stderr.contains("Device type 'beaglebone-black' is unavailable"),
+            "{stderr}"
+        );
+        lab.ok(&["devices", "update", "qemu-01", "--health", "RETIRED"]);
+        let (code, _, stderr) = lab.manage(&["jobs", "submit", job.to_str().unwrap()]);
+        assert_eq!(code, 1);
+        assert!(
+            stderr.contains("No devices of type qemu are available"),
+            "{stderr}"
+        );
+    }
+    // An invalid definition names the path.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "job_name: x\ndevice_type: qemu\nvisibility: public\ntimeouts: {job: {weeks: 1}}\nactions: []\n").unwrap();
+    let (code, _, stderr) = lab.manage(&["jobs", "submit", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("invalid job definition: timeouts.job"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn submission_and_dictionaries_on_sqlite() {
+    submission_and_dictionaries(&Lab::sqlite());
+}
+
+#[test]
+fn submission_and_dictionaries_on_postgres() {
+    if let Some(lab) = Lab::postgres() {
+        submission_and_dictionaries(&lab);
+    }
+}

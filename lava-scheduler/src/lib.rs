@@ -11,6 +11,7 @@
 //!   implementation, where every transition is one guarded transaction;
 //! - [`master`]: lava-master, the control loop workers connect to, with
 //!   the log sink and event-driven scheduling;
+//! - [`submit`]: submission (validation, device-type and tag checks);
 //! - [`db`]: the connection pools (PostgreSQL via `postgres` + `r2d2`,
 //!   SQLite via `rusqlite` + `r2d2`) and the versioned migrations.
 //!
@@ -48,6 +49,7 @@ pub mod model;
 pub mod scheduler;
 pub mod state;
 pub mod store;
+pub mod submit;
 
 pub use error::StoreError;
 pub use store::{SqlStore, Store};

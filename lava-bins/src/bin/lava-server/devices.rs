@@ -61,6 +61,31 @@ enum Command {
         /// The device.
         hostname: String,
     },
+    /// Render and validate device dictionaries (all with --all).
+    Check {
+        /// The devices to check.
+        hostnames: Vec<String>,
+        /// Check every device.
+        #[arg(short, long, conflicts_with = "hostnames")]
+        all: bool,
+        /// Device-type template directories, searched in order.
+        #[arg(long, num_args = 1.., default_value = DEVICE_TYPES)]
+        device_types: Vec<PathBuf>,
+    },
+    /// A device's dictionary: get (print it), set (from FILE, validated by
+    /// rendering first), check (render and validate the stored one).
+    Dictionary {
+        /// get, set or check.
+        #[arg(value_parser = ["get", "set", "check"])]
+        action: String,
+        /// The device.
+        hostname: String,
+        /// For set: the dictionary file (`-` for standard input).
+        file: Option<PathBuf>,
+        /// Device-type template directories, searched in order.
+        #[arg(long, num_args = 1.., default_value = DEVICE_TYPES)]
+        device_types: Vec<PathBuf>,
+    },
     /// Change a device's description, worker or health.
     Update {
         /// The device.
@@ -78,6 +103,20 @@ enum Command {
         #[arg(long, default_value = "lava-server manage devices update")]
         reason: String,
     },
+}
+
+/// LAVA's device-type template directory.
+const DEVICE_TYPES: &str = "/etc/lava-server/dispatcher-config/device-types";
+
+/// Render a dictionary and check the result as a device configuration.
+fn check_dictionary(
+    dirs: &[PathBuf],
+    hostname: &str,
+    device_type: &str,
+    text: Option<&str>,
+) -> Result<(), String> {
+    use lava_scheduler::scheduler::DeviceCheck;
+    lava_scheduler::master::Devices::new(dirs).check(hostname, device_type, text)
 }
 
 fn parse_health(text: &str) -> Result<DeviceHealth, String> {
@@ -150,6 +189,94 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             all,
             csv,
         } => list(&store, state, health, all, csv),
+        Command::Check {
+            hostnames,
+            all,
+            device_types,
+        } => (|| {
+            let devices = if all {
+                store
+                    .devices(&DeviceFilter {
+                        include_retired: true,
+                        ..Default::default()
+                    })
+                    .map_err(|e| e.to_string())?
+            } else if hostnames.is_empty() {
+                return Err("name devices to check, or use --all".to_string());
+            } else {
+                hostnames
+                    .iter()
+                    .map(|h| store.device(h).map_err(|e| e.to_string()))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let mut failed = 0;
+            for d in &devices {
+                match check_dictionary(
+                    &device_types,
+                    &d.hostname,
+                    &d.device_type,
+                    d.dictionary.as_deref(),
+                ) {
+                    Ok(()) => println!("* {}: valid", d.hostname),
+                    Err(e) => {
+                        failed += 1;
+                        println!("* {}: invalid: {e}", d.hostname);
+                    }
+                }
+            }
+            if failed > 0 {
+                return Err(format!(
+                    "{failed} of {} device dictionaries are invalid",
+                    devices.len()
+                ));
+            }
+            Ok(())
+        })(),
+        Command::Dictionary {
+            action,
+            hostname,
+            file,
+            device_types,
+        } => (|| {
+            let device = store.device(&hostname).map_err(|e| e.to_string())?;
+            match action.as_str() {
+                "get" => match device.dictionary {
+                    Some(text) => {
+                        print!("{text}");
+                        Ok(())
+                    }
+                    None => Err(format!("device {hostname} has no dictionary")),
+                },
+                "set" => {
+                    let file = file.ok_or("dictionary set needs a FILE")?;
+                    let text = if file.as_os_str() == "-" {
+                        let mut text = String::new();
+                        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                            .map_err(|e| format!("standard input: {e}"))?;
+                        text
+                    } else {
+                        std::fs::read_to_string(&file)
+                            .map_err(|e| format!("{}: {e}", file.display()))?
+                    };
+                    lava_devices::DeviceDictionary::parse(&text)
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                    check_dictionary(&device_types, &hostname, &device.device_type, Some(&text))
+                        .map_err(|e| format!("dictionary refused: {e}"))?;
+                    store
+                        .set_dictionary(&hostname, Some(&text))
+                        .map_err(|e| e.to_string())?;
+                    println!("Dictionary of {hostname} set");
+                    Ok(())
+                }
+                _ => check_dictionary(
+                    &device_types,
+                    &hostname,
+                    &device.device_type,
+                    device.dictionary.as_deref(),
+                )
+                .map(|()| println!("{hostname}: valid")),
+            }
+        })(),
         Command::Details { hostname } => details(&store, &hostname),
         Command::Update {
             hostname,

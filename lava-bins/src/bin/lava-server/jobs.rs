@@ -1,4 +1,4 @@
-//! `lava-server manage jobs ...`: job definition commands.
+//! `lava-server manage jobs ...`: validate, submit, cancel, fail, list, show.
 //!
 //! `validate FILE...` checks job definitions as the master checks a
 //! submission (`lava_proto::job::validate`). One line per file, with FILE
@@ -23,6 +23,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lava_proto::job::{self, Options, Report};
+use lava_scheduler::model::{JobHealth, JobState};
+use lava_scheduler::store::{CancelOutcome, JobFilter, Store};
+
+use crate::output::{actor, fail, finish, when, Db};
 
 /// Arguments of `jobs`.
 #[derive(clap::Args)]
@@ -37,6 +41,44 @@ enum Command {
     /// `FILE: valid` or `FILE: invalid: PATH: REASON` for each, then the
     /// other errors and the warnings indented; exit 1 if any is invalid.
     Validate(Validate),
+    /// Submit a job definition; prints the new job's id.
+    Submit {
+        /// The job definition (YAML); `-` reads standard input.
+        file: OsString,
+        /// Who submits (default: the login name).
+        #[arg(long)]
+        submitter: Option<String>,
+    },
+    /// Cancel a job (a queued job ends at once; a running one is stopped by its worker).
+    Cancel {
+        /// The job id.
+        id: i64,
+    },
+    /// Fail a job now, whatever its state (its device is released; a
+    /// lava-run still running on the worker is not stopped).
+    Fail {
+        /// The job id.
+        id: i64,
+    },
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this state: SUBMITTED, SCHEDULING, SCHEDULED, RUNNING, CANCELING, FINISHED.
+        #[arg(long, value_parser = parse_state)]
+        state: Vec<JobState>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one job.
+    Show {
+        /// The job id.
+        id: i64,
+    },
+}
+
+fn parse_state(text: &str) -> Result<JobState, String> {
+    JobState::parse(text)
+        .ok_or_else(|| format!("unknown job state '{text}' (use {})", JobState::labels()))
 }
 
 #[derive(clap::Args)]
@@ -51,9 +93,100 @@ struct Validate {
 }
 
 /// Run a `jobs` command.
-pub fn run(args: Args) -> ExitCode {
-    match args.command {
-        Command::Validate(validate) => run_validate(validate),
+pub fn run(args: Args, db: &Db) -> ExitCode {
+    let command = match args.command {
+        Command::Validate(validate) => return run_validate(validate),
+        other => other,
+    };
+    let store = match db.open() {
+        Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    finish(match command {
+        Command::Validate(_) => Ok(()),
+        Command::Submit { file, submitter } => read(&file)
+            .map_err(|e| format!("{}: {e}", file.to_string_lossy()))
+            .and_then(|bytes| {
+                String::from_utf8(bytes)
+                    .map_err(|_| format!("{}: not UTF-8 text", file.to_string_lossy()))
+            })
+            .and_then(|text| {
+                let who = submitter.unwrap_or_else(actor);
+                lava_scheduler::submit::submit(&store, &text, &who).map_err(|e| e.to_string())
+            })
+            .map(|id| println!("{id}")),
+        Command::Cancel { id } => store
+            .cancel_job(id, &actor())
+            .map_err(|e| e.to_string())
+            .map(|outcome| match outcome {
+                CancelOutcome::Canceled => println!("Job {id} canceled"),
+                CancelOutcome::Canceling(ids) => {
+                    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    println!("Job {} canceling", ids.join(", "))
+                }
+                CancelOutcome::AlreadyEnding(state) => println!("Job {id} is already {state}"),
+            }),
+        Command::Fail { id } => store
+            .finish_job(
+                id,
+                JobHealth::Incomplete,
+                false,
+                Some("failed by an admin"),
+                &actor(),
+            )
+            .map(|job| println!("Job {id} finished: {}", job.health))
+            .map_err(|e| e.to_string()),
+        Command::List { state, limit } => store
+            .jobs(&JobFilter {
+                states: state,
+                limit: Some(limit),
+                ..Default::default()
+            })
+            .map(|jobs| {
+                for j in jobs {
+                    let health = if j.state == JobState::Finished {
+                        format!(" ({})", j.health)
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "* {} [{}{health}] {} on {} by {}: {}",
+                        j.id,
+                        j.state,
+                        j.requested_device_type.as_deref().unwrap_or("-"),
+                        j.actual_device.as_deref().unwrap_or("-"),
+                        j.submitter,
+                        j.description
+                    );
+                }
+            })
+            .map_err(|e| e.to_string()),
+        Command::Show { id } => store.job(id).map(|j| show(&j)).map_err(|e| e.to_string()),
+    })
+}
+
+fn show(j: &lava_scheduler::model::Job) {
+    println!("id          : {}", j.id);
+    println!("description : {}", j.description);
+    println!("submitter   : {}", j.submitter);
+    println!(
+        "device type : {}",
+        j.requested_device_type.as_deref().unwrap_or("-")
+    );
+    println!(
+        "device      : {}",
+        j.actual_device.as_deref().unwrap_or("-")
+    );
+    println!("state       : {}", j.state);
+    println!("health      : {}", j.health);
+    println!("priority    : {}", j.priority);
+    println!("tags        : {}", j.tags.join(", "));
+    println!("health check: {}", j.health_check);
+    println!("submitted   : {}", when(Some(j.submit_time)));
+    println!("started     : {}", when(j.start_time));
+    println!("ended       : {}", when(j.end_time));
+    if let Some(comment) = &j.failure_comment {
+        println!("failure     : {comment}");
     }
 }
 

@@ -47,7 +47,7 @@ enum Manage {
     Devices(devices::Args),
     /// Device tags: create, list, add, remove, show.
     DeviceTags(device_tags::Args),
-    /// Job definitions: validate.
+    /// Jobs: validate, submit, cancel, fail, list, show.
     Jobs(jobs::Args),
     /// Device-type templates and device dictionaries: render.
     Templates(templates::Args),
@@ -64,7 +64,7 @@ fn main() -> ExitCode {
                 Manage::DeviceTypes(args) => device_types::run(args, &db),
                 Manage::Devices(args) => devices::run(args, &db),
                 Manage::DeviceTags(args) => device_tags::run(args, &db),
-                Manage::Jobs(args) => jobs::run(args),
+                Manage::Jobs(args) => jobs::run(args, &db),
                 Manage::Templates(args) => templates::run(args),
             }
         }

@@ -1,0 +1,128 @@
+//! Submitting a job: validation as LAVA 2020.01 does it before a job is
+//! queued (scheduler.md §4.2–4.3), then one row in the store.
+//!
+//! A submission is refused, with a reason a person can act on, when:
+//! - the definition is not valid ([`lava_proto::job::validate`]; the first
+//!   error names the path);
+//! - its device type (or alias) does not exist;
+//! - the type has no device that is not Retired;
+//! - one of its tags does not exist, or no non-retired device of the type
+//!   has all of them.
+//!
+//! Multinode submissions are refused for now (the split into sub-jobs is
+//! not written yet); the scheduler already places multinode groups.
+//!
+//! ```
+//! use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, SqlStore, Store};
+//! use lava_scheduler::submit::{submit, SubmitError};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = SqlStore::open_url(&format!("sqlite://{}/lava.db", dir.path().display())).unwrap();
+//! store.add_worker(&NewWorker::new("worker1"), "admin").unwrap();
+//! store.add_device_type(&NewDeviceType::new("qemu")).unwrap();
+//! store.add_device(&NewDevice::new("qemu-01", "qemu", "worker1"), "admin").unwrap();
+//!
+//! let job = "job_name: smoke\ndevice_type: qemu\nvisibility: public\n\
+//!            timeouts: {job: {minutes: 10}}\nactions: []\n";
+//! let id = submit(&store, job, "alice").unwrap();
+//! assert_eq!(store.job(id).unwrap().description, "smoke");
+//!
+//! let err = submit(&store, &job.replace("qemu", "bbb"), "alice").unwrap_err();
+//! assert_eq!(err.to_string(), "Device type 'bbb' is unavailable: it does not exist");
+//! ```
+
+use lava_proto::job::{self, JobDefinition};
+
+use crate::error::StoreError;
+use crate::model::DeviceHealth;
+use crate::store::{DeviceFilter, NewJob, Store};
+
+/// Why a submission was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The definition is not valid.
+    #[error("invalid job definition: {0}")]
+    Invalid(String),
+    /// No device can ever run it.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Not supported by this version.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Validate and store a job; returns its id.
+pub fn submit(store: &dyn Store, text: &str, submitter: &str) -> Result<i64, SubmitError> {
+    let (definition, _warnings) = JobDefinition::from_yaml(text).map_err(|e| match e {
+        job::JobError::Invalid(report) => SubmitError::Invalid(
+            report
+                .first_error()
+                .map(|issue| issue.to_string())
+                .unwrap_or_else(|| "invalid".into()),
+        ),
+        other => SubmitError::Invalid(other.to_string()),
+    })?;
+    if definition.protocols.multinode.is_some() {
+        return Err(SubmitError::Unsupported(
+            "multinode submissions are not supported yet".into(),
+        ));
+    }
+    let requested = definition
+        .device_type
+        .clone()
+        .ok_or_else(|| SubmitError::Invalid("device_type: required".into()))?;
+    let device_type = match store.resolve_device_type(&requested) {
+        Ok(t) => t,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(SubmitError::Unavailable(format!(
+                "Device type '{requested}' is unavailable: it does not exist"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let filter = DeviceFilter {
+        device_type: Some(device_type.name.clone()),
+        ..Default::default()
+    };
+    let devices: Vec<_> = store
+        .devices(&filter)?
+        .into_iter()
+        .filter(|d| d.health != DeviceHealth::Retired)
+        .collect();
+    if devices.is_empty() {
+        return Err(SubmitError::Unavailable(format!(
+            "No devices of type {} are available (none, or all retired)",
+            device_type.name
+        )));
+    }
+    let known: Vec<String> = store.tags()?.into_iter().map(|t| t.name).collect();
+    if let Some(missing) = definition.tags.iter().find(|t| !known.contains(t)) {
+        return Err(SubmitError::Unavailable(format!(
+            "Device tag '{missing}' does not exist"
+        )));
+    }
+    if !devices
+        .iter()
+        .any(|d| definition.tags.iter().all(|t| d.tags.contains(t)))
+    {
+        return Err(SubmitError::Unavailable(format!(
+            "No device of type {} has all the tags {}",
+            device_type.name,
+            definition.tags.join(", ")
+        )));
+    }
+    let id = store.insert_job(&NewJob {
+        submitter: submitter.to_string(),
+        description: definition.job_name.clone(),
+        definition: text.to_string(),
+        original_definition: text.to_string(),
+        requested_device_type: Some(device_type.name),
+        priority: i64::from(definition.priority.value()),
+        tags: definition.tags.clone(),
+        ..Default::default()
+    })?;
+    Ok(id)
+}
