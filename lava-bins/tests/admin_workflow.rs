@@ -379,3 +379,97 @@ fn submission_and_dictionaries_on_postgres() {
         submission_and_dictionaries(&lab);
     }
 }
+
+fn health_checks_and_job_removal(lab: &Lab) {
+    lab.ok(&["workers", "add", "w1"]);
+    lab.ok(&["device-types", "add", "qemu"]);
+    lab.ok(&[
+        "devices",
+        "add",
+        "qemu-01",
+        "--device-type",
+        "qemu",
+        "--worker",
+        "w1",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let check = dir.path().join("health.yaml");
+    let good = "job_name: qemu health check\ndevice_type: qemu\nvisibility: public\ntimeouts: {job: {minutes: 5}}\nactions: []\n";
+    std::fs::write(&check, good.replace("minutes: 5", "weeks: 5")).unwrap();
+    let (code, _, stderr) = lab.manage(&[
+        "device-types",
+        "health-check",
+        "set",
+        "qemu",
+        check.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("invalid health check: timeouts.job"),
+        "{stderr}"
+    );
+    std::fs::write(&check, good).unwrap();
+    lab.ok(&[
+        "device-types",
+        "health-check",
+        "set",
+        "qemu",
+        check.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        lab.ok(&["device-types", "health-check", "get", "qemu"]),
+        good
+    );
+    assert!(lab
+        .ok(&["device-types", "details", "qemu"])
+        .contains("definition  : set"));
+
+    let job = dir.path().join("job.yaml");
+    std::fs::write(&job, good.replace("qemu health check", "user job")).unwrap();
+    let id = lab
+        .ok(&["jobs", "submit", job.to_str().unwrap()])
+        .trim()
+        .to_string();
+    let (code, _, stderr) = lab.manage(&["jobs", "rm"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("give at least one of"), "{stderr}");
+    assert_eq!(
+        lab.ok(&["jobs", "rm", "--state", "SUBMITTED", "--dry-run"]),
+        format!("would delete job {id} (Submitted, user job)\n")
+    );
+    assert!(lab
+        .ok(&["jobs", "show", &id])
+        .contains("state       : Submitted"));
+    let jobs_dir = dir.path().join("jobs");
+    assert_eq!(
+        lab.ok(&[
+            "jobs",
+            "rm",
+            "--submitter",
+            "admin",
+            "--jobs-dir",
+            jobs_dir.to_str().unwrap()
+        ]),
+        format!("deleted job {id}\n")
+    );
+    let (code, _, stderr) = lab.manage(&["jobs", "show", &id]);
+    assert_eq!(
+        (code, stderr),
+        (
+            1,
+            format!("lava-server: error: job '{id}' does not exist\n")
+        )
+    );
+}
+
+#[test]
+fn health_checks_and_job_removal_on_sqlite() {
+    health_checks_and_job_removal(&Lab::sqlite());
+}
+
+#[test]
+fn health_checks_and_job_removal_on_postgres() {
+    if let Some(lab) = Lab::postgres() {
+        health_checks_and_job_removal(&lab);
+    }
+}

@@ -355,6 +355,11 @@ pub trait Store: Send + Sync {
         actor: &str,
     ) -> Result<Job, StoreError>;
 
+    /// Delete a job and its results. A job that is not Finished is first
+    /// finished as Canceled with an infrastructure error, releasing its
+    /// device (scheduler.md §2.6, path 5). Returns the job as it was.
+    fn delete_job(&self, job_id: i64, actor: &str) -> Result<Job, StoreError>;
+
     // ---- results
     /// Store one test case of a job (suite and set created on demand).
     fn add_test_case(&self, job_id: i64, case: &NewTestCase) -> Result<i64, StoreError>;
@@ -1667,6 +1672,28 @@ impl Store for SqlStore {
                 }
             }
             lock_job(conn, job_id)
+        })
+    }
+
+    fn delete_job(&self, job_id: i64, actor: &str) -> Result<Job, StoreError> {
+        self.tx(|conn| {
+            let peek = conn
+                .query_opt("SELECT actual_device FROM jobs WHERE id = $1", &[job_id.into()])?
+                .ok_or_else(|| not_found("job", job_id))?;
+            if let Some(device) = peek.opt_text(0)? {
+                lock_device(conn, &device)?;
+            }
+            let job = lock_job(conn, job_id)?;
+            if job.state != JobState::Finished {
+                Self::finish_in(conn, &job, JobHealth::Canceled, true, Some("job deleted"), actor)?;
+            }
+            conn.execute(
+                "UPDATE devices SET last_health_report_job = NULL WHERE last_health_report_job = $1",
+                &[job_id.into()],
+            )?;
+            conn.execute("DELETE FROM jobs WHERE id = $1", &[job_id.into()])?;
+            log::info!("[job {job_id}] deleted by {actor}");
+            Ok(job)
         })
     }
 

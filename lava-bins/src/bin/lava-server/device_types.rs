@@ -51,6 +51,20 @@ enum Command {
         #[arg(long)]
         devices: bool,
     },
+    /// The health-check job of a device type: get (print it) or set (from
+    /// FILE, validated like a submitted job; `--clear` removes it).
+    HealthCheck {
+        /// get or set.
+        #[arg(value_parser = ["get", "set"])]
+        action: String,
+        /// The device type.
+        name: String,
+        /// For set: the job definition (`-` for standard input).
+        file: Option<std::path::PathBuf>,
+        /// For set: remove the health check instead.
+        #[arg(long)]
+        clear: bool,
+    },
     /// Change a device type: add an alias, description, health-check policy.
     Update {
         /// The device type.
@@ -111,6 +125,48 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             Ok(())
         })(),
         Command::List { csv } => list(&store, csv),
+        Command::HealthCheck {
+            action,
+            name,
+            file,
+            clear,
+        } => (|| {
+            let t = store.device_type(&name).map_err(|e| e.to_string())?;
+            if action == "get" {
+                return match t.health_check {
+                    Some(text) => {
+                        print!("{text}");
+                        Ok(())
+                    }
+                    None => Err(format!("device type {name} has no health check")),
+                };
+            }
+            if clear {
+                store
+                    .set_health_check(&name, None)
+                    .map_err(|e| e.to_string())?;
+                println!("Health check of {name} removed");
+                return Ok(());
+            }
+            let file = file.ok_or("health-check set needs a FILE (or --clear)")?;
+            let text = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| format!("standard input: {e}"))?;
+                text
+            } else {
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?
+            };
+            let report = lava_proto::job::validate(&text);
+            if let Some(issue) = report.first_error() {
+                return Err(format!("{}: invalid health check: {issue}", file.display()));
+            }
+            store
+                .set_health_check(&name, Some(&text))
+                .map_err(|e| e.to_string())?;
+            println!("Health check of {name} set");
+            Ok(())
+        })(),
         Command::Details { name, devices } => details(&store, &name, devices),
         Command::Update {
             name,

@@ -60,6 +60,24 @@ enum Command {
         /// The job id.
         id: i64,
     },
+    /// Delete jobs and their output (at least one filter is required).
+    Rm {
+        /// Only jobs that ended more than this long ago: Nh or Nd.
+        #[arg(long, value_parser = parse_age)]
+        older_than: Option<i64>,
+        /// Only jobs in this state.
+        #[arg(long, value_parser = parse_state)]
+        state: Option<JobState>,
+        /// Only jobs of this submitter.
+        #[arg(long)]
+        submitter: Option<String>,
+        /// Show what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where job output directories are (as lava-master's --jobs-dir).
+        #[arg(long, default_value = "/var/lib/lava-server/default/media/job-output")]
+        jobs_dir: std::path::PathBuf,
+    },
     /// List jobs, newest first.
     List {
         /// Only jobs in this state: SUBMITTED, SCHEDULING, SCHEDULED, RUNNING, CANCELING, FINISHED.
@@ -74,6 +92,19 @@ enum Command {
         /// The job id.
         id: i64,
     },
+}
+
+/// `12h` or `3d` as microseconds.
+fn parse_age(text: &str) -> Result<i64, String> {
+    let bad = || format!("invalid age '{text}' (use Nh or Nd, e.g. 12h or 30d)");
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let hours = match unit {
+        "h" => n,
+        "d" => n * 24,
+        _ => return Err(bad()),
+    };
+    Ok(hours * 3_600_000_000)
 }
 
 fn parse_state(text: &str) -> Result<JobState, String> {
@@ -162,6 +193,49 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             })
             .map_err(|e| e.to_string()),
         Command::Show { id } => store.job(id).map(|j| show(&j)).map_err(|e| e.to_string()),
+        Command::Rm {
+            older_than,
+            state,
+            submitter,
+            dry_run,
+            jobs_dir,
+        } => (|| {
+            if older_than.is_none() && state.is_none() && submitter.is_none() {
+                return Err("give at least one of --older-than, --state, --submitter".to_string());
+            }
+            let filter = JobFilter {
+                states: state.into_iter().collect(),
+                ..Default::default()
+            };
+            let now = lava_scheduler::model::now_micros();
+            let jobs: Vec<_> = store
+                .jobs(&filter)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|j| submitter.as_ref().is_none_or(|s| *s == j.submitter))
+                .filter(|j| {
+                    older_than.is_none_or(|age| j.end_time.is_some_and(|end| now - end > age))
+                })
+                .collect();
+            for job in jobs {
+                if dry_run {
+                    println!(
+                        "would delete job {} ({}, {})",
+                        job.id, job.state, job.description
+                    );
+                    continue;
+                }
+                let dir = lava_scheduler::master::output_dir(&jobs_dir, &job);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                store
+                    .delete_job(job.id, &actor())
+                    .map_err(|e| e.to_string())?;
+                println!("deleted job {}", job.id);
+            }
+            Ok(())
+        })(),
     })
 }
 
