@@ -37,7 +37,9 @@ use crate::db::{Conn, SqlValue};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::state;
-use crate::store::{assign_in, change_device_health, insert_job_in, NewJob, SqlStore};
+use crate::store::{
+    assign_batch, assign_in, change_device_health, insert_job_in, NewJob, SqlStore,
+};
 
 /// Checks that a device's configuration renders and validates. The master
 /// plugs in a caching renderer; tests use [`AcceptAll`].
@@ -426,28 +428,17 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
             .position(|d| job.tags.is_subset(&d.tags) && capacity.available(&d.worker))?;
         Some(devices.remove(index))
     };
+    // Single-node jobs are planned here and applied together below; groups
+    // are applied one by one (all or nothing).
+    let mut planned: Vec<(i64, FreeDevice)> = Vec::new();
     for item in order {
         match item {
             Ok(job) => {
                 let Some(device) = pick(&mut free, &capacity, &job) else {
                     continue;
                 };
-                match db.transaction(|conn| assign_in(conn, job.id, &device.hostname)) {
-                    Ok(_) => {
-                        capacity.take(&device.worker);
-                        report.jobs.push(Assignment {
-                            job: job.id,
-                            device: device.hostname,
-                        });
-                    }
-                    Err(_) => {
-                        report.conflicts += 1;
-                        // The device may still be free for another job.
-                        free.entry(device.device_type.clone())
-                            .or_default()
-                            .insert(0, device);
-                    }
-                }
+                capacity.take(&device.worker);
+                planned.push((job.id, device));
             }
             Err(group) => {
                 let members = groups.remove(&group).unwrap_or_default();
@@ -504,6 +495,26 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
                             .insert(0, device);
                     }
                 }
+            }
+        }
+    }
+    if !planned.is_empty() {
+        let pairs: Vec<(i64, String)> = planned
+            .iter()
+            .map(|(job, d)| (*job, d.hostname.clone()))
+            .collect();
+        match db.transaction(|conn| assign_batch(conn, &pairs)) {
+            Ok(applied) => {
+                report.conflicts += pairs.len() - applied.len();
+                report.jobs.extend(
+                    applied
+                        .into_iter()
+                        .map(|(job, device)| Assignment { job, device }),
+                );
+            }
+            Err(e) => {
+                log::warn!("[SCHED] assignments not applied: {e}");
+                report.conflicts += pairs.len();
             }
         }
     }

@@ -636,6 +636,90 @@ pub(crate) fn insert_job_in(conn: &mut dyn Conn, job: &NewJob) -> Result<i64, St
     Ok(id)
 }
 
+/// Give many queued single-node jobs their devices in one transaction,
+/// with set-based guarded updates: a device is only reserved while Idle and
+/// Good or Unknown, a job only scheduled while Submitted without a device.
+/// Pairs whose guard fails are left alone (a device reserved for a job that
+/// lost its race is released again). Returns the pairs applied.
+pub(crate) fn assign_batch(
+    conn: &mut dyn Conn,
+    pairs: &[(i64, String)],
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut applied = Vec::new();
+    for chunk in pairs.chunks(500) {
+        let values = |first: usize, params: &mut Vec<SqlValue>, rows: &[(i64, String)]| -> String {
+            rows.iter()
+                .enumerate()
+                .map(|(i, (job, device))| {
+                    params.push(device.as_str().into());
+                    params.push((*job).into());
+                    let n = first + 2 * i;
+                    format!("(CAST(${n} AS TEXT), CAST(${} AS BIGINT))", n + 1)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut params: Vec<SqlValue> = vec![
+            DeviceState::Reserved.code().into(),
+            DeviceState::Idle.code().into(),
+            DeviceHealth::Good.code().into(),
+            DeviceHealth::Unknown.code().into(),
+        ];
+        let list = values(5, &mut params, chunk);
+        let reserved: Vec<String> = conn
+            .query(
+                &format!(
+                    "WITH v(device, job) AS (VALUES {list}) \
+                     UPDATE devices SET state = $1, current_job = v.job FROM v \
+                     WHERE devices.hostname = v.device AND devices.state = $2 AND devices.health IN ($3, $4) \
+                     RETURNING devices.hostname"
+                ),
+                &params,
+            )?
+            .iter()
+            .map(|row| row.text(0))
+            .collect::<Result<_, _>>()?;
+        let candidates: Vec<(i64, String)> = chunk
+            .iter()
+            .filter(|(_, d)| reserved.contains(d))
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let mut params: Vec<SqlValue> = vec![
+            JobState::Scheduled.code().into(),
+            JobState::Submitted.code().into(),
+        ];
+        let list = values(3, &mut params, &candidates);
+        let scheduled: Vec<i64> = conn
+            .query(
+                &format!(
+                    "WITH v(device, job) AS (VALUES {list}) \
+                     UPDATE jobs SET state = $1, actual_device = v.device FROM v \
+                     WHERE jobs.id = v.job AND jobs.state = $2 AND jobs.actual_device IS NULL AND jobs.target_group IS NULL \
+                     RETURNING jobs.id"
+                ),
+                &params,
+            )?
+            .iter()
+            .map(|row| row.int(0))
+            .collect::<Result<_, _>>()?;
+        for (job, device) in candidates {
+            if scheduled.contains(&job) {
+                log::info!("[job {job}] → Scheduled on {device}");
+                applied.push((job, device));
+            } else {
+                conn.execute(
+                    "UPDATE devices SET state = $1, current_job = NULL WHERE hostname = $2 AND current_job = $3",
+                    &[DeviceState::Idle.code().into(), device.as_str().into(), job.into()],
+                )?;
+            }
+        }
+    }
+    Ok(applied)
+}
+
 /// Give a Submitted job a device inside a transaction (guarded): the job
 /// becomes Scheduled (Scheduling for a multinode sub-job), the Idle device
 /// Reserved. Returns the job's new state.
@@ -1770,5 +1854,60 @@ impl Store for SqlStore {
             })
             .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_assignment_applies_only_what_still_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::open_url(&format!("sqlite://{}/t.db", dir.path().display())).unwrap();
+        store.add_worker(&NewWorker::new("w"), "t").unwrap();
+        store.add_device_type(&NewDeviceType::new("t")).unwrap();
+        for d in ["d1", "d2", "d3"] {
+            store.add_device(&NewDevice::new(d, "t", "w"), "t").unwrap();
+        }
+        let job = |n: &str| {
+            store
+                .insert_job(&NewJob {
+                    submitter: n.into(),
+                    requested_device_type: Some("t".into()),
+                    priority: 50,
+                    ..Default::default()
+                })
+                .unwrap()
+        };
+        let (ok, canceled, on_bad) = (job("a"), job("b"), job("c"));
+        // Between planning and applying: a cancel, and an admin marks d3 Bad.
+        store.cancel_job(canceled, "t").unwrap();
+        store
+            .set_device_health("d3", DeviceHealth::Bad, "t", "t")
+            .unwrap();
+        let pairs = vec![
+            (ok, "d1".to_string()),
+            (canceled, "d2".to_string()),
+            (on_bad, "d3".to_string()),
+        ];
+        let applied = store
+            .database()
+            .transaction(|c| assign_batch(c, &pairs))
+            .unwrap();
+        assert_eq!(applied, [(ok, "d1".to_string())]);
+        assert_eq!(store.device("d1").unwrap().current_job, Some(ok));
+        let d2 = store.device("d2").unwrap();
+        assert_eq!(
+            (d2.state, d2.current_job),
+            (DeviceState::Idle, None),
+            "released again"
+        );
+        assert_eq!(
+            store.job(canceled).unwrap().health,
+            JobHealth::Canceled,
+            "the cancel is not lost"
+        );
+        assert_eq!(store.job(on_bad).unwrap().state, JobState::Submitted);
     }
 }

@@ -1,0 +1,176 @@
+//! Submission latency through the real processes: `lava-server manage jobs
+//! submit` (a process of its own) → lava-master (a process) schedules the
+//! job on an idle device → START arrives at the worker. LAVA 2020.01 waits
+//! for its 20-second scheduling loop here.
+//!
+//! `cargo bench -p lava-bins --bench submit_latency [-- JOBS]` (default 200)
+//! on SQLite, and on PostgreSQL when `LAVA_TEST_DATABASE_URL` is set. The
+//! worker is simulated in this process with lava-proto's sockets: it greets
+//! the master, takes each START, and the job is then finished through the
+//! store so the device is idle for the next one. Printed: percentiles of
+//! (a) from starting the submit command to START at the worker, and (b) from
+//! the submit command's exit (the job is committed) to START.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lava_proto::control::Message;
+use lava_proto::socket::{self, Security, MASTER_ID};
+use lava_scheduler::model::JobHealth;
+use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, Store};
+use lava_scheduler::SqlStore;
+
+const TEMPLATE: &str = "device_type: fixture\ncommands:\n  connect: echo connected\n  power_on: echo on\n  power_off: echo off\n\
+actions:\n  deploy:\n    methods:\n      image:\n  boot:\n    connections:\n      serial:\n    methods:\n      minimal:\n\
+timeouts:\n  job:\n    minutes: 5\n  actions:\n    auto-login-action:\n      minutes: 2\n  connections:\n    auto-login-action:\n      minutes: 2\n";
+
+const JOB: &str = "job_name: latency\ndevice_type: fixture\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions: []\n";
+
+struct Daemon(Child);
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn run(name: &str, url: &str, dir: &Path, jobs: usize) {
+    let store = SqlStore::open_url(url).unwrap();
+    std::fs::create_dir_all(dir.join("device-types")).unwrap();
+    std::fs::write(dir.join("device-types/fixture.jinja2"), TEMPLATE).unwrap();
+    std::fs::write(dir.join("job.yaml"), JOB).unwrap();
+    store
+        .add_worker(&NewWorker::new("bench-worker"), "bench")
+        .unwrap();
+    store
+        .add_device_type(&NewDeviceType::new("fixture"))
+        .unwrap();
+    let mut device = NewDevice::new("fixture-01", "fixture", "bench-worker");
+    device.dictionary = Some("{% extends 'fixture.jinja2' %}\n".into());
+    store.add_device(&device, "bench").unwrap();
+
+    let control = format!("tcp://127.0.0.1:{}", free_port());
+    let logs = format!("tcp://127.0.0.1:{}", free_port());
+    let _master = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_lava-master"))
+            .args([
+                "--master-socket",
+                &control,
+                "--log-socket",
+                &logs,
+                "--database",
+                url,
+                "--level",
+                "WARN",
+            ])
+            .arg("--device-types")
+            .arg(dir.join("device-types"))
+            .arg("--jobs-dir")
+            .arg(dir.join("jobs"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ctx = zmq::Context::new();
+    let worker = socket::worker_control(
+        &ctx,
+        &control,
+        "bench-worker",
+        &Security::Null,
+        &Default::default(),
+    )
+    .unwrap();
+    socket::send(&worker, MASTER_ID, &Message::Hello { version: 3 }).unwrap();
+    loop {
+        assert!(worker.poll(zmq::POLLIN, 10_000).unwrap() > 0, "no HELLO_OK");
+        if socket::recv(&worker).unwrap().message() == Ok(Message::HelloOk) {
+            break;
+        }
+    }
+    let mut from_command = Vec::with_capacity(jobs);
+    let mut from_commit = Vec::with_capacity(jobs);
+    for _ in 0..jobs {
+        let t0 = Instant::now();
+        let status = Command::new(env!("CARGO_BIN_EXE_lava-server"))
+            .args(["manage", "--database", url, "jobs", "submit"])
+            .arg(dir.join("job.yaml"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let committed = Instant::now();
+        let job = loop {
+            assert!(
+                worker.poll(zmq::POLLIN, 10_000).unwrap() > 0,
+                "no START within 10 s"
+            );
+            if let Ok(Message::Start(start)) = socket::recv(&worker).unwrap().message() {
+                break start.job_id as i64;
+            }
+        };
+        let arrived = Instant::now();
+        from_command.push(arrived - t0);
+        from_commit.push(arrived - committed);
+        socket::send(&worker, MASTER_ID, &Message::StartOk { job_id: job as u64 }).unwrap();
+        // Free the device for the next job (as lava-run's final result would).
+        // (START_OK may not be processed yet; finishing works from any state.)
+        store
+            .finish_job(job, JobHealth::Complete, false, None, "bench")
+            .unwrap();
+    }
+    for (label, mut samples) in [
+        ("submit command → START", from_command),
+        ("commit → START", from_commit),
+    ] {
+        samples.sort();
+        println!(
+            "{name}: {label:<24} p50 {:>8.2?}  p99 {:>8.2?}  max {:>8.2?}  ({} jobs)",
+            percentile(&samples, 0.5),
+            percentile(&samples, 0.99),
+            samples[samples.len() - 1],
+            samples.len()
+        );
+    }
+}
+
+fn main() {
+    let jobs = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200);
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        "sqlite",
+        &format!("sqlite://{}/lava.db", dir.path().display()),
+        &dir.path().join("sqlite"),
+        jobs,
+    );
+    if let Ok(base) = std::env::var("LAVA_TEST_DATABASE_URL") {
+        let schema = format!("lava_latency_{}", std::process::id());
+        let sep = if base.contains('?') { '&' } else { '?' };
+        run(
+            "postgres",
+            &format!("{base}{sep}schema={schema}"),
+            &dir.path().join("postgres"),
+            jobs,
+        );
+        if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    } else {
+        println!("postgres: skipped (LAVA_TEST_DATABASE_URL is not set)");
+    }
+}
