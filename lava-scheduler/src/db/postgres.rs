@@ -257,11 +257,13 @@ pub(super) fn watch(
             use postgres::fallible_iterator::FallibleIterator;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let mut notifications = client.notifications();
-                let mut iter = notifications.timeout_iter(Duration::from_millis(200));
-                match iter.next() {
+                let first = notifications
+                    .timeout_iter(Duration::from_millis(200))
+                    .next();
+                match first {
                     Ok(Some(_)) => {
-                        // Coalesce a burst into one call.
-                        while let Ok(Some(_)) = iter.next() {}
+                        // Coalesce what already arrived into one call (without waiting).
+                        while let Ok(Some(_)) = notifications.iter().next() {}
                         on_change();
                     }
                     Ok(None) => {}
