@@ -53,6 +53,9 @@ struct Args {
     /// Create workers that are not registered when they first connect (LAVA's behaviour).
     #[arg(long)]
     auto_register_workers: bool,
+    /// Seconds of silence after which a worker is Offline.
+    #[arg(long, default_value_t = 60)]
+    worker_timeout: u64,
     /// Log level: DEBUG, INFO, WARN, ERROR.
     #[arg(short, long, default_value = "INFO")]
     level: String,
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         .then_some((args.master_cert, args.slaves_certs));
     config.dispatcher_config = Some(args.dispatcher_config);
     config.auto_register = args.auto_register_workers;
+    config.worker_timeout = std::time::Duration::from_secs(args.worker_timeout);
     let mut master = match Master::bind(config, store) {
         Ok(master) => master,
         Err(e) => return lava_bins::fail(program, e),

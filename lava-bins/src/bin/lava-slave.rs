@@ -50,6 +50,10 @@ struct Args {
         default_value = "/etc/lava-dispatcher/certificates.d/slave.key_secret"
     )]
     slave_cert: PathBuf,
+    /// After CANCEL: seconds before SIGTERM is sent again; SIGKILL follows
+    /// after twice as long.
+    #[arg(long, default_value_t = 60)]
+    cancel_grace: u64,
     /// Log level: DEBUG, INFO, WARN, ERROR.
     #[arg(short, long, default_value = "INFO")]
     level: String,
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
             ipv6: args.ipv6,
             socks_proxy: args.socks_proxy,
         },
+        cancel_grace: std::time::Duration::from_secs(args.cancel_grace),
     };
     let stop = Arc::new(AtomicBool::new(false));
     if let Err(e) = lava_bins::stop_on_signals(&stop) {

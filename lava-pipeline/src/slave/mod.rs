@@ -36,10 +36,9 @@ use process::ProcessId;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often jobs are checked and unanswered ENDs re-sent.
 const END_RESEND: Duration = Duration::from_secs(5);
-/// After CANCEL: SIGTERM again after this long...
-const CANCEL_TERM_AGAIN: i64 = 60;
-/// ...and SIGKILL after this long.
-const CANCEL_KILL: i64 = 120;
+/// After CANCEL, LAVA's worker sends SIGTERM again after 60 s and SIGKILL
+/// after 120 s (FINISH_MAX_DURATION).
+pub const CANCEL_GRACE: Duration = Duration::from_secs(60);
 
 /// How a worker is set up. Option names follow LAVA's `lava-slave`.
 #[derive(Debug, Clone)]
@@ -61,6 +60,9 @@ pub struct SlaveConfig {
     pub encrypt: Option<(PathBuf, PathBuf)>,
     /// IPv6 and SOCKS proxy.
     pub connect: ConnectOptions,
+    /// After CANCEL: SIGTERM again after this long, SIGKILL after twice
+    /// this long ([`CANCEL_GRACE`] in LAVA).
+    pub cancel_grace: Duration,
 }
 
 /// Why the worker could not start.
@@ -561,13 +563,14 @@ impl Slave {
                             start_time: job.start_time,
                         };
                         let waited = now - job.last_update;
-                        if waited > CANCEL_KILL {
+                        let grace = self.config.cancel_grace.as_secs() as i64;
+                        if waited >= 2 * grace {
                             log::warn!(
                                 "[{}] still running {waited}s after CANCEL: SIGKILL",
                                 job.id
                             );
                             pid.signal_group(libc::SIGKILL);
-                        } else if waited > CANCEL_TERM_AGAIN {
+                        } else if waited >= grace {
                             log::warn!(
                                 "[{}] still running {waited}s after CANCEL: SIGTERM again",
                                 job.id
