@@ -62,6 +62,17 @@ pub fn stop_on_signals(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> 
     Ok(())
 }
 
+/// Let a closed standard output (`lava-server ... | head`) end the process
+/// quietly, as it does for other Unix tools, instead of making `println!`
+/// panic. Rust ignores SIGPIPE by default; this restores the default action.
+pub fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler
+    // and touches no memory; it is done once at start-up.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Report a fatal error as one readable line on stderr and return the exit
 /// code 1. `program` is the binary's name.
 pub fn fail(program: &str, error: impl Display) -> ExitCode {

@@ -215,6 +215,23 @@ fn errors_are_one_line_with_exit_code_1(lab: &Lab) {
 }
 
 #[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let lab = Lab::sqlite();
+    lab.ok(&["workers", "add", "w1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lava-server"))
+        .args(["manage", "workers", "list"])
+        .env("LAVA_DATABASE_URL", &lab.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // as `| head` does when it has read enough
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn seed_workflow_on_sqlite() {
     seed_workflow(&Lab::sqlite());
 }

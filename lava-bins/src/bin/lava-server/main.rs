@@ -54,6 +54,7 @@ enum Manage {
 }
 
 fn main() -> ExitCode {
+    lava_bins::restore_sigpipe();
     lava_bins::init_logging("warn");
     let cli = Cli::parse();
     match cli.command {
