@@ -120,8 +120,8 @@ fn cancel_of_a_running_job() {
     assert!(msgs.last().unwrap().contains("Canceled"), "{msgs:?}");
 }
 
-fn restart_mid_job(restart_master: bool) {
-    let Some(mut lab) = Lab::new(false) else {
+fn restart_mid_job(restart_master: bool, postgres: bool) {
+    let Some(mut lab) = Lab::new(postgres) else {
         return;
     };
     lab.start_master();
@@ -156,12 +156,22 @@ fn restart_mid_job(restart_master: bool) {
 
 #[test]
 fn master_restarted_mid_job() {
-    restart_mid_job(true);
+    restart_mid_job(true, false);
+}
+
+#[test]
+fn master_restarted_mid_job_postgres() {
+    restart_mid_job(true, true);
 }
 
 #[test]
 fn slave_restarted_mid_job() {
-    restart_mid_job(false);
+    restart_mid_job(false, false);
+}
+
+#[test]
+fn slave_restarted_mid_job_postgres() {
+    restart_mid_job(false, true);
 }
 
 #[test]

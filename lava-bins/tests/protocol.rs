@@ -76,7 +76,18 @@ fn running_job(lab: &Lab, worker: &zmq::Socket) -> i64 {
 
 #[test]
 fn handshake_version_check_and_retry() {
-    let mut lab = Lab::new(false).unwrap();
+    handshake_version_check_and_retry_on(false);
+}
+
+#[test]
+fn handshake_version_check_and_retry_postgres() {
+    handshake_version_check_and_retry_on(true);
+}
+
+fn handshake_version_check_and_retry_on(postgres: bool) {
+    let Some(mut lab) = Lab::new(postgres) else {
+        return;
+    };
     lab.start_master();
     let ctx = zmq::Context::new();
     let worker = socket::worker_control(
@@ -147,7 +158,18 @@ fn lava_logs_may_only_ping_and_unknown_workers_get_nothing() {
 
 #[test]
 fn start_is_resent_until_start_ok() {
-    let mut lab = Lab::new(false).unwrap();
+    start_is_resent_until_start_ok_on(false);
+}
+
+#[test]
+fn start_is_resent_until_start_ok_postgres() {
+    start_is_resent_until_start_ok_on(true);
+}
+
+fn start_is_resent_until_start_ok_on(postgres: bool) {
+    let Some(mut lab) = Lab::new(postgres) else {
+        return;
+    };
     lab.start_master();
     let (_ctx, worker) = scripted_worker(&lab);
     let job = lab.submit("{}");
@@ -170,7 +192,18 @@ fn start_is_resent_until_start_ok() {
 
 #[test]
 fn end_frames_duplicates_and_crashes() {
-    let mut lab = Lab::new(false).unwrap();
+    end_frames_duplicates_and_crashes_on(false);
+}
+
+#[test]
+fn end_frames_duplicates_and_crashes_postgres() {
+    end_frames_duplicates_and_crashes_on(true);
+}
+
+fn end_frames_duplicates_and_crashes_on(postgres: bool) {
+    let Some(mut lab) = Lab::new(postgres) else {
+        return;
+    };
     lab.start_master();
     let (_ctx, worker) = scripted_worker(&lab);
     let job = running_job(&lab, &worker);
@@ -229,7 +262,18 @@ fn end_frames_duplicates_and_crashes() {
 
 #[test]
 fn cancel_of_a_job_the_worker_lost_and_status_after_restart() {
-    let mut lab = Lab::new(false).unwrap();
+    cancel_of_a_job_the_worker_lost_and_status_after_restart_on(false);
+}
+
+#[test]
+fn cancel_of_a_job_the_worker_lost_and_status_after_restart_postgres() {
+    cancel_of_a_job_the_worker_lost_and_status_after_restart_on(true);
+}
+
+fn cancel_of_a_job_the_worker_lost_and_status_after_restart_on(postgres: bool) {
+    let Some(mut lab) = Lab::new(postgres) else {
+        return;
+    };
     lab.start_master();
     let (_ctx, worker) = scripted_worker(&lab);
     // Scenario 13: CANCEL; the worker never heard of the job and answers END.
@@ -477,5 +521,113 @@ fn reinstalled_worker_reports_its_lost_job() {
         JobHealth::Incomplete,
         "{}",
         lab.logs_of()
+    );
+}
+
+#[test]
+fn slave_checks_pong_and_start_frames() {
+    let mut lab = Lab::new(false).unwrap();
+    let (_ctx, master, _logs) = scripted_master(&mut lab);
+    // Scenario 3: the first PING comes about 5 s after HELLO_OK; PONG 3 is refused.
+    expect(&master, "PING", |m| *m == Message::Ping);
+    socket::send(&master, b"worker1", &Message::Pong { interval: 3 }).unwrap();
+    wait_for("the refusal", DEADLINE, || {
+        std::fs::read_to_string(lab.path("slave.log"))
+            .unwrap_or_default()
+            .contains("invalid ping interval (3)")
+    });
+    // Scenario 6: a START with 6 frames is ignored (no START_OK).
+    master.send("worker1", zmq::SNDMORE).unwrap();
+    master
+        .send_multipart(["START", "9", "job", "device", "", ""], 0)
+        .unwrap();
+    wait_for("the refusal", DEADLINE, || {
+        std::fs::read_to_string(lab.path("slave.log"))
+            .unwrap_or_default()
+            .contains("Invalid message from the master: START needs exactly 7 frames, got 6")
+    });
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        if let Some(message) = next(&master, left) {
+            assert!(
+                !matches!(message, Message::StartOk { .. }),
+                "START_OK for a malformed START"
+            );
+        }
+    }
+}
+
+#[test]
+fn log_sink_drops_bad_frames_and_stores_results() {
+    let mut lab = Lab::new(false).unwrap();
+    lab.start_master();
+    let (ctx, worker) = scripted_worker(&lab);
+    let job = running_job(&lab, &worker);
+    let push = socket::log_source(&ctx, &lab.logs, &Security::Null, &Default::default()).unwrap();
+    let id = job.to_string();
+    // Scenario 6: log messages with 1 or 3 frames are dropped.
+    push.send_multipart([id.as_str()], 0).unwrap();
+    push.send_multipart([id.as_str(), "{}", "extra"], 0)
+        .unwrap();
+    // Scenario 19/20: results, as lava-run sends them.
+    let lines = [
+        r#"{"dt": "2020-01-15T10:20:01", "lvl": "results", "msg": {"case": "boot", "definition": "0_smoke", "measurement": !!python/object/apply:decimal.Decimal ["12.5"], "result": "pass", "units": "s"}}"#,
+        r#"{"dt": "2020-01-15T10:20:02", "lvl": "results", "msg": {"case": "odd", "definition": "0_smoke", "result": "maybe"}}"#,
+        r#"{"dt": "2020-01-15T10:20:03", "lvl": "results", "msg": {"case": "http-download", "definition": "lava", "duration": "3.14", "extra": {"size": ! "1024"}, "level": "1.1.1", "namespace": "common", "result": "pass"}}"#,
+        r#"{"dt": "2020-01-15T10:20:04", "lvl": "results", "msg": {"case": "job", "definition": "lava", "error_msg": "tftp server down", "error_type": "Infrastructure", "result": "fail"}}"#,
+    ];
+    for line in lines {
+        socket::send_log(
+            &push,
+            &lava_proto::log::LogMessage {
+                job_id: job as u64,
+                line: line.to_string(),
+            },
+        )
+        .unwrap();
+    }
+    lab.wait_state(job, JobState::Finished);
+    assert!(master_log_contains(&lab, "dropping a malformed log message: log message needs exactly 2 frames (job id, line), got 1"));
+    assert!(master_log_contains(&lab, "got 3"));
+    let finished = lab.store.job(job).unwrap();
+    assert_eq!(finished.health, JobHealth::Incomplete);
+    assert!(finished.infrastructure_error);
+    assert_eq!(
+        lab.store.device("fixture-01").unwrap().health,
+        lava_scheduler::model::DeviceHealth::Unknown,
+        "an infrastructure error sends the device to a health check"
+    );
+    let cases = lab.store.test_cases(job).unwrap();
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["boot", "http-download", "job"],
+        "the `maybe` result is not stored"
+    );
+    assert_eq!(
+        (cases[0].measurement.as_deref(), cases[0].units.as_str()),
+        (Some("12.5"), "s")
+    );
+    assert_eq!(
+        (cases[1].measurement.as_deref(), cases[1].units.as_str()),
+        (Some("3.14"), "seconds")
+    );
+    let metadata = lab
+        .job_dir(job)
+        .join("metadata/lava-http-download-1.1.1.yaml");
+    assert_eq!(
+        std::fs::read_to_string(&metadata).unwrap(),
+        "{\"size\": ! \"1024\"}\n"
+    );
+    assert!(cases[1]
+        .metadata
+        .as_deref()
+        .unwrap()
+        .contains("metadata/lava-http-download-1.1.1.yaml"));
+    let stored = log_lines(&lab.job_dir(job));
+    assert_eq!(
+        stored,
+        lines.map(str::to_string),
+        "lines are stored exactly as sent"
     );
 }

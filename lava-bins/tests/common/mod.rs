@@ -374,6 +374,7 @@ pub fn certificate(dir: &Path, name: &str) {
         .arg("--directory")
         .arg(dir)
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
