@@ -294,3 +294,79 @@ fn curve_worker_cannot_take_over_another_hostname() {
         "the impostor got an answer"
     );
 }
+
+#[test]
+fn submit_follow_prints_the_log_and_results() {
+    let mut lab = Lab::new(false).unwrap();
+    lab.start_master();
+    lab.start_slave();
+    let job_file = lab.path("job.yaml");
+    std::fs::write(
+        &job_file,
+        "job_name: followed\ndevice_type: fixture\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions: []\n",
+    )
+    .unwrap();
+    let manage = |args: &[&str]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lava-server"))
+            .arg("manage")
+            .args(["--database", &lab.url])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "lava-server {args:?} did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let jobs_dir = lab.path("jobs").display().to_string();
+    let out = manage(&[
+        "jobs",
+        "submit",
+        job_file.to_str().unwrap(),
+        "--follow",
+        "--jobs-dir",
+        &jobs_dir,
+    ]);
+    let id: i64 = out.lines().next().unwrap().parse().unwrap();
+    assert!(
+        out.contains("\nline 0\nline 1\n"),
+        "device output is printed plain: {out}"
+    );
+    assert!(
+        out.contains(&format!("Job {id} finished: Complete\n")),
+        "{out}"
+    );
+    assert!(out.contains("0_fixture  smoke      pass"), "{out}");
+    let raw = manage(&[
+        "jobs",
+        "logs",
+        &id.to_string(),
+        "--raw",
+        "--jobs-dir",
+        &jobs_dir,
+    ]);
+    assert_eq!(
+        raw,
+        std::fs::read_to_string(lab.job_dir(id).join("output.yaml")).unwrap()
+    );
+    let junit = manage(&["jobs", "results", &id.to_string(), "--format", "junit"]);
+    assert!(
+        junit.contains(r#"<testcase name="smoke" classname="0_fixture"/>"#),
+        "{junit}"
+    );
+    let csv = manage(&["jobs", "results", &id.to_string(), "--format", "csv"]);
+    assert_eq!(csv.lines().count(), 3, "header + 2 test cases: {csv}");
+}

@@ -11,6 +11,7 @@
 //!   implementation, where every transition is one guarded transaction;
 //! - [`master`]: lava-master, the control loop workers connect to, with
 //!   the log sink and event-driven scheduling;
+//! - [`results`]: test results exported as LAVA's YAML/CSV, JUnit XML or a table;
 //! - [`submit`]: submission (validation, device-type and tag checks);
 //! - [`db`]: the connection pools (PostgreSQL via `postgres` + `r2d2`,
 //!   SQLite via `rusqlite` + `r2d2`) and the versioned migrations.
@@ -46,6 +47,7 @@ pub mod db;
 mod error;
 pub mod master;
 pub mod model;
+pub mod results;
 pub mod scheduler;
 pub mod state;
 pub mod store;

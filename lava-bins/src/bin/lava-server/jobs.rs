@@ -26,6 +26,8 @@ use lava_proto::job::{self, Options, Report};
 use lava_scheduler::model::{JobHealth, JobState};
 use lava_scheduler::store::{CancelOutcome, JobFilter, Store};
 
+use lava_scheduler::results::{export, Format};
+
 use crate::output::{actor, fail, finish, when, Db};
 
 /// Arguments of `jobs`.
@@ -48,6 +50,34 @@ enum Command {
         /// Who submits (default: the login name).
         #[arg(long)]
         submitter: Option<String>,
+        /// Then follow the job's log until it ends, and print its results.
+        #[arg(long)]
+        follow: bool,
+        /// Where job output is (as lava-master's --jobs-dir).
+        #[arg(long, default_value = JOBS_DIR)]
+        jobs_dir: std::path::PathBuf,
+    },
+    /// Print a job's log: levels coloured on a terminal, device output plain.
+    Logs {
+        /// The job id.
+        id: i64,
+        /// Keep printing new lines until the job ends.
+        #[arg(long)]
+        follow: bool,
+        /// Print output.yaml exactly as stored.
+        #[arg(long)]
+        raw: bool,
+        /// Where job output is (as lava-master's --jobs-dir).
+        #[arg(long, default_value = JOBS_DIR)]
+        jobs_dir: std::path::PathBuf,
+    },
+    /// Print a job's test results.
+    Results {
+        /// The job id.
+        id: i64,
+        /// table, yaml, csv (LAVA's columns) or junit.
+        #[arg(long, default_value = "table", value_parser = parse_format)]
+        format: Format,
     },
     /// Cancel a job (a queued job ends at once; a running one is stopped by its worker).
     Cancel {
@@ -107,6 +137,14 @@ fn parse_age(text: &str) -> Result<i64, String> {
     Ok(hours * 3_600_000_000)
 }
 
+/// lava-master's default --jobs-dir.
+const JOBS_DIR: &str = "/var/lib/lava-server/default/media/job-output";
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    Format::parse(text)
+        .ok_or_else(|| format!("unknown format '{text}' (use table, yaml, csv or junit)"))
+}
+
 fn parse_state(text: &str) -> Result<JobState, String> {
     JobState::parse(text)
         .ok_or_else(|| format!("unknown job state '{text}' (use {})", JobState::labels()))
@@ -135,7 +173,23 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
     };
     finish(match command {
         Command::Validate(_) => Ok(()),
-        Command::Submit { file, submitter } => read(&file)
+        Command::Logs {
+            id,
+            follow,
+            raw,
+            jobs_dir,
+        } => logs(&store, id, follow, raw, &jobs_dir),
+        Command::Results { id, format } => store
+            .job(id)
+            .and_then(|_| store.test_cases(id))
+            .map(|cases| print!("{}", export(&cases, format)))
+            .map_err(|e| e.to_string()),
+        Command::Submit {
+            file,
+            submitter,
+            follow,
+            jobs_dir,
+        } => read(&file)
             .map_err(|e| format!("{}: {e}", file.to_string_lossy()))
             .and_then(|bytes| {
                 String::from_utf8(bytes)
@@ -145,7 +199,18 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
                 let who = submitter.unwrap_or_else(actor);
                 lava_scheduler::submit::submit(&store, &text, &who).map_err(|e| e.to_string())
             })
-            .map(|id| println!("{id}")),
+            .and_then(|id| {
+                println!("{id}");
+                if !follow {
+                    return Ok(());
+                }
+                logs(&store, id, true, false, &jobs_dir)?;
+                let job = store.job(id).map_err(|e| e.to_string())?;
+                println!("Job {id} finished: {}", job.health);
+                let cases = store.test_cases(id).map_err(|e| e.to_string())?;
+                print!("{}", export(&cases, Format::Table));
+                Ok(())
+            }),
         Command::Cancel { id } => store
             .cancel_job(id, &actor())
             .map_err(|e| e.to_string())
@@ -316,4 +381,95 @@ fn print(out: &mut impl Write, file: &str, report: &Report) -> std::io::Result<(
         writeln!(out, "    warning: {warning}")?;
     }
     Ok(())
+}
+
+/// Print a job's log (following it until the job ends with `follow`).
+fn logs(
+    store: &dyn Store,
+    id: i64,
+    follow: bool,
+    raw: bool,
+    jobs_dir: &Path,
+) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let job = store.job(id).map_err(|e| e.to_string())?;
+    let path = lava_scheduler::master::output_dir(jobs_dir, &job).join("output.yaml");
+    let colour = !raw && std::io::stdout().is_terminal();
+    let mut offset = 0u64;
+    let mut pending = String::new();
+    let stdout = std::io::stdout();
+    loop {
+        // Read before checking the state: lines written before the job
+        // ended are all printed.
+        let finished = store.job(id).map_err(|e| e.to_string())?.state == JobState::Finished;
+        if let Ok(mut file) = std::fs::File::open(&path) {
+            use std::io::Seek;
+            file.seek(std::io::SeekFrom::Start(offset))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut chunk = String::new();
+            let read = file
+                .read_to_string(&mut chunk)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            offset += read as u64;
+            pending.push_str(&chunk);
+            let mut out = stdout.lock();
+            while let Some(end) = pending.find('\n') {
+                let line: String = pending.drain(..=end).collect();
+                let shown = if raw {
+                    line
+                } else {
+                    human(line.trim_end().strip_prefix("- ").unwrap_or(&line), colour)
+                };
+                if out.write_all(shown.as_bytes()).is_err() {
+                    return Ok(());
+                }
+            }
+            let _ = out.flush();
+        } else if !follow {
+            return Err(format!(
+                "job {id} has no log yet ({} does not exist)",
+                path.display()
+            ));
+        }
+        if !follow || finished {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// One log line for people: `HH:MM:SS level message`, device output plain.
+fn human(line: &str, colour: bool) -> String {
+    use lava_proto::log::{LogLevel, LogRecord};
+    let Ok(record) = LogRecord::parse(line) else {
+        return format!("{line}\n");
+    };
+    let time = record.dt.get(11..19).unwrap_or(&record.dt).to_string();
+    let text = match &record.msg {
+        lava_proto::yaml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if record.lvl == LogLevel::Target {
+        return format!("{text}\n");
+    }
+    let code = match record.lvl {
+        LogLevel::Error | LogLevel::Exception => "31",
+        LogLevel::Warning => "33",
+        LogLevel::Debug => "2",
+        LogLevel::Input | LogLevel::Feedback => "36",
+        LogLevel::Results => {
+            if text.contains("\"result\": \"fail\"") {
+                "31"
+            } else {
+                "32"
+            }
+        }
+        _ => "1",
+    };
+    let level = record.lvl.as_str();
+    if colour {
+        format!("{time} \x1b[{code}m{level:>8}\x1b[0m {text}\n")
+    } else {
+        format!("{time} {level:>8} {text}\n")
+    }
 }
