@@ -4,7 +4,8 @@
 //! (PUSH, lossless), writes `description.yaml` and exits.
 //!
 //! What it does is read from the job definition's `fixture` mapping:
-//! `lines` (log lines to send, default 5), `result` (`pass` or `fail`),
+//! `lines` (log lines to send, default 5), `delay_ms` (pause after each
+//! line), `result` (`pass` or `fail`),
 //! `crash` (exit without description or final result), `hold` (wait for the
 //! file `release` in the output directory, or a signal), `ignore_sigterm`,
 //! `stderr` (text written to standard error).
@@ -89,8 +90,13 @@ fn main() {
     };
 
     send(LogLevel::Info, "start: 0 validate".into());
+    let delay = Duration::from_millis(int("delay_ms", 0).max(0) as u64);
     for i in 0..int("lines", 5) {
         send(LogLevel::Target, format!("line {i}").into());
+        if !delay.is_zero() {
+            // A slow board: output trickles in.
+            std::thread::sleep(delay);
+        }
     }
     send(
         LogLevel::Marker,
