@@ -370,3 +370,57 @@ fn submit_follow_prints_the_log_and_results() {
     let csv = manage(&["jobs", "results", &id.to_string(), "--format", "csv"]);
     assert_eq!(csv.lines().count(), 3, "header + 2 test cases: {csv}");
 }
+
+/// GET `path` from `addr`; the status code and body.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let code = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+#[test]
+fn slave_serves_the_running_jobs_files_over_http() {
+    let mut lab = Lab::new(false).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    lab.slave_args = vec!["--http-bind".into(), addr.clone()];
+    lab.start_master();
+    lab.start_slave();
+    let job = lab.submit("{hold: true}");
+    lab.wait_state(job, JobState::Running);
+    // lava-run would download images here; the device fetches them over HTTP.
+    let dir = lab.path("dispatcher-tmp").join(job.to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("overlay.tar.gz"), "overlay bytes").unwrap();
+    wait_for("the file server", DEADLINE, || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    assert_eq!(
+        http_get(&addr, &format!("/tmp/{job}/overlay.tar.gz")),
+        (200, "overlay bytes".into())
+    );
+    assert_eq!(
+        http_get(&addr, &format!("/tmp/{job}/../{job}/overlay.tar.gz")).0,
+        403
+    );
+    assert_eq!(
+        http_get(&addr, "/tmp/999/overlay.tar.gz").0,
+        404,
+        "another job's files"
+    );
+    lab.release(job);
+    lab.wait_state(job, JobState::Finished);
+    // After END_OK the files are neither served nor kept.
+    wait_for("the cleanup", DEADLINE, || !dir.exists());
+    assert_eq!(
+        http_get(&addr, &format!("/tmp/{job}/overlay.tar.gz")).0,
+        404
+    );
+}

@@ -54,6 +54,10 @@ struct Args {
     /// after twice as long.
     #[arg(long, default_value_t = 60)]
     cancel_grace: u64,
+    /// Serve the jobs' download directories over HTTP on this address
+    /// (LAVA's Apache /tmp alias), e.g. 0.0.0.0:80.
+    #[arg(long)]
+    http_bind: Option<String>,
     /// Log level: DEBUG, INFO, WARN, ERROR.
     #[arg(short, long, default_value = "INFO")]
     level: String,
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
             socks_proxy: args.socks_proxy,
         },
         cancel_grace: std::time::Duration::from_secs(args.cancel_grace),
+        http_bind: args.http_bind,
     };
     let stop = Arc::new(AtomicBool::new(false));
     if let Err(e) = lava_bins::stop_on_signals(&stop) {

@@ -16,6 +16,7 @@
 //! for every HELLO_RETRY (libzmq does not reconnect after a refused CURVE
 //! handshake).
 
+pub mod http;
 pub mod jobs;
 pub mod process;
 
@@ -63,6 +64,9 @@ pub struct SlaveConfig {
     /// After CANCEL: SIGTERM again after this long, SIGKILL after twice
     /// this long ([`CANCEL_GRACE`] in LAVA).
     pub cancel_grace: Duration,
+    /// Serve the jobs' download directories over HTTP on this address
+    /// (`--http-bind`, e.g. `0.0.0.0:80`); see [`http`].
+    pub http_bind: Option<String>,
 }
 
 /// Why the worker could not start.
@@ -98,6 +102,7 @@ pub struct Slave {
     ping_interval: Duration,
     master_online: bool,
     last_end: HashMap<i64, Instant>,
+    files: Option<http::FileServer>,
 }
 
 impl Slave {
@@ -125,6 +130,18 @@ impl Slave {
                 .map_err(|e| SlaveError::Io(format!("{}: {e}", dir.display())))?;
         }
         let jobs = JobTable::open(&config.slave_dir.join("db.sqlite3"))?;
+        let files = match &config.http_bind {
+            None => None,
+            Some(bind) => {
+                let server = http::FileServer::start(bind, &config.dispatcher_tmp)
+                    .map_err(|e| SlaveError::Io(format!("HTTP server on {bind}: {e}")))?;
+                // Jobs adopted from before a restart are still served.
+                for job in jobs.all()? {
+                    server.allow(&format!("{}{}", job.prefix, job.id));
+                }
+                Some(server)
+            }
+        };
         let ctx = zmq::Context::new();
         let socket = socket::worker_control(
             &ctx,
@@ -150,6 +167,7 @@ impl Slave {
             ping_interval: HELLO_TIMEOUT,
             master_online: false,
             last_end: HashMap::new(),
+            files,
         })
     }
 
@@ -345,6 +363,9 @@ impl Slave {
             prefix: prefix.clone(),
         };
         let dir = self.job_dir(&prefix, id);
+        if let Some(files) = &self.files {
+            files.allow(&format!("{prefix}{id}"));
+        }
         match self.spawn(&start, &dir) {
             Ok((child, pid)) => {
                 log::info!("[{id}] Starting job (pid {})", pid.pid);
@@ -520,6 +541,9 @@ impl Slave {
                     log::warn!("[{id}] cannot remove {}: {e}", dir.display());
                 }
             }
+        }
+        if let Some(files) = &self.files {
+            files.forbid(&format!("{prefix}{id}"));
         }
         self.last_end.remove(&id);
         self.children.remove(&id);
