@@ -46,12 +46,20 @@ pub fn bin(name: &str) -> PathBuf {
     }
 }
 
+/// A port for a daemon to bind. Taken below the kernel's ephemeral range
+/// (32768 and up), so that the outgoing connections of tests running in
+/// parallel can never be given it before the daemon binds it; each test
+/// process starts at its own offset.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 20_000 + (std::process::id() % 400) * 30;
+    loop {
+        let port = (base + NEXT.fetch_add(1, Ordering::Relaxed) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Poll `check` until it holds, or fail after `timeout` saying `what`.

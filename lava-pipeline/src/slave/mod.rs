@@ -354,14 +354,18 @@ impl Slave {
             .ok()
             .and_then(|v| v.get("prefix").and_then(|p| p.as_str()).map(str::to_string))
             .unwrap_or_default();
+        // The row exists before lava-run does: a worker killed between the
+        // two finds the job (and adopts its lava-run, see `is_running`)
+        // instead of starting it a second time when START comes again.
         let mut row = SlaveJob {
             id,
             pid: 0,
             start_time: 0,
-            status: SlaveJobStatus::Finished,
+            status: SlaveJobStatus::Running,
             last_update: unix_now(),
             prefix: prefix.clone(),
         };
+        self.table(self.jobs.insert(&row));
         let dir = self.job_dir(&prefix, id);
         if let Some(files) = &self.files {
             files.allow(&format!("{prefix}{id}"));
@@ -376,6 +380,7 @@ impl Slave {
             }
             Err(e) => {
                 log::error!("[{id}] cannot start lava-run: {e}");
+                row.status = SlaveJobStatus::Finished;
                 let _ = std::fs::create_dir_all(&dir);
                 let stderr = dir.join("stderr");
                 let mut text = std::fs::read_to_string(&stderr).unwrap_or_default();
@@ -432,6 +437,24 @@ impl Slave {
     }
 
     fn is_running(&mut self, job: &SlaveJob) -> bool {
+        if job.pid == 0 && job.status != SlaveJobStatus::Finished {
+            // Recorded but the worker died before noting the process: look
+            // for a lava-run working in this job's directory.
+            let dir = self.job_dir(&job.prefix, job.id);
+            if let Some(found) =
+                ProcessId::find_by_argument(&format!("--output-dir={}", dir.display()))
+            {
+                log::warn!("[{}] adopting lava-run (pid {})", job.id, found.pid);
+                let adopted = SlaveJob {
+                    pid: found.pid,
+                    start_time: found.start_time,
+                    ..job.clone()
+                };
+                self.table(self.jobs.insert(&adopted));
+                return found.is_running();
+            }
+            return false;
+        }
         if let Some(child) = self.children.get_mut(&job.id) {
             // Our own child: reap it when it is done.
             return match child.try_wait() {
@@ -450,19 +473,26 @@ impl Slave {
             .is_running()
     }
 
+    /// A job this worker never ran (or lost with its database): record it
+    /// as finished and report END with no description, so the master can
+    /// finish it.
+    fn report_lost(&mut self, id: i64) {
+        let row = SlaveJob {
+            id,
+            pid: 0,
+            start_time: 0,
+            status: SlaveJobStatus::Finished,
+            last_update: unix_now(),
+            prefix: String::new(),
+        };
+        self.table(self.jobs.insert(&row));
+        self.send_end(&row);
+    }
+
     fn cancel(&mut self, id: i64) {
         let Some(job) = self.table(self.jobs.get(id)).flatten() else {
             // Never seen: the master can finish it at once.
-            let row = SlaveJob {
-                id,
-                pid: 0,
-                start_time: 0,
-                status: SlaveJobStatus::Finished,
-                last_update: unix_now(),
-                prefix: String::new(),
-            };
-            self.table(self.jobs.insert(&row));
-            self.send_end(&row);
+            self.report_lost(id);
             return;
         };
         match job.status {
@@ -496,16 +526,7 @@ impl Slave {
             }
             None => {
                 log::warn!("[{id}] STATUS for a job this worker does not know: reporting it lost");
-                let row = SlaveJob {
-                    id,
-                    pid: 0,
-                    start_time: 0,
-                    status: SlaveJobStatus::Finished,
-                    last_update: unix_now(),
-                    prefix: String::new(),
-                };
-                self.table(self.jobs.insert(&row));
-                self.send_end(&row);
+                self.report_lost(id);
             }
         }
     }

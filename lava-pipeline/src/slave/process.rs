@@ -35,6 +35,20 @@ impl ProcessId {
         stat(pid).map(|(start_time, _)| ProcessId { pid, start_time })
     }
 
+    /// A running process that has `argument` (exactly) on its command line.
+    pub fn find_by_argument(argument: &str) -> Option<ProcessId> {
+        let entries = std::fs::read_dir("/proc").ok()?;
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| c.split(|b| *b == 0).any(|a| a == argument.as_bytes()))
+                    .unwrap_or(false)
+            })
+            .and_then(ProcessId::of)
+            .filter(ProcessId::is_running)
+    }
+
     /// Whether this very process still runs (not a zombie, pid not reused).
     pub fn is_running(&self) -> bool {
         matches!(stat(self.pid), Some((start, state)) if start == self.start_time && state != 'Z' && state != 'X')
@@ -90,9 +104,10 @@ mod tests {
     #[test]
     fn identity_survives_until_the_process_is_reaped() {
         let dir = tempfile::tempdir().unwrap();
+        let marker = format!("60.{}", std::process::id());
         let (mut child, id) = spawn(
             Path::new("/bin/sh"),
-            &["-c".into(), "exec sleep 60".into()],
+            &["-c".into(), format!("exec sleep {marker}")],
             &[],
             &dir.path().join("out"),
             &dir.path().join("err"),
@@ -100,6 +115,15 @@ mod tests {
         .unwrap();
         assert!(id.is_running());
         assert_eq!(ProcessId::of(id.pid), Some(id));
+        // Found again by its command line, as a restarted worker does.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while ProcessId::find_by_argument(&marker) != Some(id) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not found by its argument"
+            );
+            std::thread::yield_now();
+        }
         assert!(id.signal_group(libc::SIGTERM));
         child.wait().unwrap();
         assert!(!id.is_running());

@@ -163,6 +163,13 @@ impl Resend {
         Instant::now() >= self.next
     }
 
+    /// Note a send of `id`'s message: the first one, or one more.
+    fn record(sent: &mut HashMap<i64, Resend>, id: i64) {
+        sent.entry(id)
+            .and_modify(Resend::again)
+            .or_insert_with(Resend::first);
+    }
+
     fn again(&mut self) {
         self.delay = (self.delay * 2).min(Duration::from_secs(u64::from(PING_INTERVAL)));
         self.next = Instant::now() + self.delay;
@@ -802,12 +809,7 @@ impl Master {
                 Ok(start) => {
                     log::info!("[{}] START => {worker} ({device_name})", job.id);
                     self.send(&worker, &Message::Start(Box::new(start)));
-                    match self.start_sent.get_mut(&job.id) {
-                        Some(r) => r.again(),
-                        None => {
-                            self.start_sent.insert(job.id, Resend::first());
-                        }
-                    }
+                    Resend::record(&mut self.start_sent, job.id);
                 }
                 Err(why) => self.start_failed(job.id, &why),
             }
@@ -887,12 +889,7 @@ impl Master {
                     job_id: job.id as u64,
                 },
             );
-            match self.cancel_sent.get_mut(&job.id) {
-                Some(r) => r.again(),
-                None => {
-                    self.cancel_sent.insert(job.id, Resend::first());
-                }
-            }
+            Resend::record(&mut self.cancel_sent, job.id);
         }
     }
 
