@@ -17,9 +17,14 @@ fn failed_health_check_makes_the_device_bad_and_jobs_wait() {
     let mut lab = Lab::new(false).unwrap();
     // The health check is a fixture job that fails.
     lab.store
-        .set_health_check("fixture", Some("job_name: health check\nvisibility: public\nfixture: {result: fail}\n"))
+        .set_health_check(
+            "fixture",
+            Some("job_name: health check\nvisibility: public\nfixture: {result: fail}\n"),
+        )
         .unwrap();
-    lab.store.set_device_health("fixture-01", DeviceHealth::Unknown, "admin", "new board").unwrap();
+    lab.store
+        .set_device_health("fixture-01", DeviceHealth::Unknown, "admin", "new board")
+        .unwrap();
     lab.start_master();
     lab.start_slave();
     let job = lab.submit("{}");
@@ -27,7 +32,10 @@ fn failed_health_check_makes_the_device_bad_and_jobs_wait() {
         lab.store.device("fixture-01").unwrap().health == DeviceHealth::Bad
     });
     let log = lab.store.transitions("device", "fixture-01").unwrap();
-    assert!(log.last().unwrap().reason.contains("health-check"), "{log:?}");
+    assert!(
+        log.last().unwrap().reason.contains("health-check"),
+        "{log:?}"
+    );
     // The user job is not scheduled on a Bad device.
     let device = lab.store.device("fixture-01").unwrap();
     assert_eq!(device.state, DeviceState::Idle);
@@ -35,18 +43,33 @@ fn failed_health_check_makes_the_device_bad_and_jobs_wait() {
     // An admin fixes the board: the user job runs at once (no health check
     // due: the device is Good).
     lab.store
-        .update_device_type("fixture", &DeviceTypeUpdate { health_check_disabled: Some(true), ..Default::default() })
+        .update_device_type(
+            "fixture",
+            &DeviceTypeUpdate {
+                health_check_disabled: Some(true),
+                ..Default::default()
+            },
+        )
         .unwrap();
-    lab.store.set_device_health("fixture-01", DeviceHealth::Good, "admin", "fixed").unwrap();
+    lab.store
+        .set_device_health("fixture-01", DeviceHealth::Good, "admin", "fixed")
+        .unwrap();
     lab.wait_state(job, JobState::Finished);
-    assert_eq!(lab.store.job(job).unwrap().health, JobHealth::Complete, "{}", lab.logs_of());
+    assert_eq!(
+        lab.store.job(job).unwrap().health,
+        JobHealth::Complete,
+        "{}",
+        lab.logs_of()
+    );
 }
 
 #[test]
 fn admin_workflow_with_a_live_worker() {
     let mut lab = Lab::new(false).unwrap();
     // The worker is disabled: its device gets no job.
-    lab.store.set_worker_health("worker1", WorkerHealth::Maintenance, "admin", "setting up").unwrap();
+    lab.store
+        .set_worker_health("worker1", WorkerHealth::Maintenance, "admin", "setting up")
+        .unwrap();
     lab.start_master();
     lab.start_slave();
     let first = lab.submit("{lines: 2}");
@@ -54,10 +77,15 @@ fn admin_workflow_with_a_live_worker() {
         lab.store.worker("worker1").unwrap().state == lava_scheduler::model::WorkerState::Online
     });
     assert_eq!(lab.store.job(first).unwrap().state, JobState::Submitted);
-    assert_eq!(lab.store.device("fixture-01").unwrap().health, DeviceHealth::Maintenance);
+    assert_eq!(
+        lab.store.device("fixture-01").unwrap().health,
+        DeviceHealth::Maintenance
+    );
     // Enabled: the device needs a health check (Unknown); the type has none,
     // so it takes the job.
-    lab.store.set_worker_health("worker1", WorkerHealth::Active, "admin", "ready").unwrap();
+    lab.store
+        .set_worker_health("worker1", WorkerHealth::Active, "admin", "ready")
+        .unwrap();
     lab.wait_state(first, JobState::Finished);
     assert_eq!(lab.store.job(first).unwrap().health, JobHealth::Complete);
     // A long job runs; the worker's devices are taken offline in one action:
@@ -65,13 +93,20 @@ fn admin_workflow_with_a_live_worker() {
     let running = lab.submit("{hold: true}");
     lab.wait_state(running, JobState::Running);
     let queued = lab.submit("{}");
-    lab.store.set_worker_health("worker1", WorkerHealth::Maintenance, "admin", "rack move").unwrap();
-    lab.store.worker_devices_offline("worker1", "admin", "rack move").unwrap();
+    lab.store
+        .set_worker_health("worker1", WorkerHealth::Maintenance, "admin", "rack move")
+        .unwrap();
+    lab.store
+        .worker_devices_offline("worker1", "admin", "rack move")
+        .unwrap();
     lab.release(running);
     lab.wait_state(running, JobState::Finished);
     assert_eq!(lab.store.job(running).unwrap().health, JobHealth::Complete);
     let device = lab.store.device("fixture-01").unwrap();
-    assert_eq!((device.state, device.health), (DeviceState::Idle, DeviceHealth::Maintenance));
+    assert_eq!(
+        (device.state, device.health),
+        (DeviceState::Idle, DeviceHealth::Maintenance)
+    );
     assert_eq!(lab.store.job(queued).unwrap().state, JobState::Submitted);
 }
 
@@ -79,7 +114,10 @@ fn admin_workflow_with_a_live_worker() {
 struct Lcg(u64);
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -95,8 +133,13 @@ fn chaos_kills_leave_no_device_stuck_and_no_line_twice() {
     }
     lab.start_master();
     lab.start_slave();
-    let jobs: Vec<i64> = (0..20).map(|_| lab.submit("{lines: 40, delay_ms: 25}")).collect();
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let jobs: Vec<i64> = (0..20)
+        .map(|_| lab.submit("{lines: 40, delay_ms: 25}"))
+        .collect();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     eprintln!("chaos seed {seed}");
     let mut rng = Lcg(seed);
     let mut killed_runs: HashSet<i64> = HashSet::new();
@@ -115,10 +158,16 @@ fn chaos_kills_leave_no_device_stuck_and_no_line_twice() {
                 lab.start_slave();
             }
             _ => {
-                let running: Vec<i64> = jobs.iter().copied().filter(|j| !lava_runs(&lab, *j).is_empty()).collect();
+                let running: Vec<i64> = jobs
+                    .iter()
+                    .copied()
+                    .filter(|j| !lava_runs(&lab, *j).is_empty())
+                    .collect();
                 if let Some(&job) = running.get(rng.below(running.len().max(1) as u64) as usize) {
                     for pid in lava_runs(&lab, job) {
-                        let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                        let _ = std::process::Command::new("kill")
+                            .args(["-KILL", &pid.to_string()])
+                            .status();
                     }
                     killed_runs.insert(job);
                 }
@@ -127,11 +176,17 @@ fn chaos_kills_leave_no_device_stuck_and_no_line_twice() {
     }
     // Whatever happened, every job ends and nothing is left behind.
     wait_for("every job to finish", Duration::from_secs(120), || {
-        jobs.iter().all(|j| lab.store.job(*j).unwrap().state == JobState::Finished)
+        jobs.iter()
+            .all(|j| lab.store.job(*j).unwrap().state == JobState::Finished)
     });
     for device in ["fixture-01", "fixture-02", "fixture-03"] {
         let d = lab.store.device(device).unwrap();
-        assert_eq!((d.state, d.current_job), (DeviceState::Idle, None), "{device} stuck\n{}", lab.logs_of());
+        assert_eq!(
+            (d.state, d.current_job),
+            (DeviceState::Idle, None),
+            "{device} stuck\n{}",
+            lab.logs_of()
+        );
     }
     let mut lost = 0;
     for &job in &jobs {
@@ -150,20 +205,30 @@ fn chaos_kills_leave_no_device_stuck_and_no_line_twice() {
         if dir.join("output.yaml").exists() {
             let lines = log_lines(&dir);
             let unique: HashSet<&String> = lines.iter().collect();
-            assert_eq!(unique.len(), lines.len(), "job {job}: a log line was stored twice");
+            assert_eq!(
+                unique.len(),
+                lines.len(),
+                "job {job}: a log line was stored twice"
+            );
             // In order. (Lines in flight inside a master killed with SIGKILL
             // are lost: ZeroMQ's PUSH/PULL has no acknowledgement; counted.)
             let numbers: Vec<usize> = messages(&lines)
                 .iter()
                 .filter_map(|m| m.strip_prefix("\"line ")?.strip_suffix('"')?.parse().ok())
                 .collect();
-            assert!(numbers.windows(2).all(|w| w[0] < w[1]), "job {job}: device output out of order: {numbers:?}");
+            assert!(
+                numbers.windows(2).all(|w| w[0] < w[1]),
+                "job {job}: device output out of order: {numbers:?}"
+            );
             if let Some(&last) = numbers.last() {
                 lost += last + 1 - numbers.len();
             }
         }
     }
-    let complete = jobs.iter().filter(|j| lab.store.job(**j).unwrap().health == JobHealth::Complete).count();
+    let complete = jobs
+        .iter()
+        .filter(|j| lab.store.job(**j).unwrap().health == JobHealth::Complete)
+        .count();
     eprintln!(
         "chaos: {complete}/20 complete, {} lava-run processes killed, {lost} log lines lost in killed masters",
         killed_runs.len()
