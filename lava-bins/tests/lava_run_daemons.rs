@@ -1,0 +1,94 @@
+//! The real `lava-run` under the real `lava-slave` and `lava-master`: a
+//! job on a console-only device goes from the store to the worker, runs,
+//! and its log, results and description come back.
+
+mod common;
+
+use common::*;
+use lava_scheduler::model::{JobHealth, JobState, WorkerState};
+use lava_scheduler::store::{NewJob, Store};
+
+const TEMPLATE: &str = "device_type: fixture
+commands:
+  connect: sh -c 'PS1=\"dut# \" exec sh -i'
+actions:
+  deploy:
+    methods:
+      image:
+  boot:
+    connections:
+      serial:
+    methods:
+      minimal:
+timeouts:
+  actions:
+    power-off:
+      seconds: 5
+  connections: {}
+";
+
+const JOB: &str = "job_name: real lava-run
+visibility: public
+device_type: fixture
+timeouts: {job: {minutes: 2}}
+actions:
+- boot: {method: minimal, reset: false, prompts: ['dut# ']}
+";
+
+#[test]
+fn the_real_lava_run_under_the_real_daemons() {
+    let mut lab = Lab::new(false).unwrap();
+    std::fs::write(lab.path("device-types/fixture.jinja2"), TEMPLATE).unwrap();
+    lab.lava_run = Some(bin("lava-run"));
+    lab.start_master();
+    lab.start_slave();
+    wait_for("the worker to come online", DEADLINE, || {
+        lab.store.worker("worker1").unwrap().state == WorkerState::Online
+    });
+    let job = lab
+        .store
+        .insert_job(&NewJob {
+            submitter: "alice".into(),
+            description: "real lava-run".into(),
+            definition: JOB.into(),
+            original_definition: JOB.into(),
+            requested_device_type: Some("fixture".into()),
+            priority: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    wait_for("the job to finish", DEADLINE, || {
+        lab.store.job(job).unwrap().state == JobState::Finished
+    });
+    let finished = lab.store.job(job).unwrap();
+    assert_eq!(finished.health, JobHealth::Complete, "{}", lab.logs_of());
+    let dir = lab.job_dir(job);
+    let messages = messages(&log_lines(&dir));
+    assert!(
+        messages.iter().any(|m| m.contains("start: 1 minimal-boot")),
+        "{messages:?}"
+    );
+    assert!(messages
+        .iter()
+        .any(|m| m.contains("Job finished correctly")));
+    let cases: Vec<(String, String)> = lab
+        .store
+        .test_cases(job)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.suite, c.name))
+        .collect();
+    assert!(
+        cases.contains(&("lava".into(), "validate".into())),
+        "{cases:?}"
+    );
+    assert_eq!(cases.last(), Some(&("lava".into(), "job".into())));
+    wait_for("description.yaml", DEADLINE, || {
+        dir.join("description.yaml").exists()
+    });
+    let description = std::fs::read_to_string(dir.join("description.yaml")).unwrap();
+    assert!(
+        description.contains("\"name\": \"minimal-boot\""),
+        "{description}"
+    );
+}

@@ -1,0 +1,269 @@
+//! `boot: {method: qemu}` (pipeline.md §10.3): QEMU started by lava-run
+//! itself, its first serial port on stdio (`-nographic`) as the console.
+//!
+//! ```text
+//! boot-image-retry
+//! ├─ boot-qemu-image
+//! │  └─ execute-qemu
+//! ├─ auto-login-action          (if the block has prompts)
+//! ├─ expect-shell-connection    (if a test needs a shell)
+//! └─ export-device-env
+//! ```
+//!
+//! The command line is the device's `command` + `options` + `extra`, then
+//! each deployed image's `image_arg` with `{label}` replaced by its file,
+//! then the overlay disk (`apply-overlay-guest`) as a raw drive. The test
+//! shell later mounts that disk at `/lava-<job id>`.
+
+use std::sync::Arc;
+
+use lava_devices::DeviceConfig;
+use lava_proto::yaml::Value;
+
+use crate::action::{Action, Block, Populate, RunContext, Validate};
+use crate::actions::boot::add_login_tail;
+use crate::connection::{SessionKind, ShellSession};
+use crate::error::{ErrorKind, PipelineError};
+use crate::host;
+use crate::job::{scalar, JobInfo};
+use crate::strategy::{Family, Strategy};
+
+/// `boot: {method: qemu}` on a device with a `qemu` boot method.
+#[derive(Debug, Default)]
+pub struct QemuStrategy;
+
+impl Strategy for QemuStrategy {
+    fn name(&self) -> &str {
+        "qemu"
+    }
+    fn family(&self) -> Family {
+        Family::Boot
+    }
+    fn compatibility(&self) -> u32 {
+        4
+    }
+    fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
+        if device.boot_method("qemu").is_none() && device.boot_method("qemu-nfs").is_none() {
+            return Err("qemu or qemu-nfs not in the device configuration boot methods".into());
+        }
+        match block.get_str("method") {
+            Some("qemu" | "qemu-nfs" | "monitor") => Ok(()),
+            _ => Err("'method' was not one of qemu, qemu-nfs, monitor".into()),
+        }
+    }
+    fn action(
+        &self,
+        _job: &JobInfo,
+        _block: &Arc<Block>,
+    ) -> Result<Box<dyn Action>, PipelineError> {
+        Ok(Box::new(BootImageRetry))
+    }
+}
+
+/// `boot-image-retry`.
+#[derive(Debug, Default)]
+pub struct BootImageRetry;
+
+impl Action for BootImageRetry {
+    fn name(&self) -> &str {
+        "boot-image-retry"
+    }
+    fn description(&self) -> &str {
+        "boot image with retry"
+    }
+    fn summary(&self) -> &str {
+        "boot with retry"
+    }
+    fn retries(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+        p.add(BootQemuImage);
+        add_login_tail(p);
+        Ok(())
+    }
+}
+
+/// `boot-qemu-image`.
+#[derive(Debug, Default)]
+pub struct BootQemuImage;
+
+impl Action for BootQemuImage {
+    fn name(&self) -> &str {
+        "boot-qemu-image"
+    }
+    fn description(&self) -> &str {
+        "boot image using QEMU command line"
+    }
+    fn summary(&self) -> &str {
+        "boot QEMU image"
+    }
+    fn retries(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+        p.add(ExecuteQemu::default());
+        Ok(())
+    }
+}
+
+/// `execute-qemu`: build the command line and start QEMU.
+#[derive(Debug, Default)]
+pub struct ExecuteQemu {
+    base: Vec<String>,
+    interface: String,
+    driveid: String,
+}
+
+impl Action for ExecuteQemu {
+    fn name(&self) -> &str {
+        "execute-qemu"
+    }
+    fn description(&self) -> &str {
+        "call qemu to boot the image"
+    }
+    fn summary(&self) -> &str {
+        "execute qemu to boot the image"
+    }
+    fn timeout_error(&self) -> ErrorKind {
+        ErrorKind::Infrastructure
+    }
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+        let context = v.job.job_context();
+        let Some(arch) = context.get("arch").map(scalar) else {
+            return Err(PipelineError::job("Missing 'arch' in job context"));
+        };
+        if let Some(Value::Sequence(archs)) = v.job.device.data.get("available_architectures") {
+            if !archs.iter().any(|a| scalar(a) == arch) {
+                v.error(format!(
+                    "Non existing architecture specified in context arch parameter: {arch}"
+                ));
+            }
+        }
+        let method = v
+            .job
+            .device
+            .boot_method("qemu")
+            .or_else(|| v.job.device.boot_method("qemu-nfs"));
+        let Some(method) = method else {
+            v.error("The device has no qemu boot method");
+            return Ok(());
+        };
+        let Some(command) = method.parameters.get("command").map(scalar) else {
+            return Err(PipelineError::configuration(
+                "The qemu boot method has no command",
+            ));
+        };
+        let command = command.trim().to_string();
+        let program = host::which(&command)?;
+        self.base = vec![program.display().to_string()];
+        for key in ["options", "extra"] {
+            match method.parameters.get(key) {
+                Some(Value::Sequence(items)) => {
+                    for item in items {
+                        let words = host::split_command(&scalar(item))
+                            .map_err(PipelineError::configuration)?;
+                        self.base.extend(words);
+                    }
+                }
+                Some(Value::String(s)) => self
+                    .base
+                    .extend(host::split_command(s).map_err(PipelineError::configuration)?),
+                _ => {}
+            }
+        }
+        if self.base.iter().any(|a| a == "-enable-kvm")
+            && !std::path::Path::new("/sys/class/misc/kvm").exists()
+        {
+            v.error("Device misconfiguration: -enable-kvm is set but this machine has no KVM");
+        }
+        let guest = v
+            .job
+            .device
+            .data
+            .get("actions")
+            .and_then(|a| a.get("deploy"))
+            .and_then(|d| d.get("methods"))
+            .and_then(|m| m.get("image"))
+            .and_then(|i| i.get("parameters"))
+            .and_then(|p| p.get("guest"));
+        self.interface = guest
+            .and_then(|g| g.get("interface"))
+            .map(scalar)
+            .unwrap_or_else(|| "ide".into());
+        self.driveid = guest
+            .and_then(|g| g.get("driveid"))
+            .map(scalar)
+            .unwrap_or_else(|| "lavatest".into());
+        let needs_shell = v.job.needs_shell(v.node.namespace());
+        if needs_shell && crate::actions::boot::block_prompts(&v.node.block).is_empty() {
+            v.error("Unable to identify boot prompts from job definition.");
+        }
+        let labels = v.get("deployimages", "images", "labels").cloned();
+        if let Some(Value::Sequence(labels)) = labels {
+            for label in labels.iter().map(scalar) {
+                if v.get("download-action", &label, "image_arg").is_none() {
+                    v.error(format!("Missing image_arg for {label}. "));
+                }
+            }
+        }
+        Ok(())
+    }
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+        let ns = ctx.namespace().to_string();
+        if let Some(old) = ctx.data.take_connection(&ns) {
+            crate::connection::lock(&old).finalise(ctx.logger);
+        }
+        let mut argv = self.base.clone();
+        let labels: Vec<String> = match ctx.get("deployimages", "images", "labels") {
+            Some(Value::Sequence(labels)) => labels.iter().map(scalar).collect(),
+            _ => Vec::new(),
+        };
+        for label in &labels {
+            let (Some(arg), Some(file)) = (
+                ctx.get_str("download-action", label, "image_arg"),
+                ctx.get_str("download-action", label, "file"),
+            ) else {
+                continue;
+            };
+            let arg = arg.replace(&format!("{{{label}}}"), &file);
+            argv.extend(host::split_command(&arg).map_err(PipelineError::job)?);
+        }
+        if let (Some(file), Some(uuid)) = (
+            ctx.get_str("apply-overlay-guest", "guest", "filename"),
+            ctx.get_str("apply-overlay-guest", "guest", "UUID"),
+        ) {
+            argv.push("-drive".into());
+            argv.push(format!(
+                "format=raw,file={file},media=disk,if={},id={}",
+                self.interface, self.driveid
+            ));
+            let dir = ctx.job.results_dir(&ns);
+            let commands = vec![
+                Value::from(format!("mkdir -p {dir}")),
+                Value::from(format!(
+                    "mount -t ext2 \"$(findfs UUID={uuid} 2>/dev/null || echo /dev/disk/by-uuid/{uuid})\" {dir}"
+                )),
+                Value::from(format!("ls -la {dir}/bin/lava-test-runner")),
+            ];
+            ctx.set(
+                "test",
+                "lava-test-shell",
+                "pre-command-list",
+                Value::Sequence(commands),
+            );
+        }
+        let shown: Vec<String> = argv.iter().map(|a| host::shell_quote(a)).collect();
+        ctx.logger
+            .info(format!("Boot command: {}", shown.join(" ")));
+        let mut session = ShellSession::spawn(&argv, ctx.logger.clone(), SessionKind::Qemu)?;
+        session.connection_timeout = ctx.node.connection_timeout;
+        session.prompts = vec![crate::actions::boot::default_prompt(&ctx.job.device)];
+        ctx.results.insert("host_arch", std::env::consts::ARCH);
+        if let Some(arch) = ctx.job.job_context().get("arch") {
+            ctx.results.insert("job_arch", scalar(arch));
+        }
+        ctx.data.set_connection(&ns, session.into_handle());
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! Deploy actions (pipeline.md §9): `to: tmpfs` (QEMU images), `to:
+//! download` and `to: overlay`, with the download machinery
+//! ([`download`]), the test overlay ([`overlay`]) and its helper scripts
+//! ([`helpers`]).
+//!
+//! ```text
+//! deployimages                 (to: tmpfs)
+//! ├─ download-retry → http-download | file-download    one per image, in job order
+//! ├─ lava-overlay              if a test of the namespace needs it
+//! ├─ apply-overlay-guest       idem
+//! └─ deploy-device-env         if a test needs deployment data
+//! ```
+
+pub mod download;
+pub mod helpers;
+pub mod overlay;
+
+use std::sync::Arc;
+
+use lava_devices::DeviceConfig;
+use lava_proto::yaml::Value;
+
+use crate::action::{Action, Block, Populate, RunContext, Validate};
+use crate::error::PipelineError;
+use crate::job::{scalar, JobInfo};
+use crate::strategy::{Family, Registry, Strategy};
+
+use download::{DownloadRetry, DownloadSpec};
+use overlay::{ApplyOverlayGuest, DeployDeviceEnv, LavaOverlay};
+
+/// Register the deploy strategies.
+pub fn register(registry: &mut Registry) {
+    registry.register(TmpfsStrategy);
+    registry.register(DownloadStrategy);
+    registry.register(OverlayStrategy);
+}
+
+fn images(block: &Block) -> Vec<(String, Value)> {
+    block
+        .get("images")
+        .and_then(Value::as_mapping)
+        .map(|m| m.iter().map(|(k, v)| (scalar(k), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// `to: tmpfs` on a device with the `image` deploy method.
+#[derive(Debug, Default)]
+pub struct TmpfsStrategy;
+
+impl Strategy for TmpfsStrategy {
+    fn name(&self) -> &str {
+        "images"
+    }
+    fn family(&self) -> Family {
+        Family::Deploy
+    }
+    fn compatibility(&self) -> u32 {
+        4
+    }
+    fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
+        if block.get_str("to") != Some("tmpfs") {
+            return Err("'to' was not 'tmpfs'".into());
+        }
+        if !device.has_deploy_method("image") {
+            return Err("'image' not in the device configuration deploy methods".into());
+        }
+        if block.get("images").is_none() {
+            return Err("'images' not in the deploy parameters".into());
+        }
+        match block.get_str("type") {
+            None | Some("monitor") => Ok(()),
+            Some(_) => Err("'type' is not 'monitor'".into()),
+        }
+    }
+    fn action(
+        &self,
+        _job: &JobInfo,
+        _block: &Arc<Block>,
+    ) -> Result<Box<dyn Action>, PipelineError> {
+        Ok(Box::new(DeployImages::new("deployimages")))
+    }
+}
+
+/// `to: download`.
+#[derive(Debug, Default)]
+pub struct DownloadStrategy;
+
+impl Strategy for DownloadStrategy {
+    fn name(&self) -> &str {
+        "download"
+    }
+    fn family(&self) -> Family {
+        Family::Deploy
+    }
+    fn accepts(&self, _device: &DeviceConfig, block: &Block) -> Result<(), String> {
+        match block.get_str("to") {
+            Some("download") => Ok(()),
+            _ => Err("'to' was not 'download'".into()),
+        }
+    }
+    fn action(
+        &self,
+        _job: &JobInfo,
+        _block: &Arc<Block>,
+    ) -> Result<Box<dyn Action>, PipelineError> {
+        Ok(Box::new(DeployImages::new("download-deploy")))
+    }
+}
+
+/// `to: overlay`: only the test overlay (the device's image is deployed
+/// otherwise; the boot's `transfer_overlay` brings it over).
+#[derive(Debug, Default)]
+pub struct OverlayStrategy;
+
+impl Strategy for OverlayStrategy {
+    fn name(&self) -> &str {
+        "overlay"
+    }
+    fn family(&self) -> Family {
+        Family::Deploy
+    }
+    fn compatibility(&self) -> u32 {
+        4
+    }
+    fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
+        if block.get_str("to") != Some("overlay") {
+            return Err("'to' was not 'overlay'".into());
+        }
+        if !device.has_deploy_method("overlay") {
+            return Err("'overlay' not in the device configuration deploy methods".into());
+        }
+        Ok(())
+    }
+    fn action(
+        &self,
+        _job: &JobInfo,
+        _block: &Arc<Block>,
+    ) -> Result<Box<dyn Action>, PipelineError> {
+        Ok(Box::new(LavaOverlay::default()))
+    }
+}
+
+/// `deployimages` (`to: tmpfs`) and `download-deploy` (`to: download`).
+#[derive(Debug)]
+pub struct DeployImages {
+    name: &'static str,
+    labels: Vec<String>,
+}
+
+impl DeployImages {
+    /// The action named `name`.
+    pub fn new(name: &'static str) -> Self {
+        DeployImages {
+            name,
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl Action for DeployImages {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn description(&self) -> &str {
+        if self.name == "deployimages" {
+            "deploy images using guestfs"
+        } else {
+            "download files and copy to LXC if available"
+        }
+    }
+    fn summary(&self) -> &str {
+        if self.name == "deployimages" {
+            "deploy images"
+        } else {
+            "download deployment"
+        }
+    }
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+        let mut entries = images(p.block);
+        if self.name == "download-deploy" {
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        for (label, entry) in entries {
+            let spec = DownloadSpec::from_entry(&label, &entry, &p.job.dispatcher, self.name)?;
+            self.labels.push(label);
+            p.add(DownloadRetry::new(spec));
+        }
+        let ns = p.block.namespace.clone();
+        if p.job.needs_overlay(&ns) {
+            p.add(LavaOverlay::default());
+            if self.name == "deployimages" {
+                p.add(ApplyOverlayGuest::default());
+            }
+        }
+        if p.job.needs_deployment_data(&ns) {
+            p.add(DeployDeviceEnv);
+        }
+        Ok(())
+    }
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+        if self.labels.is_empty() {
+            v.error("No images to deploy");
+        }
+        let labels: Vec<Value> = self
+            .labels
+            .iter()
+            .map(|l| Value::from(l.as_str()))
+            .collect();
+        v.set("deployimages", "images", "labels", Value::Sequence(labels));
+        Ok(())
+    }
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+        download::publish_dir(ctx, self.name)?;
+        ctx.run_children()
+    }
+}

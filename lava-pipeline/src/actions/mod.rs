@@ -1,0 +1,31 @@
+//! The built-in actions and strategies.
+//!
+//! | family | strategy | top action |
+//! |---|---|---|
+//! | deploy | `tmpfs` | `deployimages` |
+//! | deploy | `download` | `download-deploy` |
+//! | deploy | `overlay` | `lava-overlay` |
+//! | boot | `minimal` | `minimal-boot` |
+//! | boot | `qemu` | `boot-image-retry` |
+//! | test | `lava-test-shell` | `lava-test-retry` |
+//! | test | `interactive` | `lava-test-interactive-retry` |
+//!
+//! `command:` blocks become `user-command`; every job ends with
+//! `finalize`.
+
+pub mod boot;
+pub mod command;
+pub mod deploy;
+pub mod finalize;
+pub mod power;
+pub mod test;
+
+use crate::strategy::Registry;
+
+/// Register the built-in strategies.
+pub fn register_builtins(registry: &mut Registry) {
+    deploy::register(registry);
+    registry.register(boot::MinimalStrategy);
+    registry.register(boot::qemu::QemuStrategy);
+    test::register(registry);
+}

@@ -1,0 +1,325 @@
+//! Decompression and archive extraction that cannot escape its directory
+//! (pipeline.md §14.26).
+//!
+//! [`extract_tar`] refuses, before writing anything for that entry:
+//! absolute paths, `..` components, symbolic or hard links whose target
+//! would resolve outside the destination, writing through a symbolic link,
+//! and device or FIFO entries. Compression (gzip, bzip2, xz) is detected
+//! from the data.
+//!
+//! ```
+//! use lava_pipeline::archive::{extract_tar, ArchiveError};
+//!
+//! // a tar whose member is "../evil"
+//! let mut builder = tar::Builder::new(Vec::new());
+//! let mut header = tar::Header::new_gnu();
+//! header.set_size(4);
+//! header.set_mode(0o644);
+//! header.set_entry_type(tar::EntryType::Regular);
+//! // bypass the builder's own path checks to make a hostile archive
+//! header.as_old_mut().name[..7].copy_from_slice(b"../evil");
+//! header.set_cksum();
+//! builder.append(&header, &b"evil"[..]).unwrap();
+//! let data = builder.into_inner().unwrap();
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let err = extract_tar(&data[..], dir.path()).unwrap_err();
+//! assert!(matches!(err, ArchiveError::Unsafe { .. }), "{err}");
+//! assert!(!dir.path().parent().unwrap().join("evil").exists());
+//! ```
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+/// A compression format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip (`gz`).
+    Gzip,
+    /// bzip2 (`bz2`).
+    Bzip2,
+    /// xz (`xz`).
+    Xz,
+}
+
+impl Compression {
+    /// From a job's `compression:` value (`gz`, `bz2`, `xz`).
+    pub fn from_name(name: &str) -> Option<Compression> {
+        match name {
+            "gz" => Some(Compression::Gzip),
+            "bz2" => Some(Compression::Bzip2),
+            "xz" => Some(Compression::Xz),
+            _ => None,
+        }
+    }
+
+    /// The usual file suffix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Compression::Gzip => ".gz",
+            Compression::Bzip2 => ".bz2",
+            Compression::Xz => ".xz",
+        }
+    }
+
+    /// Detect from the first bytes.
+    pub fn sniff(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if head.starts_with(b"BZh") {
+            Some(Compression::Bzip2)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Some(Compression::Xz)
+        } else {
+            None
+        }
+    }
+}
+
+/// A reader decompressing `reader`.
+pub fn decoder<'a, R: Read + 'a>(compression: Compression, reader: R) -> Box<dyn Read + 'a> {
+    match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(reader)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(reader)),
+    }
+}
+
+/// Why an archive was not extracted.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// A member would escape the destination or is not allowed.
+    #[error("refused archive member '{path}': {reason}")]
+    Unsafe {
+        /// The member's path as written in the archive.
+        path: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Lexically normalise a relative path; `None` when it climbs above its
+/// start or is absolute.
+fn normalise(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+fn has_symlink_below(dest: &Path, relative: &Path) -> bool {
+    let mut current = dest.to_path_buf();
+    let parts: Vec<_> = relative.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        current.push(part);
+        if i + 1 == parts.len() {
+            break;
+        }
+        if std::fs::symlink_metadata(&current)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Extract a (possibly compressed) tar archive into `dest`, which must
+/// exist. Returns the number of members written.
+pub fn extract_tar<R: Read>(reader: R, dest: &Path) -> Result<usize, ArchiveError> {
+    let mut buffered = BufReader::new(reader);
+    let head = buffered.fill_buf()?.to_vec();
+    let reader: Box<dyn Read> = match Compression::sniff(&head) {
+        Some(c) => decoder(c, buffered),
+        None => Box::new(buffered),
+    };
+    let mut archive = tar::Archive::new(reader);
+    let mut count = 0;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let raw = entry.path()?.into_owned();
+        let shown = raw.display().to_string();
+        let unsafe_entry = |reason| ArchiveError::Unsafe {
+            path: shown.clone(),
+            reason,
+        };
+        if raw.is_absolute() {
+            return Err(unsafe_entry("absolute path"));
+        }
+        if raw.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(unsafe_entry("'..' in the path"));
+        }
+        let Some(relative) = normalise(&raw) else {
+            return Err(unsafe_entry("path outside the destination"));
+        };
+        if relative.as_os_str().is_empty() {
+            continue;
+        }
+        if has_symlink_below(dest, &relative) {
+            return Err(unsafe_entry("path goes through a symbolic link"));
+        }
+        let target = dest.join(&relative);
+        let kind = entry.header().entry_type();
+        match kind {
+            tar::EntryType::Directory => {
+                std::fs::create_dir_all(&target)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                if std::fs::symlink_metadata(&target).is_ok() {
+                    std::fs::remove_file(&target)?;
+                }
+                let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+                let mut file = std::fs::File::create(&target)?;
+                io::copy(&mut entry, &mut file)?;
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let Some(link) = entry.link_name()? else {
+                    return Err(unsafe_entry("link without a target"));
+                };
+                let link = link.into_owned();
+                if link.is_absolute() {
+                    return Err(unsafe_entry("link to an absolute path"));
+                }
+                let base = if kind == tar::EntryType::Symlink {
+                    relative.parent().map(Path::to_path_buf).unwrap_or_default()
+                } else {
+                    PathBuf::new()
+                };
+                let Some(resolved) = normalise(&base.join(&link)) else {
+                    return Err(unsafe_entry("link target outside the destination"));
+                };
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                if kind == tar::EntryType::Symlink {
+                    std::os::unix::fs::symlink(&link, &target)?;
+                } else {
+                    if has_symlink_below(dest, &resolved) {
+                        return Err(unsafe_entry("hard link through a symbolic link"));
+                    }
+                    std::fs::hard_link(dest.join(&resolved), &target)?;
+                }
+            }
+            tar::EntryType::XGlobalHeader
+            | tar::EntryType::XHeader
+            | tar::EntryType::GNULongName
+            | tar::EntryType::GNULongLink => continue,
+            _ => return Err(unsafe_entry("device, FIFO or unknown entry type")),
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw_entry(
+        builder: &mut tar::Builder<Vec<u8>>,
+        name: &[u8],
+        kind: tar::EntryType,
+        link: &[u8],
+        data: &[u8],
+    ) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(kind);
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
+        header.set_cksum();
+        builder.append(&header, data).unwrap();
+    }
+
+    /// name, kind, link target, data
+    type Entry<'a> = (&'a [u8], tar::EntryType, &'a [u8], &'a [u8]);
+
+    fn archive(entries: &[Entry<'_>]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, link, data) in entries {
+            raw_entry(&mut b, name, *kind, link, data);
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn path_escapes_are_refused() {
+        use tar::EntryType::*;
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("dot-dot", archive(&[(b"a/../../x", Regular, b"", b"x")])),
+            ("absolute", archive(&[(b"/tmp/x", Regular, b"", b"x")])),
+            (
+                "absolute symlink",
+                archive(&[(b"l", Symlink, b"/etc", b"")]),
+            ),
+            (
+                "escaping symlink",
+                archive(&[(b"d/l", Symlink, b"../../x", b"")]),
+            ),
+            (
+                "through symlink",
+                archive(&[(b"l", Symlink, b".", b""), (b"l/x", Regular, b"", b"x")]),
+            ),
+            ("escaping hard link", archive(&[(b"h", Link, b"../x", b"")])),
+            ("fifo", archive(&[(b"f", Fifo, b"", b"")])),
+        ];
+        for (what, data) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let dest = dir.path().join("dest");
+            std::fs::create_dir(&dest).unwrap();
+            let err = extract_tar(&data[..], &dest);
+            assert!(
+                matches!(err, Err(ArchiveError::Unsafe { .. })),
+                "{what}: {err:?}"
+            );
+            assert!(!dir.path().join("x").exists(), "{what}");
+        }
+    }
+
+    #[test]
+    fn good_archives_extract_compressed_or_not() {
+        use std::io::Write;
+        use tar::EntryType::*;
+        let data = archive(&[
+            (b"top/", Directory, b"", b""),
+            (b"top/file", Regular, b"", b"hello"),
+            (b"top/link", Symlink, b"file", b""),
+            (b"top/hard", Link, b"top/file", b""),
+        ]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let gz = gz.finish().unwrap();
+        for input in [data.clone(), gz] {
+            let dir = tempfile::tempdir().unwrap();
+            assert_eq!(extract_tar(&input[..], dir.path()).unwrap(), 4);
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join("top/link")).unwrap(),
+                "hello"
+            );
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join("top/hard")).unwrap(),
+                "hello"
+            );
+        }
+    }
+}

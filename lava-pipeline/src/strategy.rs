@@ -1,0 +1,209 @@
+//! Strategies: which action a job block becomes (pipeline.md §3.1).
+//!
+//! Each `deploy`, `boot` and `test` block is offered to every registered
+//! [`Strategy`] of its family. `accepts` is a pure function of the device
+//! configuration and the block; among the willing strategies the highest
+//! `priority` wins (ties: registration order); when none is willing the
+//! job fails with every strategy's reason.
+//!
+//! A [`Registry`] starts with the built-in strategies
+//! ([`Registry::with_builtins`]) and takes more from anyone
+//! ([`Registry::register`]): a lab adds its own deploy or boot method
+//! without touching this crate.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lava_devices::DeviceConfig;
+//! use lava_pipeline::action::{Action, Block};
+//! use lava_pipeline::error::PipelineError;
+//! use lava_pipeline::job::JobInfo;
+//! use lava_pipeline::strategy::{Family, Registry, Strategy};
+//!
+//! struct Flash;
+//! impl Strategy for Flash {
+//!     fn name(&self) -> &str { "my-flasher" }
+//!     fn family(&self) -> Family { Family::Deploy }
+//!     fn accepts(&self, _device: &DeviceConfig, block: &Block) -> Result<(), String> {
+//!         match block.get_str("to") {
+//!             Some("my-flasher") => Ok(()),
+//!             _ => Err("'to' is not my-flasher".into()),
+//!         }
+//!     }
+//!     fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, PipelineError> {
+//!         unimplemented!("see examples/custom-strategy.rs")
+//!     }
+//! }
+//!
+//! let mut registry = Registry::with_builtins();
+//! registry.register(Flash);
+//! assert!(registry.strategies(Family::Deploy).any(|s| s.name() == "my-flasher"));
+//! ```
+
+use std::sync::Arc;
+
+use lava_devices::DeviceConfig;
+
+use crate::action::{Action, Block};
+use crate::error::PipelineError;
+use crate::job::JobInfo;
+
+/// The three strategy families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `deploy:` blocks.
+    Deploy,
+    /// `boot:` blocks.
+    Boot,
+    /// `test:` blocks.
+    Test,
+}
+
+impl Family {
+    fn noun(self) -> &'static str {
+        match self {
+            Family::Deploy => "deployment",
+            Family::Boot => "boot",
+            Family::Test => "test",
+        }
+    }
+}
+
+/// What a test strategy needs from the deploy and boot blocks of its
+/// namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TestNeeds {
+    /// The OS deployment data (deploy blocks get `deployment_data`).
+    pub deployment_data: bool,
+    /// The test overlay (`lava-overlay` is added to deploys).
+    pub overlay: bool,
+    /// A shell (boots add `expect-shell-connection`, `export-device-env`).
+    pub shell: bool,
+}
+
+/// Turns one kind of job block into its top action.
+pub trait Strategy: Send + Sync {
+    /// A name for messages (`tmpfs`, `qemu`, `lava-test-shell`...).
+    fn name(&self) -> &str;
+    /// The family.
+    fn family(&self) -> Family;
+    /// Higher wins among willing strategies (default 0; tests use 1).
+    fn priority(&self) -> i32 {
+        0
+    }
+    /// LAVA's compatibility level of this strategy (pipeline.md §3.8).
+    fn compatibility(&self) -> u32 {
+        1
+    }
+    /// Whether this strategy handles `block` on `device`, or why not.
+    fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String>;
+    /// The top action for the block (its children are added by the
+    /// action's `populate`).
+    fn action(&self, job: &JobInfo, block: &Arc<Block>) -> Result<Box<dyn Action>, PipelineError>;
+    /// Test strategies: what they need from deploys and boots.
+    fn needs(&self) -> TestNeeds {
+        TestNeeds::default()
+    }
+}
+
+/// The registered strategies.
+#[derive(Clone, Default)]
+pub struct Registry {
+    strategies: Vec<Arc<dyn Strategy>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.strategies.iter().map(|s| s.name().to_string()))
+            .finish()
+    }
+}
+
+impl Registry {
+    /// No strategies.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// The built-in strategies (see [`crate::actions`]).
+    pub fn with_builtins() -> Self {
+        let mut registry = Registry::new();
+        crate::actions::register_builtins(&mut registry);
+        registry
+    }
+
+    /// Add a strategy (after the ones already registered).
+    pub fn register(&mut self, strategy: impl Strategy + 'static) {
+        self.strategies.push(Arc::new(strategy));
+    }
+
+    /// The strategies of one family, in registration order.
+    pub fn strategies(&self, family: Family) -> impl Iterator<Item = &Arc<dyn Strategy>> {
+        self.strategies.iter().filter(move |s| s.family() == family)
+    }
+
+    /// The strategy for `block`: the willing one with the highest
+    /// priority, or a `Job` error listing every refusal.
+    pub fn select(
+        &self,
+        family: Family,
+        device: &DeviceConfig,
+        block: &Block,
+    ) -> Result<Arc<dyn Strategy>, PipelineError> {
+        match family {
+            Family::Deploy => {
+                if block.get("to").is_none() {
+                    return Err(PipelineError::job(
+                        "Deploy action must have a 'to' parameter",
+                    ));
+                }
+                if device
+                    .actions
+                    .as_ref()
+                    .is_none_or(|a| a.deploy_methods.is_empty())
+                {
+                    return Err(PipelineError::configuration(
+                        "Device misconfiguration: actions.deploy.methods is missing",
+                    ));
+                }
+            }
+            Family::Boot => {
+                if block.get("method").is_none() {
+                    return Err(PipelineError::job(
+                        "Boot action must have a 'method' parameter",
+                    ));
+                }
+                if device
+                    .actions
+                    .as_ref()
+                    .is_none_or(|a| a.boot_methods.is_empty())
+                {
+                    return Err(PipelineError::configuration(
+                        "Device misconfiguration: actions.boot.methods is missing",
+                    ));
+                }
+            }
+            Family::Test => {}
+        }
+        let mut best: Option<&Arc<dyn Strategy>> = None;
+        let mut reasons = Vec::new();
+        for strategy in self.strategies(family) {
+            match strategy.accepts(device, block) {
+                Ok(()) => {
+                    if best.is_none_or(|b| strategy.priority() > b.priority()) {
+                        best = Some(strategy);
+                    }
+                }
+                Err(reason) => reasons.push(format!("{}: {reason}", strategy.name())),
+            }
+        }
+        best.cloned().ok_or_else(|| {
+            PipelineError::job(format!(
+                "None of the {} strategies accepted your {} parameters, reasons given: {}",
+                family.noun(),
+                family.noun(),
+                reasons.join("; ")
+            ))
+        })
+    }
+}
