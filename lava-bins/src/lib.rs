@@ -9,6 +9,10 @@
 //! - `lava-master`: the master daemon (control, logs, scheduling);
 //! - `lava-slave`: the worker daemon.
 
+pub mod follow;
+pub mod lab;
+pub mod run_cli;
+
 use std::fmt::Display;
 use std::process::ExitCode;
 

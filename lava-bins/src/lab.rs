@@ -1,0 +1,275 @@
+//! `lava-lab`: a whole lab on one machine, in one command.
+//!
+//! It keeps its state in one directory (the embedded SQLite store, CURVE
+//! certificates, QEMU images, job output), so a second run picks up where
+//! the first stopped. Each run:
+//!
+//! 1. builds the QEMU device's images with the repository's
+//!    `scripts/qemu-images.sh` if they are missing (Debian packages through
+//!    `apt-get download`; a clear message when that is not possible);
+//! 2. creates the certificates on the first run (CURVE is on);
+//! 3. registers a worker, the `qemu` device type and a `qemu-01` device with
+//!    its dictionary (our `share/` templates);
+//! 4. starts the master and a worker (CURVE, loopback), which runs each job
+//!    with this same program as its lava-run;
+//! 5. submits a sample job, follows its log, prints `Job N finished: HEALTH`
+//!    and its results;
+//! 6. keeps running for more submissions until Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lava_pipeline::slave::{Slave, SlaveConfig, CANCEL_GRACE};
+use lava_proto::cert::{self, KeyPair};
+use lava_scheduler::master::{Master, MasterConfig};
+use lava_scheduler::model::JobState;
+use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, Store};
+use lava_scheduler::SqlStore;
+
+const WORKER: &str = "lab-worker";
+const DEVICE: &str = "qemu-01";
+
+/// Where the lab keeps things and what it runs.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// The lab's state directory.
+    pub state_dir: PathBuf,
+    /// The repository's `share/` (templates, dictionaries).
+    pub share_dir: PathBuf,
+    /// The repository's `scripts/` (image builder).
+    pub scripts_dir: PathBuf,
+    /// A job to submit instead of the sample job.
+    pub job: Option<PathBuf>,
+    /// Stop after the first job instead of serving more.
+    pub once: bool,
+}
+
+fn say(text: impl std::fmt::Display) {
+    println!("lava-lab: {text}");
+}
+
+fn io<T>(what: &Path, result: std::io::Result<T>) -> Result<T, String> {
+    result.map_err(|e| format!("{}: {e}", what.display()))
+}
+
+/// The QEMU images, built when missing.
+fn images(options: &LabOptions) -> Result<PathBuf, String> {
+    let dir = options.state_dir.join("qemu-lab");
+    let ready = ["vmlinuz", "initramfs.cpio.gz", "bin/qemu-system-x86_64"]
+        .iter()
+        .all(|f| dir.join(f).exists());
+    if ready {
+        return Ok(dir);
+    }
+    let script = options.scripts_dir.join("qemu-images.sh");
+    say(format!(
+        "building the QEMU device's images in {} (Debian packages via apt-get download)",
+        dir.display()
+    ));
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !status.success() {
+        return Err("the QEMU device's images could not be built. They come from Debian's packages \
+             linux-image-cloud-amd64, busybox-static and qemu-system-x86 (fetched with apt-get download, \
+             nothing installed) and need apt-get, dpkg-deb and mke2fs (e2fsprogs); see the messages above"
+            .into());
+    }
+    Ok(dir)
+}
+
+/// Certificates: the master's pair, the worker's pair, and the directory of
+/// authorised worker keys.
+fn certificates(dir: &Path) -> Result<(), String> {
+    for name in ["master", WORKER] {
+        if !dir.join(format!("{name}.key_secret")).exists() {
+            let pair = KeyPair::generate().map_err(|e| e.to_string())?;
+            cert::write_pair(dir, name, &pair, true).map_err(|e| e.to_string())?;
+            say(format!("created the CURVE certificate {name}"));
+        }
+    }
+    let authorised = dir.join("workers");
+    io(&authorised, std::fs::create_dir_all(&authorised))?;
+    let key = dir.join(format!("{WORKER}.key"));
+    io(
+        &authorised,
+        std::fs::copy(&key, authorised.join(format!("{WORKER}.key"))),
+    )?;
+    Ok(())
+}
+
+/// The worker, the device type and the device, if not there yet.
+fn register(store: &SqlStore, options: &LabOptions, images: &Path) -> Result<(), String> {
+    let err = |e: lava_scheduler::StoreError| e.to_string();
+    if store.worker(WORKER).is_err() {
+        store
+            .add_worker(&NewWorker::new(WORKER), "lava-lab")
+            .map_err(err)?;
+    }
+    if store.device_type("qemu").is_err() {
+        store
+            .add_device_type(&NewDeviceType::new("qemu"))
+            .map_err(err)?;
+    }
+    if store.device(DEVICE).is_err() {
+        let path = options.share_dir.join("devices/qemu-01.jinja2");
+        let dictionary = io(&path, std::fs::read_to_string(&path))?;
+        let mut device = NewDevice::new(DEVICE, "qemu", WORKER);
+        device.dictionary = Some(dictionary);
+        store.add_device(&device, "lava-lab").map_err(err)?;
+        say(format!(
+            "registered worker {WORKER} and device {DEVICE} (qemu)"
+        ));
+    }
+    // The worker finds the unpacked QEMU through PATH (LAVA's env.yaml).
+    let env_dir = options.state_dir.join("dispatcher.d").join(WORKER);
+    io(&env_dir, std::fs::create_dir_all(&env_dir))?;
+    let path = format!(
+        "{}:{}",
+        images.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let tmp = options.state_dir.join("tmp").display().to_string();
+    let env = format!(
+        "overrides:\n  PATH: {}\n  LAVA_DISPATCHER_TMP_DIR: {}\n",
+        lava_proto::yaml::to_flow_line(&path.as_str().into()),
+        lava_proto::yaml::to_flow_line(&tmp.as_str().into())
+    );
+    io(&env_dir, std::fs::write(env_dir.join("env.yaml"), env))?;
+    Ok(())
+}
+
+/// The sample job: boot the QEMU guest, log in, run a small test.
+fn sample_job(images: &Path) -> String {
+    format!(
+        r#"job_name: lava-lab sample job
+device_type: qemu
+visibility: public
+timeouts: {{job: {{minutes: 10}}}}
+context: {{arch: amd64, guestfs_interface: virtio, extra_options: ['-no-reboot']}}
+actions:
+- deploy:
+    to: tmpfs
+    os: oe
+    timeout: {{minutes: 2}}
+    images:
+      kernel:
+        url: file://{lab}/vmlinuz
+        image_arg: "-kernel {{kernel}} -append 'console=ttyS0,115200 panic=-1'"
+      initrd:
+        url: file://{lab}/initramfs.cpio.gz
+        image_arg: -initrd {{initrd}}
+- boot:
+    method: qemu
+    media: tmpfs
+    timeout: {{minutes: 3}}
+    prompts: ['root@lava:']
+    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
+- test:
+    timeout: {{minutes: 3}}
+    definitions:
+    - from: inline
+      name: smoke
+      path: inline/smoke.yaml
+      repository:
+        metadata: {{format: Lava-Test Test Definition 1.0, name: smoke, description: lava-lab smoke test}}
+        run:
+          steps:
+          - lava-test-case kernel-version --shell uname -r
+          - lava-test-case overlay-mounted --shell 'grep -q /lava- /proc/mounts'
+          - lava-test-case uptime --result pass --measurement "$(cut -d' ' -f1 /proc/uptime)" --units seconds
+"#,
+        lab = images.display()
+    )
+}
+
+/// Run the lab until `stop` is set (or after the first job with `once`).
+pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
+    let state = &options.state_dir;
+    io(state, std::fs::create_dir_all(state))?;
+    say(format!("state in {}", state.display()));
+    let images = images(options)?;
+    let certs = state.join("certs");
+    certificates(&certs)?;
+    let url = format!("sqlite://{}", state.join("lava.db").display());
+    let store = SqlStore::open_url(&url).map_err(|e| e.to_string())?;
+    register(&store, options, &images)?;
+
+    let jobs_dir = state.join("jobs");
+    let mut config = MasterConfig::new(&jobs_dir, vec![options.share_dir.join("device-types")]);
+    config.master_socket = "tcp://127.0.0.1:*".into();
+    config.log_socket = "tcp://127.0.0.1:*".into();
+    config.encrypt = Some((certs.join("master.key_secret"), certs.join("workers")));
+    config.dispatcher_config = Some(state.join("dispatcher.d"));
+    let mut master = Master::bind(config, SqlStore::open_url(&url).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let (control, logs, waker) = (
+        master.control_endpoint(),
+        master.log_endpoint(),
+        master.waker(),
+    );
+    let master_thread = std::thread::spawn(move || master.run());
+    let mut slave = Slave::new(SlaveConfig {
+        master: control,
+        socket_addr: logs,
+        hostname: WORKER.into(),
+        slave_dir: state.join("slave"),
+        dispatcher_tmp: state.join("tmp"),
+        lava_run: std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?,
+        encrypt: Some((
+            certs.join("master.key"),
+            certs.join(format!("{WORKER}.key_secret")),
+        )),
+        connect: Default::default(),
+        cancel_grace: CANCEL_GRACE,
+        http_bind: None,
+    })
+    .map_err(|e| e.to_string())?;
+    let slave_stop = Arc::new(AtomicBool::new(false));
+    let worker_stop = Arc::clone(&slave_stop);
+    let slave_thread = std::thread::spawn(move || slave.run(&worker_stop));
+    say("master and worker started (CURVE on loopback)");
+
+    let text = match &options.job {
+        Some(path) => io(path, std::fs::read_to_string(path))?,
+        None => sample_job(&images),
+    };
+    let id =
+        lava_scheduler::submit::submit(&store, &text, "lava-lab").map_err(|e| e.to_string())?;
+    say(format!("submitted job {id}; its log follows"));
+    crate::follow::print_log(&store, id, true, false, &jobs_dir, Some(&stop))?;
+    let job = store.job(id).map_err(|e| e.to_string())?;
+    if job.state == JobState::Finished {
+        println!("Job {id} finished: {}", job.health);
+        let cases = store.test_cases(id).map_err(|e| e.to_string())?;
+        print!(
+            "{}",
+            lava_scheduler::results::export(&cases, lava_scheduler::results::Format::Table)
+        );
+    }
+    if !options.once {
+        say(format!(
+            "the lab keeps running; submit more jobs with\n  lava-server manage --database {url} jobs submit FILE --follow --jobs-dir {}\nCtrl-C stops it",
+            jobs_dir.display()
+        ));
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    say("stopping");
+    slave_stop.store(true, Ordering::SeqCst);
+    waker.shutdown();
+    slave_thread
+        .join()
+        .map_err(|_| "the worker thread panicked")?
+        .map_err(|e| e.to_string())?;
+    master_thread
+        .join()
+        .map_err(|_| "the master thread panicked")?
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
