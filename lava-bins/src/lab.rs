@@ -143,8 +143,9 @@ fn register(store: &SqlStore, options: &LabOptions, images: &Path) -> Result<(),
     Ok(())
 }
 
-/// The sample job: boot the QEMU guest, log in, run a small test.
-fn sample_job(images: &Path) -> String {
+/// The sample job for the images in `images`: boot the QEMU guest, log
+/// in, run a small lava-test-shell definition.
+pub fn sample_job(images: &Path) -> String {
     format!(
         r#"job_name: lava-lab sample job
 device_type: qemu

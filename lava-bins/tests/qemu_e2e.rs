@@ -1,0 +1,162 @@
+//! Real QEMU jobs through the real daemons: `lava-master`, `lava-slave` and
+//! `lava-run` as processes, a QEMU guest as the board. From submission to
+//! stored results on SQLite and PostgreSQL, and through a master or worker
+//! killed (SIGKILL) and restarted in the middle of the job.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use lava_scheduler::model::{JobHealth, JobState, TestResultCode};
+use lava_scheduler::store::{NewDevice, NewDeviceType, Store};
+
+fn images() -> Option<PathBuf> {
+    let dir = std::env::var_os("LAVA_QEMU_LAB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-lab"));
+    if ["vmlinuz", "initramfs.cpio.gz", "bin/qemu-system-x86_64"]
+        .iter()
+        .all(|f| dir.join(f).exists())
+    {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: no QEMU images in {} (scripts/qemu-images.sh builds them)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// A lab with the `qemu` type from `share/` and the real lava-run.
+fn qemu_lab(postgres: bool) -> Option<(Lab, PathBuf)> {
+    let images = images()?;
+    let mut lab = Lab::new(postgres)?;
+    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("../share");
+    lab.lava_run = Some(PathBuf::from(env!("CARGO_BIN_EXE_lava-run")));
+    lab.master_args = vec![
+        "--device-types".into(),
+        share.join("device-types").display().to_string(),
+    ];
+    lab.store
+        .add_device_type(&NewDeviceType::new("qemu"))
+        .unwrap();
+    let mut device = NewDevice::new("qemu-01", "qemu", "worker1");
+    device.dictionary =
+        Some(std::fs::read_to_string(share.join("devices/qemu-01.jinja2")).unwrap());
+    lab.store.add_device(&device, "admin").unwrap();
+    // The worker's environment (LAVA's env.yaml): the unpacked QEMU and a
+    // download directory of the lab's own.
+    let env_dir = lab.path("dispatcher.d/worker1");
+    std::fs::create_dir_all(&env_dir).unwrap();
+    std::fs::write(
+        env_dir.join("env.yaml"),
+        format!(
+            "overrides:\n  PATH: \"{}:{}\"\n  LAVA_DISPATCHER_TMP_DIR: \"{}\"\n",
+            images.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default(),
+            lab.path("dispatcher-tmp").display()
+        ),
+    )
+    .unwrap();
+    Some((lab, images))
+}
+
+fn submit(lab: &Lab, images: &Path) -> i64 {
+    lava_scheduler::submit::submit(&lab.store, &lava_bins::lab::sample_job(images), "alice")
+        .unwrap()
+}
+
+fn check_complete(lab: &Lab, job: i64) {
+    lab.wait_state(job, JobState::Finished);
+    let finished = lab.store.job(job).unwrap();
+    assert_eq!(
+        finished.health,
+        JobHealth::Complete,
+        "{:?}\n{}",
+        finished.failure_comment,
+        lab.logs_of()
+    );
+    let cases = lab.store.test_cases(job).unwrap();
+    let smoke: Vec<(&str, TestResultCode)> = cases
+        .iter()
+        .filter(|c| c.suite == "0_smoke")
+        .map(|c| (c.name.as_str(), c.result))
+        .collect();
+    assert_eq!(
+        smoke,
+        [
+            ("kernel-version", TestResultCode::Pass),
+            ("overlay-mounted", TestResultCode::Pass),
+            ("uptime", TestResultCode::Pass)
+        ]
+    );
+    let uptime = cases.iter().find(|c| c.name == "uptime").unwrap();
+    assert_eq!(uptime.units, "seconds");
+    assert!(uptime
+        .measurement
+        .as_deref()
+        .and_then(|m| m.parse::<f64>().ok())
+        .is_some());
+    let lines = log_lines(&lab.job_dir(job));
+    let unique: HashSet<&String> = lines.iter().collect();
+    assert_eq!(unique.len(), lines.len(), "a log line was stored twice");
+}
+
+fn qemu_job(postgres: bool) {
+    let Some((mut lab, images)) = qemu_lab(postgres) else {
+        return;
+    };
+    lab.start_master();
+    lab.start_slave();
+    let job = submit(&lab, &images);
+    check_complete(&lab, job);
+}
+
+#[test]
+fn qemu_job_on_sqlite() {
+    qemu_job(false);
+}
+
+#[test]
+fn qemu_job_on_postgres() {
+    qemu_job(true);
+}
+
+fn qemu_job_survives(restart_master: bool) {
+    let Some((mut lab, images)) = qemu_lab(false) else {
+        return;
+    };
+    lab.start_master();
+    lab.start_slave();
+    let job = submit(&lab, &images);
+    lab.wait_state(job, JobState::Running);
+    // Kill while the guest boots: once the kernel's first lines are in.
+    wait_for("the kernel booting", DEADLINE, || {
+        let dir = lab.job_dir(job);
+        dir.join("output.yaml").exists()
+            && messages(&log_lines(&dir))
+                .iter()
+                .any(|m| m.contains("Linux version"))
+    });
+    if restart_master {
+        lab.master.take();
+        lab.start_master();
+    } else {
+        lab.slave.take();
+        lab.start_slave();
+    }
+    check_complete(&lab, job);
+}
+
+#[test]
+fn qemu_job_survives_a_master_restart() {
+    qemu_job_survives(true);
+}
+
+#[test]
+fn qemu_job_survives_a_worker_restart() {
+    qemu_job_survives(false);
+}
