@@ -201,3 +201,17 @@ fn the_base_document_is_valid() {
     assert!(report.is_valid(), "{report}");
     let _: Mapping = yaml::from_value(&yaml::load(BASE).unwrap()).unwrap();
 }
+
+/// Found by the property test: a key suggestion sliced a word in the middle
+/// of a multi-byte character.
+#[test]
+fn non_ascii_unknown_keys_get_suggestions_without_panicking() {
+    for text in [
+        "-1üjob_name: ",
+        "jöb_name: x\n",
+        "üüü: 1\n",
+        "tïmeouts: {}\n",
+    ] {
+        let _ = lava_proto::job::validate(text);
+    }
+}

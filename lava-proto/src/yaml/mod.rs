@@ -113,6 +113,7 @@ mod emit;
 mod error;
 mod load;
 mod mapping;
+mod quoted;
 mod resolve;
 mod serde;
 mod value;
@@ -177,8 +178,36 @@ pub fn load(text: &str) -> Result<Value, YamlError> {
 }
 
 /// Loads one document within `limits`, returning its warnings too.
+///
+/// Like PyYAML, a quoted scalar may continue on lines indented less than
+/// its block (`key: '` + newline + `'`, which every LAVA device template
+/// renders); see `quoted.rs`.
 pub fn load_with(text: &str, limits: &Limits) -> Result<Document, YamlError> {
-    load::load_text(text, limits)
+    let mut current = std::borrow::Cow::Borrowed(text);
+    // Each round fixes one scalar; the rounds are bounded by the line count.
+    let mut rounds = text.lines().count().min(10_000);
+    loop {
+        let err = match load::load_text(&current, limits) {
+            Ok(document) => return Ok(document),
+            Err(err) => err,
+        };
+        let fixed = match (
+            err.message() == quoted::QUOTED_INDENT,
+            err.line(),
+            err.column(),
+        ) {
+            (true, Some(line), Some(column)) => quoted::reindent_quoted(&current, line, column),
+            _ => None,
+        };
+        match fixed {
+            // The fix adds spaces only: the error's line numbers are the text's.
+            Some(fixed) if rounds > 0 && fixed != *current => {
+                rounds -= 1;
+                current = std::borrow::Cow::Owned(fixed);
+            }
+            _ => return Err(err),
+        }
+    }
 }
 
 /// Loads one document from bytes: they must be UTF-8 (an error names the

@@ -83,7 +83,7 @@ fn suggest<'c>(word: &str, choices: &[&'c str]) -> Option<&'c str> {
                     word.len() >= 3
                         && c.len() > word.len() + 2
                         && c.len() < 2 * word.len()
-                        && c.starts_with(&word[..3])
+                        && word.get(..3).is_some_and(|prefix| c.starts_with(prefix))
                         && is_subsequence(word, c)
                 })
                 .copied()
