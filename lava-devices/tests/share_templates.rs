@@ -81,8 +81,42 @@ fn example_dictionaries_round_trip() {
 }
 
 #[test]
-fn the_arm64_bench_board_boots_with_booti_over_tftp() {
+fn the_example_board_is_driven_by_the_repositorys_script() {
     let config = example("qemu-uboot-bench-01.jinja2", "");
+    assert_eq!(
+        config.commands.primary_connection(),
+        Some("telnet 127.0.0.1 5550")
+    );
+    for command in [
+        &config.commands.power_on,
+        &config.commands.power_off,
+        &config.commands.hard_reset,
+    ] {
+        assert!(command.as_ref().unwrap()[0]
+            .contains("scripts/uboot-board.sh /opt/lava-rs/qemu-lab x86_64 "));
+    }
+    let ramdisk = config
+        .boot_method("u-boot")
+        .unwrap()
+        .commands("ramdisk")
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        ramdisk.last().unwrap(),
+        "zboot {KERNEL_ADDR} 0 {RAMDISK_ADDR} ${initrd_size}"
+    );
+}
+
+#[test]
+fn the_arm64_bench_board_boots_with_booti_over_tftp() {
+    let config = render_dictionary(
+        "{% extends 'qemu-uboot-bench.jinja2' %}\n{% set bench_arch = 'arm64' %}\n\
+         {% set connection_command = 'telnet 127.0.0.1 5560' %}\n\
+         {% set power_on_command = '/usr/local/bin/qemu-board /var/lib/lava-rs/qemu-lab arm64 on' %}\n\
+         {% set power_off_command = '/usr/local/bin/qemu-board /var/lib/lava-rs/qemu-lab arm64 off' %}\n\
+         {% set hard_reset_command = '/usr/local/bin/qemu-board /var/lib/lava-rs/qemu-lab arm64 reset' %}\n",
+        "",
+    );
     assert_eq!(
         config.commands.primary_connection(),
         Some("telnet 127.0.0.1 5560")

@@ -5,8 +5,10 @@
 //! | deploy | `tmpfs` | `deployimages` |
 //! | deploy | `download` | `download-deploy` |
 //! | deploy | `overlay` | `lava-overlay` |
+//! | deploy | `tftp` | `tftp-deploy` |
 //! | boot | `minimal` | `minimal-boot` |
 //! | boot | `qemu` | `boot-image-retry` |
+//! | boot | `u-boot` | `uboot-action` |
 //! | test | `lava-test-shell` | `lava-test-retry` |
 //! | test | `interactive` | `lava-test-interactive-retry` |
 //!
@@ -27,5 +29,6 @@ pub fn register_builtins(registry: &mut Registry) {
     deploy::register(registry);
     registry.register(boot::MinimalStrategy);
     registry.register(boot::qemu::QemuStrategy);
+    registry.register(boot::uboot::UBootStrategy);
     test::register(registry);
 }

@@ -5,6 +5,7 @@
 
 pub mod login;
 pub mod qemu;
+pub mod uboot;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

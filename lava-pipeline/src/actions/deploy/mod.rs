@@ -14,6 +14,7 @@
 pub mod download;
 pub mod helpers;
 pub mod overlay;
+pub mod tftp;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub fn register(registry: &mut Registry) {
     registry.register(TmpfsStrategy);
     registry.register(DownloadStrategy);
     registry.register(OverlayStrategy);
+    registry.register(tftp::TftpStrategy);
 }
 
 fn images(block: &Block) -> Vec<(String, Value)> {

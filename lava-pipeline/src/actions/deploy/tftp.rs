@@ -1,0 +1,966 @@
+//! `to: tftp` (pipeline.md §9.2, §9.3): the kernel, device tree, ramdisk,
+//! modules and NFS root of a U-Boot job, downloaded into a per-job
+//! directory under the TFTP root, and the ramdisk prepared for the board.
+//!
+//! ```text
+//! tftp-deploy
+//! ├─ download-retry            one per key present: ramdisk, kernel, dtb, nfsrootfs, modules
+//! ├─ prepare-tftp-overlay
+//! │  ├─ extract-nfsrootfs      with nfsrootfs: unpacked in the job's tmp dir
+//! │  ├─ lava-overlay           if a test of the namespace needs it
+//! │  ├─ extract-modules        with modules: for the ramdisk and the NFS root
+//! │  ├─ apply-overlay-tftp     with nfsrootfs: the overlay into the NFS root
+//! │  └─ compress-ramdisk       strip / append modules and overlay / re-wrap (below)
+//! └─ deploy-device-env         if a test needs deployment data
+//! ```
+//!
+//! Where files go follows LAVA, so existing worker set-ups keep working:
+//! the TFTP root is the dispatcher configuration's `tftp_root` when set,
+//! else `TFTP_DIRECTORY` of `/etc/default/tftpd-hpa` (the file
+//! tftpd-hpa's packaging installs); the job's files are in
+//! `<root>/<prefix><job id>/tftp-deploy-<random>/<key>/<file>` and the
+//! bootloader sees them by their TFTP-relative path, published as
+//! `download-action/file/<key>` (ramdisk: `compress-ramdisk/file/ramdisk`).
+//! The directory is removed when the job ends.
+//!
+//! The ramdisk is handled in Rust, without `cpio`, `gzip` or `mkimage`:
+//! a legacy U-Boot header (`ramdisk.header: u-boot`) is stripped, the
+//! test overlay is appended as a second newc cpio archive (the kernel
+//! unpacks concatenated archives), and on devices whose deploy
+//! parameters say `add_header: u-boot` the result gets a new legacy
+//! header (type ramdisk, no compression, `mkimage_arch`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lava_devices::DeviceConfig;
+use lava_proto::yaml::Value;
+
+use crate::action::{Action, Block, Populate, RunContext, Validate};
+use crate::actions::deploy::download::{DownloadRetry, DownloadSpec};
+use crate::actions::deploy::overlay::{DeployDeviceEnv, LavaOverlay};
+use crate::error::{ErrorKind, PipelineError};
+use crate::job::{scalar, JobInfo};
+use crate::strategy::{Family, Strategy};
+
+/// The file tftpd-hpa's packaging keeps its configuration in.
+pub const TFTPD_DEFAULTS: &str = "/etc/default/tftpd-hpa";
+
+/// The keys a tftp deploy downloads, in LAVA's order.
+pub const TFTP_KEYS: [&str; 5] = ["ramdisk", "kernel", "dtb", "nfsrootfs", "modules"];
+
+/// The magic number of a legacy U-Boot image header.
+pub const UBOOT_MAGIC: u32 = 0x2705_1956;
+/// The size of a legacy U-Boot image header.
+pub const UBOOT_HEADER_LEN: usize = 64;
+
+/// `to: tftp` on a device with the `tftp` deploy method.
+#[derive(Debug, Default)]
+pub struct TftpStrategy;
+
+impl Strategy for TftpStrategy {
+    fn name(&self) -> &str {
+        "tftp"
+    }
+    fn family(&self) -> Family {
+        Family::Deploy
+    }
+    fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
+        if block.get_str("to") != Some("tftp") {
+            return Err("'to' was not 'tftp'".into());
+        }
+        if !device.has_deploy_method("tftp") {
+            return Err("'tftp' not in the device configuration deploy methods".into());
+        }
+        Ok(())
+    }
+    fn action(
+        &self,
+        _job: &JobInfo,
+        _block: &Arc<Block>,
+    ) -> Result<Box<dyn Action>, PipelineError> {
+        Ok(Box::new(TftpDeploy::default()))
+    }
+}
+
+/// The TFTP root: `tftp_root` of the dispatcher configuration, else
+/// `TFTP_DIRECTORY` in `defaults` (the text of `/etc/default/tftpd-hpa`).
+pub fn tftp_root(
+    dispatcher: &lava_proto::yaml::Mapping,
+    defaults: Option<&str>,
+) -> Result<PathBuf, PipelineError> {
+    if let Some(root) = dispatcher.get("tftp_root").map(scalar) {
+        if !root.is_empty() {
+            return Ok(PathBuf::from(root));
+        }
+    }
+    let Some(text) = defaults else {
+        return Err(PipelineError::infrastructure(format!(
+            "Unable to find the TFTP root: no 'tftp_root' in the dispatcher configuration and no {TFTPD_DEFAULTS}"
+        )));
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(value) = line.strip_prefix("TFTP_DIRECTORY=") else {
+            continue;
+        };
+        let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+        if !value.is_empty() {
+            return Ok(PathBuf::from(value));
+        }
+    }
+    Err(PipelineError::infrastructure(
+        "tftpd directory is not configured correctly, see /etc/default/tftpd-hpa",
+    ))
+}
+
+fn root_for(job: &JobInfo) -> Result<PathBuf, PipelineError> {
+    let defaults = std::fs::read_to_string(TFTPD_DEFAULTS).ok();
+    tftp_root(&job.dispatcher, defaults.as_deref())
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> PipelineError {
+    PipelineError::infrastructure(format!("{}: {e}", path.display()))
+}
+
+/// `tftp-deploy`.
+#[derive(Debug, Default)]
+pub struct TftpDeploy {
+    keys: Vec<String>,
+    dir: Option<PathBuf>,
+}
+
+impl Action for TftpDeploy {
+    fn name(&self) -> &str {
+        "tftp-deploy"
+    }
+    fn description(&self) -> &str {
+        "download files and deploy using tftp"
+    }
+    fn summary(&self) -> &str {
+        "tftp deployment"
+    }
+    fn timeout_error(&self) -> ErrorKind {
+        ErrorKind::Infrastructure
+    }
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+        for key in TFTP_KEYS {
+            if let Some(entry) = p.block.get(key) {
+                let mut spec =
+                    DownloadSpec::from_entry(key, entry, &p.job.dispatcher, "tftp-deploy")?;
+                if key == "ramdisk" {
+                    // kept as downloaded: a U-Boot header may come before
+                    // the compressed data (compress-ramdisk handles it)
+                    spec.compression = None;
+                }
+                self.keys.push(key.to_string());
+                p.add(DownloadRetry::new(spec));
+            }
+        }
+        p.add(PrepareTftpOverlay);
+        if p.job.needs_deployment_data(&p.block.namespace) {
+            p.add(DeployDeviceEnv);
+        }
+        Ok(())
+    }
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+        if v.node.block.get("kernel").is_none() {
+            v.error("tftp-deploy needs a kernel to deploy");
+        }
+        if v.node.block.get("nfsrootfs").is_some() && v.node.block.get("persistent_nfs").is_some() {
+            v.error("Only one of nfsrootfs or persistent_nfs can be specified");
+        }
+        if let Err(e) = root_for(v.job) {
+            v.error(e.message);
+        }
+        if let Some(kind) = v
+            .node
+            .block
+            .get("kernel")
+            .and_then(|k| k.get("type"))
+            .map(scalar)
+        {
+            match boot_command(&v.job.device, &kind) {
+                Ok(command) => v.set(
+                    "uboot-prepare-kernel",
+                    "bootcommand",
+                    "bootcommand",
+                    command.as_str(),
+                ),
+                Err(e) => v.error(e),
+            }
+        }
+        Ok(())
+    }
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+        let root = root_for(ctx.job)?;
+        let job_dir = root.join(format!("{}{}", ctx.job.prefix(), ctx.job.id));
+        std::fs::create_dir_all(&job_dir).map_err(|e| io_err(&job_dir, e))?;
+        let dir = unique_dir(&job_dir, "tftp-deploy")?;
+        self.dir = Some(job_dir.clone());
+        let suffix = dir
+            .strip_prefix(&root)
+            .map_err(|_| {
+                PipelineError::infrastructure(
+                    "tftpd directory is not configured correctly, see /etc/default/tftpd-hpa",
+                )
+            })?
+            .display()
+            .to_string();
+        ctx.set("tftp-deploy", "dir", "path", dir.display().to_string());
+        ctx.set("tftp-deploy", "tftp", "tftp_dir", dir.display().to_string());
+        ctx.set("tftp-deploy", "tftp", "suffix", suffix.as_str());
+        if self.keys.iter().any(|k| k == "ramdisk") {
+            ctx.set("tftp-deploy", "tftp", "ramdisk", true);
+        }
+        ctx.run_children()?;
+        let limit = ctx
+            .job
+            .dispatcher
+            .get("tftp_size_limit")
+            .and_then(|v| scalar(v).parse::<u64>().ok())
+            .unwrap_or(4 * 1024 * 1024 * 1024);
+        for key in &self.keys {
+            let Some(file) = ctx.get_str("download-action", key, "file") else {
+                continue;
+            };
+            let path = PathBuf::from(&file);
+            let relative = match path.strip_prefix(&root) {
+                Ok(r) => r.display().to_string(),
+                Err(_) => continue,
+            };
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if size > limit {
+                return Err(PipelineError::job(format!(
+                    "Unable to send '{}' over tftp: file too large ({size} > {limit})",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                )));
+            }
+            ctx.set("download-action", "file", key, relative.as_str());
+        }
+        Ok(())
+    }
+    fn cleanup(&mut self, ctx: &mut crate::action::CleanupContext<'_>) {
+        if let Some(dir) = self.dir.take() {
+            if std::fs::remove_dir_all(&dir).is_ok() {
+                ctx.logger
+                    .debug(format!("Removed the TFTP directory {}", dir.display()));
+            }
+        }
+    }
+}
+
+/// The U-Boot command for a kernel `type` on `device` (§9.5): `image` →
+/// `booti`, `zimage` → `bootz`, `uimage` → `bootm`; `bootm` when the
+/// device has no load addresses for the natural one.
+pub fn boot_command(device: &DeviceConfig, kind: &str) -> Result<String, String> {
+    let natural = match kind.to_ascii_lowercase().as_str() {
+        "image" => "booti",
+        "zimage" => "bootz",
+        "uimage" => "bootm",
+        "bootm" | "bootz" | "booti" => {
+            return Err(format!(
+                "Kernel type '{kind}' is deprecated: use image, zimage or uimage"
+            ))
+        }
+        other => return Err(format!("Unknown kernel type '{other}'")),
+    };
+    if device.parameters.get(natural).is_some() {
+        return Ok(natural.to_string());
+    }
+    if device.parameters.get("bootm").is_some() {
+        return Ok("bootm".to_string());
+    }
+    Err(format!(
+        "Device has no load addresses for '{natural}' (parameters.{natural})"
+    ))
+}
+
+/// A new directory `<base>/<name>-<unique>` (mode 0755).
+fn unique_dir(base: &Path, name: &str) -> Result<PathBuf, PipelineError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    for attempt in 0..1000u32 {
+        let dir = base.join(format!(
+            "{name}-{:08x}",
+            stamp.wrapping_add(attempt.wrapping_mul(7919))
+        ));
+        match std::fs::DirBuilder::new().mode(0o755).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_err(&dir, e)),
+        }
+    }
+    Err(PipelineError::infrastructure(format!(
+        "Unable to create a directory in {}",
+        base.display()
+    )))
+}
+
+/// `prepare-tftp-overlay`.
+#[derive(Debug, Default)]
+pub struct PrepareTftpOverlay;
+
+impl Action for PrepareTftpOverlay {
+    fn name(&self) -> &str {
+        "prepare-tftp-overlay"
+    }
+    fn description(&self) -> &str {
+        "extract ramdisk or nfsrootfs in preparation for lava overlay"
+    }
+    fn summary(&self) -> &str {
+        "extract ramdisk or nfsrootfs"
+    }
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+        if p.block.get("nfsrootfs").is_some() {
+            p.add(ExtractNfsRootfs);
+        }
+        if p.job.needs_overlay(&p.block.namespace) {
+            p.add(LavaOverlay::default());
+        }
+        if p.block.get("modules").is_some() {
+            p.add(ExtractModules);
+        }
+        if p.block.get("nfsrootfs").is_some() {
+            p.add(ApplyOverlayTftp);
+        }
+        p.add(CompressRamdisk::default());
+        Ok(())
+    }
+}
+
+/// `compress-ramdisk`: the ramdisk the board is given.
+#[derive(Debug, Default)]
+pub struct CompressRamdisk {
+    mkimage_arch: Option<String>,
+    add_header: bool,
+}
+
+impl Action for CompressRamdisk {
+    fn name(&self) -> &str {
+        "compress-ramdisk"
+    }
+    fn description(&self) -> &str {
+        "recreate a ramdisk with the overlay applied."
+    }
+    fn summary(&self) -> &str {
+        "compress ramdisk with overlay"
+    }
+    fn timeout_error(&self) -> ErrorKind {
+        ErrorKind::Infrastructure
+    }
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+        let params = v
+            .job
+            .device
+            .actions
+            .as_ref()
+            .map(|a| a.deploy_parameters.clone())
+            .unwrap_or_default();
+        if let Some(header) = params.get("add_header").map(scalar) {
+            if header != "u-boot" {
+                v.error("ramdisk: add_header: unknown header type");
+            } else if v.node.block.get("ramdisk").is_some() {
+                self.add_header = true;
+                match params.get("mkimage_arch").map(scalar) {
+                    Some(arch) if uboot_arch(&arch).is_some() => self.mkimage_arch = Some(arch),
+                    Some(arch) => v.error(format!("Unknown mkimage_arch '{arch}'")),
+                    None => v.error(
+                        "Missing architecture for uboot mkimage support (mkimage_arch in deploy parameters)",
+                    ),
+                }
+            }
+        }
+        Ok(())
+    }
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+        let Some(file) = ctx.get_str("download-action", "ramdisk", "file") else {
+            return Ok(());
+        };
+        let ramdisk = ctx.node.block.get("ramdisk").cloned().unwrap_or_default();
+        let flag = |key: &str| ramdisk.get(key).and_then(Value::as_bool).unwrap_or(true);
+        let strip = ramdisk.get("header").map(scalar).as_deref() == Some("u-boot");
+        let to_nfsroot = ctx.get("apply-overlay-tftp", "overlay", "target").is_some();
+        let overlay_dir = if flag("install_overlay") && !to_nfsroot {
+            ctx.get_str("test", "shared", "location").map(PathBuf::from)
+        } else {
+            None
+        };
+        let modules_dir = if flag("install_modules") {
+            ctx.get_str("extract-modules", "modules", "dir")
+                .map(PathBuf::from)
+        } else {
+            None
+        };
+        let path = PathBuf::from(&file);
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let untouched =
+            !strip && overlay_dir.is_none() && modules_dir.is_none() && !self.add_header;
+        let final_path = if untouched {
+            path.clone()
+        } else {
+            let mut data = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
+            if strip {
+                data = strip_uboot_header(&data)
+                    .map_err(|e| PipelineError::job(format!("ramdisk: {e}")))?
+                    .to_vec();
+            }
+            if let Some(modules) = &modules_dir {
+                let archive = newc_archive(modules).map_err(|e| io_err(modules, e))?;
+                ctx.logger.debug(format!(
+                    "Appending the modules ({} bytes of cpio) to the ramdisk",
+                    archive.len()
+                ));
+                data.extend_from_slice(&gzip(&archive).map_err(|e| io_err(&path, e))?);
+            }
+            if let Some(location) = &overlay_dir {
+                // the kernel unpacks concatenated (compressed) cpio
+                // archives: the overlay follows as a gzipped newc archive
+                let overlay = newc_archive(location).map_err(|e| io_err(location, e))?;
+                ctx.logger.debug(format!(
+                    "Appending the overlay ({} bytes of cpio) to the ramdisk",
+                    overlay.len()
+                ));
+                data.extend_from_slice(&gzip(&overlay).map_err(|e| io_err(&path, e))?);
+            }
+            let mut name = match ramdisk.get("compression").map(scalar) {
+                Some(c) => format!("ramdisk.cpio.{c}"),
+                None => path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "ramdisk".into()),
+            };
+            if strip {
+                name = name
+                    .trim_end_matches(".u-boot")
+                    .trim_end_matches(".uboot")
+                    .to_string();
+            }
+            if self.add_header {
+                let arch = self.mkimage_arch.as_deref().unwrap_or("arm64");
+                data = uboot_wrap(&data, arch, "ramdisk", unix_time())
+                    .map_err(|e| PipelineError::job(format!("ramdisk: {e}")))?;
+                name.push_str(".uboot");
+            }
+            let out = dir.join(&name);
+            if out != path {
+                let _ = std::fs::remove_file(&path);
+            }
+            std::fs::write(&out, &data).map_err(|e| io_err(&out, e))?;
+            out
+        };
+        let suffix = ctx
+            .get_str("tftp-deploy", "tftp", "suffix")
+            .unwrap_or_default();
+        let name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let relative = format!("{suffix}/ramdisk/{name}");
+        ctx.set(
+            "compress-ramdisk",
+            "file",
+            "full-path",
+            final_path.display().to_string(),
+        );
+        ctx.set("compress-ramdisk", "file", "ramdisk", relative.as_str());
+        ctx.set(
+            "download-action",
+            "ramdisk",
+            "file",
+            final_path.display().to_string(),
+        );
+        ctx.logger.info(format!("ramdisk for TFTP: {relative}"));
+        Ok(())
+    }
+}
+
+fn untar(ctx: &mut RunContext<'_>, key: &str, dest: &Path) -> Result<(), PipelineError> {
+    let file = ctx
+        .get_str("download-action", key, "file")
+        .ok_or_else(|| PipelineError::bug(format!("no download of '{key}'")))?;
+    let reader = std::fs::File::open(&file).map_err(|e| io_err(Path::new(&file), e))?;
+    crate::archive::extract_tar(reader, dest)
+        .map_err(|e| PipelineError::job(format!("Unable to unpack {file}: {e}")))?;
+    Ok(())
+}
+
+/// `extract-nfsrootfs`: the `nfsrootfs` tarball unpacked under the job's
+/// temporary directory (which the worker's NFS server exports, as with
+/// LAVA), published for `{NFSROOTFS}`.
+#[derive(Debug, Default)]
+pub struct ExtractNfsRootfs;
+
+impl Action for ExtractNfsRootfs {
+    fn name(&self) -> &str {
+        "extract-nfsrootfs"
+    }
+    fn description(&self) -> &str {
+        "unpack nfsrootfs"
+    }
+    fn summary(&self) -> &str {
+        "unpack nfsrootfs, ready to apply lava overlay"
+    }
+    fn timeout_error(&self) -> ErrorKind {
+        ErrorKind::Infrastructure
+    }
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+        if let Some(prefix) = v
+            .node
+            .block
+            .get("nfsrootfs")
+            .and_then(|n| n.get("prefix"))
+            .map(scalar)
+        {
+            if prefix.starts_with('/') || !prefix.ends_with('/') {
+                v.error("nfsrootfs: 'prefix' must be relative and end with '/'");
+            }
+        }
+        Ok(())
+    }
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+        let dir = ctx.data.mkdtemp("extract-nfsrootfs")?;
+        untar(ctx, "nfsrootfs", &dir)?;
+        let prefix = ctx
+            .node
+            .block
+            .get("nfsrootfs")
+            .and_then(|n| n.get("prefix"))
+            .map(scalar);
+        let root = match prefix {
+            Some(p) => {
+                ctx.logger.warning(format!(
+                    "Using the '{p}' directory of the nfsrootfs: the rest is not visible"
+                ));
+                dir.join(p)
+            }
+            None => dir,
+        };
+        ctx.set(
+            "extract-rootfs",
+            "file",
+            "nfsroot",
+            root.display().to_string(),
+        );
+        Ok(())
+    }
+}
+
+/// `extract-modules`: the `modules` tarball, unpacked for the ramdisk
+/// (appended by `compress-ramdisk`) and into the NFS root.
+#[derive(Debug, Default)]
+pub struct ExtractModules;
+
+impl Action for ExtractModules {
+    fn name(&self) -> &str {
+        "extract-modules"
+    }
+    fn description(&self) -> &str {
+        "extract supplied kernel modules"
+    }
+    fn summary(&self) -> &str {
+        "extract kernel modules"
+    }
+    fn timeout_error(&self) -> ErrorKind {
+        ErrorKind::Infrastructure
+    }
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+        let block = &v.node.block;
+        if block.get("ramdisk").is_none() && block.get("nfsrootfs").is_none() {
+            v.error("Unable to identify a location for the unpacked modules");
+        }
+        Ok(())
+    }
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+        let block = ctx.node.block.clone();
+        let wanted = |key: &str| {
+            block.get(key).is_some()
+                && block
+                    .get(key)
+                    .and_then(|k| k.get("install_modules"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true)
+        };
+        if wanted("nfsrootfs") {
+            if let Some(root) = ctx.get_str("extract-rootfs", "file", "nfsroot") {
+                untar(ctx, "modules", Path::new(&root))?;
+            }
+        }
+        if wanted("ramdisk") {
+            let dir = ctx.data.mkdtemp("extract-modules")?;
+            untar(ctx, "modules", &dir)?;
+            ctx.set(
+                "extract-modules",
+                "modules",
+                "dir",
+                dir.display().to_string(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `apply-overlay-tftp`: the test overlay copied into the NFS root
+/// (unless `nfsrootfs.install_overlay: false`); a ramdisk gets it from
+/// `compress-ramdisk` otherwise.
+#[derive(Debug, Default)]
+pub struct ApplyOverlayTftp;
+
+impl Action for ApplyOverlayTftp {
+    fn name(&self) -> &str {
+        "apply-overlay-tftp"
+    }
+    fn description(&self) -> &str {
+        "unpack the overlay into the nfsrootfs or ramdisk"
+    }
+    fn summary(&self) -> &str {
+        "apply lava overlay test files"
+    }
+    fn timeout_error(&self) -> ErrorKind {
+        ErrorKind::Infrastructure
+    }
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+        let install = ctx
+            .node
+            .block
+            .get("nfsrootfs")
+            .and_then(|n| n.get("install_overlay"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let (Some(root), Some(location)) = (
+            ctx.get_str("extract-rootfs", "file", "nfsroot"),
+            ctx.get_str("test", "shared", "location"),
+        ) else {
+            return Ok(());
+        };
+        // the overlay goes to one place: the NFS root, or nowhere
+        ctx.set("apply-overlay-tftp", "overlay", "target", "nfsroot");
+        if !install {
+            ctx.logger
+                .info("nfsrootfs: install_overlay is false, the overlay is not applied");
+            return Ok(());
+        }
+        copy_tree(Path::new(&location), Path::new(&root))
+            .map_err(|e| io_err(Path::new(&root), e))?;
+        ctx.logger.info(format!("Overlay applied to {root}"));
+        Ok(())
+    }
+}
+
+/// Copy the tree under `from` into `to` (directories, files, symlinks).
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_symlink() {
+            let _ = std::fs::remove_file(&target);
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn unix_time() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or_default()
+}
+
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data)?;
+    gz.finish()
+}
+
+/// Errors of the U-Boot image header handling.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UBootImageError {
+    /// Shorter than a header.
+    #[error("file too short for a U-Boot header ({0} bytes)")]
+    TooShort(usize),
+    /// No legacy U-Boot magic number.
+    #[error("no U-Boot header (magic {0:#010x}): missing header definition?")]
+    BadMagic(u32),
+    /// The header's checksum is wrong.
+    #[error("U-Boot header checksum mismatch")]
+    HeaderCrc,
+    /// The header says more data than there is.
+    #[error("U-Boot header says {expected} bytes of data, the file has {actual}")]
+    Truncated {
+        /// Size in the header.
+        expected: usize,
+        /// Bytes after the header.
+        actual: usize,
+    },
+    /// An architecture mkimage does not know.
+    #[error("unknown mkimage architecture '{0}'")]
+    UnknownArch(String),
+    /// A type this writer does not make.
+    #[error("unknown image type '{0}'")]
+    UnknownType(String),
+    /// More than 4 GiB.
+    #[error("image too large for a U-Boot header")]
+    TooLarge,
+}
+
+/// The data of a legacy U-Boot image (what follows its 64-byte header),
+/// after checking the magic, header checksum and size.
+pub fn strip_uboot_header(data: &[u8]) -> Result<&[u8], UBootImageError> {
+    if data.len() < UBOOT_HEADER_LEN {
+        return Err(UBootImageError::TooShort(data.len()));
+    }
+    let word = |at: usize| u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
+    if word(0) != UBOOT_MAGIC {
+        return Err(UBootImageError::BadMagic(word(0)));
+    }
+    let mut header = data[..UBOOT_HEADER_LEN].to_vec();
+    header[4..8].fill(0);
+    if crc32(&header) != word(4) {
+        return Err(UBootImageError::HeaderCrc);
+    }
+    let size = word(12) as usize;
+    let body = &data[UBOOT_HEADER_LEN..];
+    if body.len() < size {
+        return Err(UBootImageError::Truncated {
+            expected: size,
+            actual: body.len(),
+        });
+    }
+    Ok(&body[..size])
+}
+
+/// mkimage's architecture numbers (`IH_ARCH_*`).
+pub fn uboot_arch(name: &str) -> Option<u8> {
+    Some(match name {
+        "arm" => 2,
+        "x86" | "i386" => 3,
+        "mips" => 5,
+        "powerpc" | "ppc" => 7,
+        "arm64" => 22,
+        "x86_64" => 24,
+        "riscv" => 26,
+        _ => return None,
+    })
+}
+
+/// `mkimage -A <arch> -O linux -T <kind> -C none -a 0 -e 0 -d data`: a
+/// legacy U-Boot header (name empty) followed by `data`.
+pub fn uboot_wrap(
+    data: &[u8],
+    arch: &str,
+    kind: &str,
+    time: u32,
+) -> Result<Vec<u8>, UBootImageError> {
+    let arch_id = uboot_arch(arch).ok_or_else(|| UBootImageError::UnknownArch(arch.into()))?;
+    let type_id = match kind {
+        "kernel" => 2,
+        "ramdisk" => 3,
+        "script" => 6,
+        other => return Err(UBootImageError::UnknownType(other.into())),
+    };
+    let size = u32::try_from(data.len()).map_err(|_| UBootImageError::TooLarge)?;
+    let mut header = vec![0u8; UBOOT_HEADER_LEN];
+    header[0..4].copy_from_slice(&UBOOT_MAGIC.to_be_bytes());
+    header[8..12].copy_from_slice(&time.to_be_bytes());
+    header[12..16].copy_from_slice(&size.to_be_bytes());
+    // load and entry addresses (16..24) stay 0
+    header[24..28].copy_from_slice(&crc32(data).to_be_bytes());
+    header[28] = 5; // IH_OS_LINUX
+    header[29] = arch_id;
+    header[30] = type_id;
+    header[31] = 0; // IH_COMP_NONE
+    let hcrc = crc32(&header);
+    header[4..8].copy_from_slice(&hcrc.to_be_bytes());
+    header.extend_from_slice(data);
+    Ok(header)
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    crc.sum()
+}
+
+/// A newc cpio archive of the tree under `root` (paths relative to it,
+/// owner root, sorted), with its trailer.
+pub fn newc_archive(root: &Path) -> std::io::Result<Vec<u8>> {
+    let mut entries = Vec::new();
+    collect(root, Path::new(""), &mut entries)?;
+    entries.sort();
+    let mut out = Vec::new();
+    for (ino, relative) in entries.iter().enumerate() {
+        use std::os::unix::fs::MetadataExt;
+        let path = root.join(relative);
+        let meta = std::fs::symlink_metadata(&path)?;
+        let data = if meta.file_type().is_symlink() {
+            std::fs::read_link(&path)?
+                .as_os_str()
+                .as_encoded_bytes()
+                .to_vec()
+        } else if meta.is_file() {
+            std::fs::read(&path)?
+        } else {
+            Vec::new()
+        };
+        let name = relative.as_os_str().as_encoded_bytes();
+        newc_entry(&mut out, ino as u32 + 1, meta.mode(), name, &data);
+    }
+    newc_entry(&mut out, 0, 0, b"TRAILER!!!", &[]);
+    Ok(out)
+}
+
+fn collect(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(root.join(relative))? {
+        let entry = entry?;
+        let rel = relative.join(entry.file_name());
+        let kind = entry.file_type()?;
+        out.push(rel.clone());
+        if kind.is_dir() {
+            collect(root, &rel, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn newc_entry(out: &mut Vec<u8>, ino: u32, mode: u32, name: &[u8], data: &[u8]) {
+    let nlink = if mode & 0o170000 == 0o040000 { 2 } else { 1 };
+    let fields = [
+        ino,
+        mode,
+        0,
+        0,
+        nlink,
+        0,
+        data.len() as u32,
+        0,
+        0,
+        0,
+        0,
+        name.len() as u32 + 1,
+        0,
+    ];
+    out.extend_from_slice(b"070701");
+    for field in fields {
+        out.extend_from_slice(format!("{field:08X}").as_bytes());
+    }
+    out.extend_from_slice(name);
+    out.push(0);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+    out.extend_from_slice(data);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lava_proto::yaml::{self, Mapping};
+
+    #[test]
+    fn a_wrapped_ramdisk_strips_back_to_its_data() {
+        let data = b"070701 pretend cpio data".repeat(100);
+        let image = uboot_wrap(&data, "arm64", "ramdisk", 1_700_000_000).unwrap();
+        assert_eq!(image.len(), data.len() + 64);
+        assert_eq!(&image[..4], &[0x27, 0x05, 0x19, 0x56]);
+        assert_eq!(image[28..32], [5, 22, 3, 0]);
+        assert_eq!(strip_uboot_header(&image).unwrap(), &data[..]);
+    }
+
+    #[test]
+    fn header_fields_are_mkimages() {
+        // mkimage -A arm -O linux -T ramdisk -C none -d empty: data CRC 0,
+        // size 0, arch 2
+        let image = uboot_wrap(b"", "arm", "ramdisk", 0).unwrap();
+        assert_eq!(&image[12..16], &[0, 0, 0, 0]);
+        assert_eq!(&image[24..28], &[0, 0, 0, 0]);
+        assert_eq!(image[29], 2);
+        let abc = uboot_wrap(b"abc", "arm64", "ramdisk", 0).unwrap();
+        // CRC-32 of "abc"
+        assert_eq!(&abc[24..28], &0x3524_41c2u32.to_be_bytes());
+    }
+
+    #[test]
+    fn bad_headers_are_refused() {
+        assert_eq!(
+            strip_uboot_header(b"short"),
+            Err(UBootImageError::TooShort(5))
+        );
+        let plain = vec![0x1fu8; 100];
+        assert!(matches!(
+            strip_uboot_header(&plain),
+            Err(UBootImageError::BadMagic(_))
+        ));
+        let mut image = uboot_wrap(b"hello", "arm", "ramdisk", 7).unwrap();
+        image[40] ^= 1;
+        assert_eq!(strip_uboot_header(&image), Err(UBootImageError::HeaderCrc));
+        let image = uboot_wrap(b"hello", "arm", "ramdisk", 7).unwrap();
+        assert_eq!(
+            strip_uboot_header(&image[..66]),
+            Err(UBootImageError::Truncated {
+                expected: 5,
+                actual: 2
+            })
+        );
+        assert_eq!(
+            uboot_wrap(b"", "vax", "ramdisk", 0),
+            Err(UBootImageError::UnknownArch("vax".into()))
+        );
+    }
+
+    #[test]
+    fn a_newc_archive_lists_the_tree_and_ends_with_the_trailer() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lava-1/bin")).unwrap();
+        std::fs::write(dir.path().join("lava-1/bin/run"), b"#!/bin/sh\n").unwrap();
+        let archive = newc_archive(dir.path()).unwrap();
+        assert_eq!(archive.len() % 4, 0);
+        let text = String::from_utf8_lossy(&archive);
+        let names: Vec<&str> = [
+            "lava-1\0",
+            "lava-1/bin\0",
+            "lava-1/bin/run\0",
+            "TRAILER!!!\0",
+        ]
+        .into_iter()
+        .collect();
+        let mut at = 0;
+        for name in names {
+            let found = text[at..].find(name).unwrap_or_else(|| panic!("{name}"));
+            at += found + name.len();
+        }
+        assert!(text.contains("#!/bin/sh\n"));
+        assert!(archive.starts_with(b"070701"));
+    }
+
+    #[test]
+    fn the_tftp_root_comes_from_the_dispatcher_then_tftpd_hpa() {
+        let empty = Mapping::new();
+        let defaults = "# /etc/default/tftpd-hpa\nTFTP_USERNAME=\"tftp\"\nTFTP_DIRECTORY=\"/srv/tftp\"\nTFTP_ADDRESS=\":69\"\n";
+        assert_eq!(
+            tftp_root(&empty, Some(defaults)).unwrap(),
+            PathBuf::from("/srv/tftp")
+        );
+        let configured = yaml::load("{tftp_root: /var/lib/lava/dispatcher/tmp}").unwrap();
+        assert_eq!(
+            tftp_root(configured.as_mapping().unwrap(), Some(defaults)).unwrap(),
+            PathBuf::from("/var/lib/lava/dispatcher/tmp")
+        );
+        let e = tftp_root(&empty, None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Infrastructure);
+        assert!(tftp_root(&empty, Some("TFTP_ADDRESS=\":69\"\n")).is_err());
+    }
+}

@@ -1,0 +1,634 @@
+//! The U-Boot bench board, for real: QEMU running Debian's U-Boot
+//! (`scripts/uboot-board.sh`), its serial line a telnet server, power
+//! through the QEMU monitor, QEMU's built-in TFTP serving the dispatcher's
+//! TFTP root. lava-run's pipeline deploys the kernel and ramdisk with
+//! `to: tftp` (the overlay appended to the ramdisk), boots them with
+//! `method: u-boot` through the board's real firmware, logs in and runs a
+//! lava-test-shell definition; then a second job runs on the same board,
+//! power-cycled in between.
+//!
+//! The images are looked for in `$LAVA_QEMU_LAB`, else
+//! `<workspace>/target/qemu-lab` (`scripts/qemu-images.sh` then
+//! `scripts/uboot-board.sh build`, as `.ci/run` does); without them the
+//! test says so and skips.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use lava_devices::TemplateSet;
+use lava_pipeline::cancel::CancelToken;
+use lava_pipeline::job::{scalar, Job, JobInputs};
+use lava_pipeline::logger::{Logger, MemoryLog};
+use lava_pipeline::strategy::Registry;
+use lava_proto::yaml::Mapping;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn lab() -> Option<PathBuf> {
+    let dir = std::env::var_os("LAVA_QEMU_LAB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/qemu-lab"));
+    let needed = [
+        "vmlinuz",
+        "initramfs.cpio.gz",
+        "bin/qemu-system-x86_64",
+        "bin/telnet",
+        "uboot/x86_64/u-boot.rom",
+    ];
+    if needed.iter().all(|f| dir.join(f).exists()) {
+        return Some(dir.canonicalize().unwrap());
+    }
+    eprintln!(
+        "skipping: no U-Boot board images in {} (build them with scripts/qemu-images.sh {0} && scripts/uboot-board.sh build {0})",
+        dir.display()
+    );
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The board's QEMU, killed (by its pid file) when the test ends.
+struct Board {
+    lab: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Board {
+    fn script(&self) -> String {
+        workspace()
+            .join("scripts/uboot-board.sh")
+            .canonicalize()
+            .unwrap()
+            .display()
+            .to_string()
+    }
+    /// The power command for the dictionary.
+    fn command(&self, action: &str) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "env {} bash {} {} x86_64 {action}",
+            env.join(" "),
+            self.script(),
+            self.lab.display()
+        )
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(self.script())
+            .arg(&self.lab)
+            .arg("x86_64")
+            .arg("kill")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .status();
+    }
+}
+
+fn job(lab: &Path, name: &str) -> String {
+    format!(
+        r#"job_name: {name}
+timeouts: {{job: {{minutes: 8}}}}
+visibility: public
+actions:
+- deploy:
+    to: tftp
+    os: oe
+    timeout: {{minutes: 2}}
+    kernel:
+      url: file://{lab}/vmlinuz
+      type: zimage
+    ramdisk:
+      url: file://{lab}/initramfs.cpio.gz
+      compression: gz
+- boot:
+    method: u-boot
+    commands: ramdisk
+    timeout: {{minutes: 4}}
+    prompts: ['root@lava:']
+    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
+- test:
+    timeout: {{minutes: 3}}
+    definitions:
+    - from: inline
+      name: board
+      path: inline/board.yaml
+      repository:
+        metadata: {{format: Lava-Test Test Definition 1.0, name: board, description: U-Boot board}}
+        run:
+          steps:
+          - lava-test-case kernel --shell uname -r
+          - lava-test-case overlay-in-ramdisk --shell 'ls /lava-*/bin/lava-test-runner'
+          - lava-test-case must-fail --shell test -e /no/such/file
+"#,
+        lab = lab.display()
+    )
+}
+
+fn run(id: &str, device: &str, dispatcher: &str, lab: &Path) -> (MemoryLog, Result<(), String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inputs = JobInputs::new(id, &job(lab, &format!("u-boot board {id}")), device);
+    inputs.tmp_dir = tmp.path().to_path_buf();
+    inputs.dispatcher = Some(dispatcher.to_string());
+    let (logger, memory) = Logger::memory(id);
+    let cancel = CancelToken::new().unwrap();
+    let mut job = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
+    let outcome = job
+        .validate(&logger, &cancel)
+        .and_then(|()| job.run(&logger, &cancel));
+    job.cleanup(&logger, &cancel);
+    (memory, outcome.map_err(|e| format!("{e:?}")))
+}
+
+fn result<'a>(results: &'a [Mapping], definition: &str, case: &str) -> Option<&'a Mapping> {
+    results.iter().find(|r| {
+        r.get("definition").map(scalar).as_deref() == Some(definition)
+            && r.get("case").map(scalar).as_deref() == Some(case)
+    })
+}
+
+#[test]
+fn two_jobs_on_the_uboot_board_deploy_by_tftp_and_boot_through_uboot() {
+    let Some(lab) = lab() else { return };
+    let tftp = tempfile::tempdir().unwrap();
+    let serial = free_port();
+    let monitor = free_port();
+    let board = Board {
+        lab: lab.clone(),
+        env: vec![
+            ("BOARD_SERIAL_PORT".into(), serial.to_string()),
+            ("BOARD_MONITOR_PORT".into(), monitor.to_string()),
+            ("BOARD_TFTP_DIR".into(), tftp.path().display().to_string()),
+            ("BOARD_NAME".into(), format!("test-{}", std::process::id())),
+        ],
+    };
+    // the board exists, unpowered, before the first job (as on a bench)
+    let started = std::process::Command::new("bash")
+        .arg(board.script())
+        .arg(&lab)
+        .arg("x86_64")
+        .arg("start")
+        .envs(board.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .status()
+        .unwrap();
+    assert!(started.success(), "the board did not start");
+
+    let dictionary = format!(
+        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = 'x86_64' %}}\n{{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n{{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n{{% set hard_reset_command = '{reset}' %}}\n",
+        telnet = lab.join("bin/telnet").display(),
+        on = board.command("on"),
+        off = board.command("off"),
+        reset = board.command("reset"),
+    );
+    let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
+    let device = templates
+        .render_str("qemu-uboot-bench-test.jinja2", &dictionary, &Mapping::new())
+        .unwrap();
+    let dispatcher = format!(
+        "dispatcher_ip: 10.0.2.2\ntftp_root: {}\n",
+        tftp.path().display()
+    );
+
+    for id in ["4301", "4302"] {
+        let started = Instant::now();
+        let (memory, outcome) = run(id, &device, &dispatcher, &lab);
+        if let Err(e) = &outcome {
+            for r in memory.records() {
+                eprintln!("{}", r.to_line());
+            }
+            panic!("job {id} failed: {e}\ndevice:\n{device}");
+        }
+        let results = memory.results();
+        let get = |d: &str, c: &str| {
+            result(&results, d, c)
+                .and_then(|r| r.get("result"))
+                .map(scalar)
+                .unwrap_or_else(|| panic!("no result {d}/{c} in {results:#?}"))
+        };
+        assert_eq!(get("0_board", "kernel"), "pass");
+        assert_eq!(get("0_board", "overlay-in-ramdisk"), "pass");
+        assert_eq!(get("0_board", "must-fail"), "fail");
+        assert_eq!(get("lava", "0_board"), "pass");
+        assert_eq!(get("lava", "bootloader-overlay"), "pass");
+        assert_eq!(get("lava", "pdu-reboot"), "pass");
+        assert_eq!(get("lava", "auto-login-action"), "pass");
+        let log: String = memory
+            .records()
+            .iter()
+            .map(|r| r.to_line())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if std::env::var_os("LAVA_TEST_SHOW_LOG").is_some() {
+            eprintln!("{log}");
+        }
+        assert!(log.contains("Starting kernel"), "U-Boot started the kernel");
+        // the substituted commands: TFTP-relative paths of this job, the
+        // x86 board's load addresses
+        assert!(
+            log.contains(&format!("- tftp 0x1000000 {id}/tftp-deploy-")),
+            "{log}"
+        );
+        assert!(
+            log.contains("- zboot 0x1000000 0 0x8000000 ${initrd_size}"),
+            "{log}"
+        );
+        assert!(log.contains("- setenv serverip 10.0.2.2"), "{log}");
+        // the job's TFTP directory is gone after the job
+        let left: Vec<_> = std::fs::read_dir(tftp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "TFTP files left behind: {left:?}");
+        println!(
+            "job {id}: tftp + u-boot + login + test in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    drop(board);
+}
+
+/// A pretend U-Boot on a pty: it waits for power (a line on a FIFO, which
+/// the device's `hard_reset` command writes), counts down to autoboot,
+/// then reads commands at `=> `, logs them, checks that the files named in
+/// `tftp` commands exist under the TFTP root (a `.uboot` ramdisk must
+/// carry a U-Boot header) and "boots" on booti/bootz/zboot/bootm into a
+/// shell. With `FAIL_ONCE` set, its first `tftp` answers U-Boot's
+/// "File not found" and the board wedges until the next power cycle.
+const PRETEND_UBOOT: &str = r#"#!/bin/bash
+cd "$BOARD_HOME" || exit 1
+session() {
+    echo "U-Boot 2023.01 (pretend board)"
+    printf 'Hit any key to stop autoboot:  2 '
+    if ! IFS= read -r -n 1 -t 20 _; then echo; echo "Starting kernel ..."; return 1; fi
+    echo
+    while true; do
+        printf '=> '
+        IFS= read -r line || exit 0
+        printf '%s\n' "$line"      # U-Boot echoes what it reads
+        echo "$line" >> "$BOARD_HOME/commands"
+        set -- $line
+        case $1 in
+            tftp)
+                if [ -n "$FAIL_ONCE" ] && [ ! -e "$BOARD_HOME/failed" ]; then
+                    : > "$BOARD_HOME/failed"
+                    echo "TFTP error: 'File not found' (1)"; echo "Not retrying..."
+                    return 1    # a wedged board: only a power cycle helps
+                fi
+                f=$TFTP_ROOT/$3
+                if [ ! -f "$f" ]; then echo "TFTP error: 'File not found' (1)"; continue; fi
+                case $f in *.uboot)
+                    [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' \n')" = 27051956 ] \
+                        || { echo "Wrong Ramdisk Image Format"; continue; } ;;
+                esac
+                echo "Bytes transferred = $(stat -c %s "$f")" ;;
+            setenv)
+                case $line in *nfsroot=*)
+                    root=${line#*nfsroot=}; root=${root#*:}; root=${root%%,*}
+                    (cd "$root" && find . | sort) > "$BOARD_HOME/nfsroot" ;;
+                esac ;;
+            booti|bootz|bootm|zboot) echo "Starting kernel ..."; return 0 ;;
+        esac
+    done
+}
+while true; do
+    IFS= read -r _ < "$BOARD_HOME/power" || exit 0
+    session && break
+done
+echo "[    0.000000] Linux version 6.1.0 (pretend) #1 SMP"
+PS1='root@board:~# ' exec sh -i
+"#;
+
+#[test]
+fn pretend_uboot_sees_the_substituted_commands_and_an_error_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let tftp = dir.path().join("tftp");
+    let files = dir.path().join("files");
+    for d in [&home, &tftp, &files] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let fifo = home.join("power");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let board = dir.path().join("pretend-uboot.sh");
+    std::fs::write(&board, PRETEND_UBOOT).unwrap();
+    let power = dir.path().join("power.sh");
+    std::fs::write(&power, "#!/bin/sh\necho on > \"$1\"\n").unwrap();
+    std::fs::write(files.join("Image"), b"pretend kernel").unwrap();
+    std::fs::write(files.join("virt.dtb"), b"pretend dtb").unwrap();
+    // a ramdisk as a board's build publishes it: gzipped cpio with a
+    // U-Boot header (made by our own wrapper)
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, b"070701 pretend cpio").unwrap();
+    let wrapped = lava_pipeline::actions::deploy::tftp::uboot_wrap(
+        &gz.finish().unwrap(),
+        "arm64",
+        "ramdisk",
+        0,
+    )
+    .unwrap();
+    std::fs::write(files.join("initramfs.cpio.gz.uboot"), wrapped).unwrap();
+
+    let dictionary = format!(
+        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set connection_command = 'env BOARD_HOME={home} TFTP_ROOT={tftp} FAIL_ONCE=1 bash {board}' %}}\n{{% set hard_reset_command = 'sh {power} {fifo}' %}}\n",
+        home = home.display(),
+        tftp = tftp.display(),
+        board = board.display(),
+        power = power.display(),
+        fifo = fifo.display(),
+    );
+    let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
+    let device = templates
+        .render_str("pretend.jinja2", &dictionary, &Mapping::new())
+        .unwrap();
+    let job = format!(
+        r#"job_name: pretend u-boot
+timeouts: {{job: {{minutes: 2}}}}
+visibility: public
+actions:
+- deploy:
+    to: tftp
+    os: oe
+    kernel: {{url: 'file://{files}/Image', type: image}}
+    dtb: {{url: 'file://{files}/virt.dtb'}}
+    ramdisk: {{url: 'file://{files}/initramfs.cpio.gz.uboot', header: u-boot, compression: gz}}
+- boot:
+    method: u-boot
+    commands: ramdisk
+    failure_retry: 2
+    timeout: {{seconds: 40}}
+    prompts: ['root@board:~# ']
+"#,
+        files = files.display()
+    );
+    let mut inputs = JobInputs::new("55", &job, &device);
+    inputs.tmp_dir = dir.path().join("tmp");
+    inputs.dispatcher = Some(format!(
+        "dispatcher_ip: 192.0.2.10\ntftp_root: {}\n",
+        tftp.display()
+    ));
+    let (logger, memory) = Logger::memory("55");
+    let cancel = CancelToken::new().unwrap();
+    let mut parsed = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
+    let tree = parsed.tree();
+    let outcome = parsed
+        .validate(&logger, &cancel)
+        .and_then(|()| parsed.run(&logger, &cancel));
+    parsed.cleanup(&logger, &cancel);
+    let log: Vec<String> = memory.records().iter().map(|r| r.to_line()).collect();
+    let log = log.join("\n");
+    if let Err(e) = outcome {
+        panic!("the job failed: {e:?}\n{log}");
+    }
+    let names: Vec<(&str, &str)> = tree.iter().map(|(l, n)| (l.as_str(), n.as_str())).collect();
+    for expected in [
+        ("1", "tftp-deploy"),
+        ("1.4", "prepare-tftp-overlay"),
+        ("2", "uboot-action"),
+        ("2.1", "bootloader-overlay"),
+        ("2.2", "connect-device"),
+        ("2.3", "uboot-retry"),
+        ("2.3.2", "bootloader-interrupt"),
+        ("2.3.3", "bootloader-commands"),
+    ] {
+        assert!(names.contains(&expected), "{expected:?} not in {names:?}");
+    }
+    assert!(
+        log.contains("matched a bootloader error message"),
+        "the first attempt met U-Boot's error: {log}"
+    );
+    let commands = std::fs::read_to_string(home.join("commands")).unwrap();
+    let lines: Vec<&str> = commands.lines().collect();
+    // the first attempt stopped at its failed tftp; the second went through
+    let first_tftp = lines.iter().position(|l| l.starts_with("tftp")).unwrap();
+    let second: Vec<&str> = lines[first_tftp + 1..]
+        .iter()
+        .copied()
+        .skip_while(|l| !l.starts_with("setenv autoload"))
+        .collect();
+    assert_eq!(
+        second[..3],
+        ["setenv autoload no", "dhcp", "setenv serverip 192.0.2.10"]
+    );
+    let kernel = second[3];
+    assert!(
+        kernel.starts_with("tftp 0x40400000 55/tftp-deploy-") && kernel.ends_with("/kernel/Image"),
+        "{kernel}"
+    );
+    assert!(second[4].starts_with("tftp 0x44000000 55/tftp-deploy-"));
+    assert!(
+        second[4].ends_with("/ramdisk/ramdisk.cpio.gz.uboot"),
+        "the ramdisk was unwrapped, recompressed and wrapped again: {}",
+        second[4]
+    );
+    assert_eq!(second[5], "setenv initrd_size ${filesize}");
+    assert!(
+        second[6].starts_with("tftp 0x48000000 55/tftp-deploy-")
+            && second[6].ends_with("/dtb/virt.dtb")
+    );
+    assert_eq!(
+        *second.last().unwrap(),
+        "booti 0x40400000 0x44000000 0x48000000"
+    );
+    assert!(log.contains("Linux version 6.1.0 (pretend)"));
+    // the job's TFTP files are removed when it ends
+    assert_eq!(std::fs::read_dir(&tftp).unwrap().count(), 0);
+}
+
+/// Validation: the errors an admin or a job writer meets first.
+#[test]
+fn tftp_and_uboot_blocks_are_validated() {
+    let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
+    let device = templates
+        .render_str(
+            "v.jinja2",
+            "{% extends 'qemu-uboot-bench.jinja2' %}\n{% set connection_command = 'cat' %}\n{% set hard_reset_command = 'true' %}\n",
+            &Mapping::new(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let validate = |deploy: &str, commands: &str, dispatcher: &str| -> String {
+        let job = format!(
+            "job_name: v\ntimeouts: {{job: {{minutes: 1}}}}\nvisibility: public\nactions:\n- deploy:\n    to: tftp\n{deploy}- boot:\n    method: u-boot\n    commands: {commands}\n"
+        );
+        let mut inputs = JobInputs::new("9", &job, &device);
+        inputs.tmp_dir = dir.path().join("tmp");
+        inputs.dispatcher = Some(dispatcher.to_string());
+        let (logger, _memory) = Logger::memory("9");
+        let cancel = CancelToken::new().unwrap();
+        let mut parsed = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
+        match parsed.validate(&logger, &cancel) {
+            Ok(()) => String::new(),
+            Err(e) => e.message,
+        }
+    };
+    let root = format!("tftp_root: {}\n", dir.path().display());
+    let image = dir.path().join("Image");
+    std::fs::write(&image, b"kernel").unwrap();
+    let kernel = format!(
+        "    kernel: {{url: 'file://{}', type: image}}\n",
+        image.display()
+    );
+    let kernel = kernel.as_str();
+    assert_eq!(validate(kernel, "ramdisk", &root), "");
+    let dtb = format!("    dtb: {{url: 'file://{}'}}\n", image.display());
+    let e = validate(&dtb, "ramdisk", &root);
+    assert!(e.contains("tftp-deploy needs a kernel to deploy"), "{e}");
+    let e = validate(kernel, "nosuchset", &root);
+    assert!(
+        e.contains("Command 'nosuchset' not found in supported methods"),
+        "{e}"
+    );
+    let e = validate(
+        &kernel.replace("type: image", "type: booti"),
+        "ramdisk",
+        &root,
+    );
+    assert!(e.contains("deprecated"), "{e}");
+}
+
+fn tarball(path: &Path, files: &[(&str, &[u8])]) {
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut builder = tar::Builder::new(gz);
+    for (name, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, *data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+}
+
+/// `commands: nfs`: the NFS root is unpacked on the worker, the modules
+/// go into it, and `{NFSROOTFS}`/`{NFS_SERVER_IP}` reach the bootargs.
+#[test]
+fn pretend_uboot_boots_an_nfs_root_with_modules() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let tftp = dir.path().join("tftp");
+    let files = dir.path().join("files");
+    for d in [&home, &tftp, &files] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let fifo = home.join("power");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let board = dir.path().join("pretend-uboot.sh");
+    std::fs::write(&board, PRETEND_UBOOT).unwrap();
+    let power = dir.path().join("power.sh");
+    std::fs::write(&power, "#!/bin/sh\necho on > \"$1\"\n").unwrap();
+    std::fs::write(files.join("Image"), b"pretend kernel").unwrap();
+    std::fs::write(files.join("virt.dtb"), b"pretend dtb").unwrap();
+    tarball(
+        &files.join("rootfs.tar.gz"),
+        &[("etc/hostname", b"board\n"), ("bin/sh", b"#!pretend\n")],
+    );
+    tarball(
+        &files.join("modules.tar.gz"),
+        &[("lib/modules/6.1.0/kernel/pretend.ko", b"module")],
+    );
+    let dictionary = format!(
+        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set connection_command = 'env BOARD_HOME={home} TFTP_ROOT={tftp} bash {board}' %}}\n{{% set hard_reset_command = 'sh {power} {fifo}' %}}\n",
+        home = home.display(),
+        tftp = tftp.display(),
+        board = board.display(),
+        power = power.display(),
+        fifo = fifo.display(),
+    );
+    let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
+    let device = templates
+        .render_str("pretend.jinja2", &dictionary, &Mapping::new())
+        .unwrap();
+    let job = format!(
+        r#"job_name: pretend u-boot nfs
+timeouts: {{job: {{minutes: 1}}}}
+visibility: public
+actions:
+- deploy:
+    to: tftp
+    os: oe
+    kernel: {{url: 'file://{files}/Image', type: image}}
+    dtb: {{url: 'file://{files}/virt.dtb'}}
+    nfsrootfs: {{url: 'file://{files}/rootfs.tar.gz'}}
+    modules: {{url: 'file://{files}/modules.tar.gz'}}
+- boot:
+    method: u-boot
+    commands: nfs
+    timeout: {{seconds: 30}}
+    prompts: ['root@board:~# ']
+"#,
+        files = files.display()
+    );
+    let mut inputs = JobInputs::new("56", &job, &device);
+    inputs.tmp_dir = dir.path().join("tmp");
+    inputs.dispatcher = Some(format!(
+        "dispatcher_ip: 192.0.2.10\ntftp_root: {}\n",
+        tftp.display()
+    ));
+    let (logger, memory) = Logger::memory("56");
+    let cancel = CancelToken::new().unwrap();
+    let mut parsed = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
+    let outcome = parsed
+        .validate(&logger, &cancel)
+        .and_then(|()| parsed.run(&logger, &cancel));
+    parsed.cleanup(&logger, &cancel);
+    let log: Vec<String> = memory.records().iter().map(|r| r.to_line()).collect();
+    let log = log.join("\n");
+    if let Err(e) = outcome {
+        panic!("the job failed: {e:?}\n{log}");
+    }
+    let commands = std::fs::read_to_string(home.join("commands")).unwrap();
+    let bootargs = commands
+        .lines()
+        .find(|l| l.contains("nfsroot="))
+        .unwrap_or_else(|| panic!("no nfsroot in {commands}"));
+    let tmp = dir.path().join("tmp").display().to_string();
+    assert!(
+        bootargs.contains(&format!("nfsroot=192.0.2.10:{tmp}/")),
+        "{bootargs}"
+    );
+    for placeholder in [
+        "{NFSROOTFS}",
+        "{NFS_SERVER_IP}",
+        "{RAMDISK",
+        "{KERNEL",
+        "{DTB",
+    ] {
+        assert!(
+            !commands.contains(placeholder),
+            "{placeholder} left in {commands}"
+        );
+    }
+    // what the board's NFS mount would have shown
+    let seen = std::fs::read_to_string(home.join("nfsroot")).unwrap();
+    for path in [
+        "./etc/hostname",
+        "./bin/sh",
+        "./lib/modules/6.1.0/kernel/pretend.ko",
+    ] {
+        assert!(seen.lines().any(|l| l == path), "{path} not in {seen}");
+    }
+    assert!(
+        commands.contains("booti 0x40400000 - 0x48000000"),
+        "{commands}"
+    );
+}
