@@ -160,3 +160,181 @@ fn qemu_job_survives_a_master_restart() {
 fn qemu_job_survives_a_worker_restart() {
     qemu_job_survives(false);
 }
+
+/// The U-Boot bench board of `scripts/uboot-board.sh`, killed when dropped.
+struct Board {
+    images: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Board {
+    fn script() -> String {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts/uboot-board.sh")
+            .canonicalize()
+            .unwrap()
+            .display()
+            .to_string()
+    }
+
+    fn command(&self, action: &str) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "env {} bash {} {} x86_64 {action}",
+            env.join(" "),
+            Self::script(),
+            self.images.display()
+        )
+    }
+
+    fn run(&self, action: &str) -> bool {
+        std::process::Command::new("bash")
+            .arg(Self::script())
+            .arg(&self.images)
+            .args(["x86_64", action])
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        self.run("kill");
+    }
+}
+
+fn uboot_job(images: &Path) -> String {
+    format!(
+        r#"job_name: u-boot board through the daemons
+device_type: qemu-uboot-bench
+visibility: public
+timeouts: {{job: {{minutes: 8}}}}
+actions:
+- deploy:
+    to: tftp
+    os: oe
+    timeout: {{minutes: 2}}
+    kernel:
+      url: file://{images}/vmlinuz
+      type: zimage
+    ramdisk:
+      url: file://{images}/initramfs.cpio.gz
+      compression: gz
+- boot:
+    method: u-boot
+    commands: ramdisk
+    timeout: {{minutes: 4}}
+    prompts: ['root@lava:']
+    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
+- test:
+    timeout: {{minutes: 3}}
+    definitions:
+    - from: inline
+      name: board
+      path: inline/board.yaml
+      repository:
+        metadata: {{format: Lava-Test Test Definition 1.0, name: board, description: U-Boot board}}
+        run:
+          steps:
+          - lava-test-case kernel --shell uname -r
+          - lava-test-case must-fail --shell test -e /no/such/file
+"#,
+        images = images.display()
+    )
+}
+
+fn uboot_board_job(postgres: bool) {
+    let Some((mut lab, images)) = qemu_lab(postgres) else {
+        return;
+    };
+    if !["bin/telnet", "uboot/x86_64/u-boot.rom"]
+        .iter()
+        .all(|f| images.join(f).exists())
+    {
+        eprintln!(
+            "skipping: no U-Boot board in {} (scripts/uboot-board.sh build)",
+            images.display()
+        );
+        return;
+    }
+    let tftp = lab.path("tftp");
+    std::fs::create_dir_all(&tftp).unwrap();
+    let board = Board {
+        images: images.canonicalize().unwrap(),
+        env: vec![
+            ("BOARD_SERIAL_PORT".into(), free_port().to_string()),
+            ("BOARD_MONITOR_PORT".into(), free_port().to_string()),
+            ("BOARD_TFTP_DIR".into(), tftp.display().to_string()),
+            (
+                "BOARD_NAME".into(),
+                format!("e2e-{}-{}", std::process::id(), u8::from(postgres)),
+            ),
+        ],
+    };
+    assert!(board.run("start"), "the board did not start");
+    let serial = &board.env[0].1;
+    let dictionary = format!(
+        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = 'x86_64' %}}\n\
+         {{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n\
+         {{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n\
+         {{% set hard_reset_command = '{reset}' %}}\n",
+        telnet = images.join("bin/telnet").display(),
+        on = board.command("on"),
+        off = board.command("off"),
+        reset = board.command("reset"),
+    );
+    lab.store
+        .add_device_type(&NewDeviceType::new("qemu-uboot-bench"))
+        .unwrap();
+    let mut device = NewDevice::new("bench-01", "qemu-uboot-bench", "worker1");
+    device.dictionary = Some(dictionary);
+    lab.store.add_device(&device, "admin").unwrap();
+    // The worker's dispatcher configuration: QEMU's TFTP serves our root.
+    std::fs::write(
+        lab.path("dispatcher.d/worker1/dispatcher.yaml"),
+        format!("dispatcher_ip: 10.0.2.2\ntftp_root: {}\n", tftp.display()),
+    )
+    .unwrap();
+    lab.start_master();
+    lab.start_slave();
+    let job = lava_scheduler::submit::submit(&lab.store, &uboot_job(&images), "alice").unwrap();
+    lab.wait_state(job, JobState::Finished);
+    let finished = lab.store.job(job).unwrap();
+    assert_eq!(
+        finished.health,
+        JobHealth::Complete,
+        "{:?}\n{}",
+        finished.failure_comment,
+        lab.logs_of()
+    );
+    let cases = lab.store.test_cases(job).unwrap();
+    let board_cases: Vec<(&str, TestResultCode)> = cases
+        .iter()
+        .filter(|c| c.suite == "0_board")
+        .map(|c| (c.name.as_str(), c.result))
+        .collect();
+    assert_eq!(
+        board_cases,
+        [
+            ("kernel", TestResultCode::Pass),
+            ("must-fail", TestResultCode::Fail)
+        ]
+    );
+    let log = messages(&log_lines(&lab.job_dir(job))).join("\n");
+    assert!(log.contains("Starting kernel"), "booted through U-Boot");
+    assert!(
+        log.contains(&format!("tftp 0x1000000 {job}/tftp-deploy-")),
+        "TFTP paths of this job"
+    );
+}
+
+#[test]
+fn uboot_board_job_on_sqlite() {
+    uboot_board_job(false);
+}
+
+#[test]
+fn uboot_board_job_on_postgres() {
+    uboot_board_job(true);
+}
