@@ -9,7 +9,9 @@
 //!    `apt-get download`; a clear message when that is not possible);
 //! 2. creates the certificates on the first run (CURVE is on);
 //! 3. registers a worker, the `qemu` device type and a `qemu-01` device with
-//!    its dictionary (our `share/` templates);
+//!    its dictionary (our `share/` templates), and, when its images can be
+//!    built (`scripts/uboot-board.sh build`), the U-Boot bench board
+//!    `bench-01`, started unpowered;
 //! 4. starts the master and a worker (CURVE, loopback), which runs each job
 //!    with this same program as its lava-run;
 //! 5. submits a sample job, follows its log, prints `Job N finished: HEALTH`
@@ -30,6 +32,7 @@ use lava_scheduler::SqlStore;
 
 const WORKER: &str = "lab-worker";
 const DEVICE: &str = "qemu-01";
+const BOARD: &str = "bench-01";
 
 /// Where the lab keeps things and what it runs.
 #[derive(Debug, Clone)]
@@ -143,6 +146,134 @@ fn register(store: &SqlStore, options: &LabOptions, images: &Path) -> Result<(),
     Ok(())
 }
 
+/// The U-Boot bench board (`scripts/uboot-board.sh`), powered off (killed)
+/// when the lab stops.
+struct Board {
+    script: PathBuf,
+    images: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Board {
+    fn run(&self, action: &str) -> bool {
+        std::process::Command::new("bash")
+            .arg(&self.script)
+            .arg(&self.images)
+            .args(["x86_64", action])
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn command(&self, action: &str) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "env {} bash {} {} x86_64 {action}",
+            env.join(" "),
+            self.script.display(),
+            self.images.display()
+        )
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        self.run("kill");
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// The U-Boot bench board, when its images can be built: registered as
+/// `bench-01` (type `qemu-uboot-bench`) and started, unpowered.
+fn uboot_board(
+    store: &SqlStore,
+    options: &LabOptions,
+    images: &Path,
+) -> Result<Option<Board>, String> {
+    let script = options.scripts_dir.join("uboot-board.sh");
+    let built = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("build")
+        .arg(images)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !built {
+        say("no U-Boot board this time: its images (Debian's u-boot-qemu, inetutils-telnet) could not be built");
+        return Ok(None);
+    }
+    let tftp = options.state_dir.join("tftp");
+    io(&tftp, std::fs::create_dir_all(&tftp))?;
+    let board = Board {
+        script,
+        images: io(images, images.canonicalize())?,
+        env: vec![
+            ("BOARD_SERIAL_PORT".into(), free_port()?.to_string()),
+            ("BOARD_MONITOR_PORT".into(), free_port()?.to_string()),
+            ("BOARD_TFTP_DIR".into(), tftp.display().to_string()),
+            (
+                "BOARD_NAME".into(),
+                format!("lava-lab-{}", std::process::id()),
+            ),
+        ],
+    };
+    if !board.run("start") {
+        say("no U-Boot board this time: it did not start");
+        return Ok(None);
+    }
+    // The ports change with every run: the dictionary is set each time.
+    let dictionary = format!(
+        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = 'x86_64' %}}\n\
+         {{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n\
+         {{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n\
+         {{% set hard_reset_command = '{reset}' %}}\n",
+        telnet = images.join("bin/telnet").display(),
+        serial = board.env[0].1,
+        on = board.command("on"),
+        off = board.command("off"),
+        reset = board.command("reset"),
+    );
+    let err = |e: lava_scheduler::StoreError| e.to_string();
+    if store.device_type("qemu-uboot-bench").is_err() {
+        store
+            .add_device_type(&NewDeviceType::new("qemu-uboot-bench"))
+            .map_err(err)?;
+    }
+    if store.device(BOARD).is_err() {
+        store
+            .add_device(
+                &NewDevice::new(BOARD, "qemu-uboot-bench", WORKER),
+                "lava-lab",
+            )
+            .map_err(err)?;
+        say(format!("registered device {BOARD} (U-Boot bench board)"));
+    }
+    store
+        .set_dictionary(BOARD, Some(&dictionary))
+        .map_err(err)?;
+    // QEMU's built-in TFTP serves the worker's TFTP root at 10.0.2.2.
+    let dispatcher = options
+        .state_dir
+        .join("dispatcher.d")
+        .join(WORKER)
+        .join("dispatcher.yaml");
+    io(
+        &dispatcher,
+        std::fs::write(
+            &dispatcher,
+            format!("dispatcher_ip: 10.0.2.2\ntftp_root: {}\n", tftp.display()),
+        ),
+    )?;
+    Ok(Some(board))
+}
+
 /// The sample job for the images in `images`: boot the QEMU guest, log
 /// in, run a small lava-test-shell definition.
 pub fn sample_job(images: &Path) -> String {
@@ -199,6 +330,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let url = format!("sqlite://{}", state.join("lava.db").display());
     let store = SqlStore::open_url(&url).map_err(|e| e.to_string())?;
     register(&store, options, &images)?;
+    let board = uboot_board(&store, options, &images)?;
 
     let jobs_dir = state.join("jobs");
     let mut config = MasterConfig::new(&jobs_dir, vec![options.share_dir.join("device-types")]);
@@ -268,6 +400,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         .join()
         .map_err(|_| "the worker thread panicked")?
         .map_err(|e| e.to_string())?;
+    drop(board);
     master_thread
         .join()
         .map_err(|_| "the master thread panicked")?
