@@ -307,27 +307,70 @@ echo "[    0.000000] Linux version 6.1.0 (pretend) #1 SMP"
 PS1='root@board:~# ' exec sh -i
 "#;
 
+/// A pretend U-Boot board in a temporary directory: its home (where it
+/// records the commands it was sent), the TFTP root, a folder of files to
+/// deploy (`Image`, `virt.dtb`) and its rendered device configuration.
+/// `env` goes into the connection command (e.g. `FAIL_ONCE=1 `).
+struct PretendBoard {
+    dir: tempfile::TempDir,
+    home: PathBuf,
+    tftp: PathBuf,
+    files: PathBuf,
+    device: String,
+}
+
+impl PretendBoard {
+    fn new(env: &str) -> PretendBoard {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let tftp = dir.path().join("tftp");
+        let files = dir.path().join("files");
+        for d in [&home, &tftp, &files] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let fifo = home.join("power");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let board = dir.path().join("pretend-uboot.sh");
+        std::fs::write(&board, PRETEND_UBOOT).unwrap();
+        let power = dir.path().join("power.sh");
+        std::fs::write(&power, "#!/bin/sh\necho on > \"$1\"\n").unwrap();
+        std::fs::write(files.join("Image"), b"pretend kernel").unwrap();
+        std::fs::write(files.join("virt.dtb"), b"pretend dtb").unwrap();
+        let dictionary = format!(
+            "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set connection_command = 'env BOARD_HOME={home} TFTP_ROOT={tftp} {env}bash {board}' %}}\n{{% set hard_reset_command = 'sh {power} {fifo}' %}}\n",
+            home = home.display(),
+            tftp = tftp.display(),
+            board = board.display(),
+            power = power.display(),
+            fifo = fifo.display(),
+        );
+        let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
+        let device = templates
+            .render_str("pretend.jinja2", &dictionary, &Mapping::new())
+            .unwrap();
+        PretendBoard {
+            dir,
+            home,
+            tftp,
+            files,
+            device,
+        }
+    }
+}
+
 #[test]
 fn pretend_uboot_sees_the_substituted_commands_and_an_error_is_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let tftp = dir.path().join("tftp");
-    let files = dir.path().join("files");
-    for d in [&home, &tftp, &files] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    let fifo = home.join("power");
-    assert!(std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
-    let board = dir.path().join("pretend-uboot.sh");
-    std::fs::write(&board, PRETEND_UBOOT).unwrap();
-    let power = dir.path().join("power.sh");
-    std::fs::write(&power, "#!/bin/sh\necho on > \"$1\"\n").unwrap();
-    std::fs::write(files.join("Image"), b"pretend kernel").unwrap();
-    std::fs::write(files.join("virt.dtb"), b"pretend dtb").unwrap();
+    let PretendBoard {
+        dir,
+        home,
+        tftp,
+        files,
+        device,
+    } = PretendBoard::new("FAIL_ONCE=1 ");
     // a ramdisk as a board's build publishes it: gzipped cpio with a
     // U-Boot header (made by our own wrapper)
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -341,18 +384,6 @@ fn pretend_uboot_sees_the_substituted_commands_and_an_error_is_retried() {
     .unwrap();
     std::fs::write(files.join("initramfs.cpio.gz.uboot"), wrapped).unwrap();
 
-    let dictionary = format!(
-        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set connection_command = 'env BOARD_HOME={home} TFTP_ROOT={tftp} FAIL_ONCE=1 bash {board}' %}}\n{{% set hard_reset_command = 'sh {power} {fifo}' %}}\n",
-        home = home.display(),
-        tftp = tftp.display(),
-        board = board.display(),
-        power = power.display(),
-        fifo = fifo.display(),
-    );
-    let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
-    let device = templates
-        .render_str("pretend.jinja2", &dictionary, &Mapping::new())
-        .unwrap();
     let job = format!(
         r#"job_name: pretend u-boot
 timeouts: {{job: {{minutes: 2}}}}
@@ -519,25 +550,13 @@ fn tarball(path: &Path, files: &[(&str, &[u8])]) {
 /// go into it, and `{NFSROOTFS}`/`{NFS_SERVER_IP}` reach the bootargs.
 #[test]
 fn pretend_uboot_boots_an_nfs_root_with_modules() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let tftp = dir.path().join("tftp");
-    let files = dir.path().join("files");
-    for d in [&home, &tftp, &files] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    let fifo = home.join("power");
-    assert!(std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
-    let board = dir.path().join("pretend-uboot.sh");
-    std::fs::write(&board, PRETEND_UBOOT).unwrap();
-    let power = dir.path().join("power.sh");
-    std::fs::write(&power, "#!/bin/sh\necho on > \"$1\"\n").unwrap();
-    std::fs::write(files.join("Image"), b"pretend kernel").unwrap();
-    std::fs::write(files.join("virt.dtb"), b"pretend dtb").unwrap();
+    let PretendBoard {
+        dir,
+        home,
+        tftp,
+        files,
+        device,
+    } = PretendBoard::new("");
     tarball(
         &files.join("rootfs.tar.gz"),
         &[("etc/hostname", b"board\n"), ("bin/sh", b"#!pretend\n")],
@@ -546,18 +565,6 @@ fn pretend_uboot_boots_an_nfs_root_with_modules() {
         &files.join("modules.tar.gz"),
         &[("lib/modules/6.1.0/kernel/pretend.ko", b"module")],
     );
-    let dictionary = format!(
-        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set connection_command = 'env BOARD_HOME={home} TFTP_ROOT={tftp} bash {board}' %}}\n{{% set hard_reset_command = 'sh {power} {fifo}' %}}\n",
-        home = home.display(),
-        tftp = tftp.display(),
-        board = board.display(),
-        power = power.display(),
-        fifo = fifo.display(),
-    );
-    let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
-    let device = templates
-        .render_str("pretend.jinja2", &dictionary, &Mapping::new())
-        .unwrap();
     let job = format!(
         r#"job_name: pretend u-boot nfs
 timeouts: {{job: {{minutes: 1}}}}
