@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# qemu-images.sh OUTDIR - the x86_64 QEMU "board" the lava-pipeline QEMU
+# qemu-images.sh OUTDIR [x86_64|arm64] - the QEMU "boards" the lava-pipeline
 # tests boot: a Debian kernel and a busybox initramfs, and a QEMU to run
 # them, all from Debian's archive with `apt-get download`. Nothing is
 # installed on the machine: packages are unpacked under OUTDIR.
 #
-# OUTDIR gets:
+# x86_64 (the default) gives OUTDIR:
 #   vmlinuz               the kernel of linux-image-cloud-amd64 (LZ4, quick under TCG)
 #   initramfs.cpio.gz     busybox-static, the virtio and ext4 modules, a
 #                         getty login on the serial console (user root,
@@ -12,25 +12,43 @@
 #   bin/qemu-system-x86_64  the installed QEMU, or a wrapper around
 #                         Debian's qemu-system-x86 unpacked in OUTDIR/qemu
 #   VERSION               what was built
-#   debs/                 the .deb cache (a second run downloads nothing)
+# arm64 gives OUTDIR:
+#   arm64/Image           the kernel of linux-image-arm64 (uncompressed)
+#   arm64/initramfs.cpio.gz  the same guest, with arm64's busybox-static
+#   arm64/VERSION
+#   bin/qemu-system-aarch64  the installed QEMU or Debian's qemu-system-arm
+#   The arm64 packages come through a private package list under
+#   OUTDIR/work/apt-arm64: the machine's dpkg architectures stay as they are.
+# Both keep debs/ as the .deb cache (a second run downloads nothing).
 #
 # Needs: Debian 12 on amd64 with apt-get, apt-cache, dpkg-deb, gzip, find.
-# As root it runs `apt-get update` first (QEMU_LAB_SKIP_UPDATE=1 skips it).
+# As root it runs `apt-get update` first (QEMU_LAB_SKIP_UPDATE=1 skips it;
+# the private arm64 list is always refreshed when it is missing).
 set -euo pipefail
 
 say() { echo "qemu-images: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-[ $# -eq 1 ] || die "usage: $0 OUTDIR"
+[ $# -eq 1 ] || [ $# -eq 2 ] || die "usage: $0 OUTDIR [x86_64|arm64]"
 OUT=$(realpath -m "$1")
+ARCH=${2:-x86_64}
 PASSWORD=${QEMU_LAB_PASSWORD:-lava}
-[ "$(dpkg --print-architecture)" = amd64 ] || die "this script builds for an amd64 host"
-mkdir -p "$OUT/debs" "$OUT/work" "$OUT/bin"
+[ "$(dpkg --print-architecture)" = amd64 ] || die "this script builds on an amd64 host"
+case $ARCH in
+    x86_64) DEBARCH=amd64; KERNEL_OUT=$OUT/vmlinuz; RAMDISK_OUT=$OUT/initramfs.cpio.gz
+            VERSION_OUT=$OUT/VERSION; QEMU_BIN=qemu-system-x86_64; QEMU_PKG=qemu-system-x86
+            KMETA=linux-image-cloud-amd64 ;;
+    arm64)  DEBARCH=arm64; KERNEL_OUT=$OUT/arm64/Image; RAMDISK_OUT=$OUT/arm64/initramfs.cpio.gz
+            VERSION_OUT=$OUT/arm64/VERSION; QEMU_BIN=qemu-system-aarch64; QEMU_PKG=qemu-system-arm
+            KMETA=linux-image-arm64 ;;
+    *) die "unknown architecture $ARCH (x86_64 or arm64)" ;;
+esac
+mkdir -p "$OUT/debs" "$OUT/work" "$OUT/bin" "$(dirname "$KERNEL_OUT")"
 DEBS=$OUT/debs
 WORK=$OUT/work
 
-if [ -s "$OUT/VERSION" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initramfs.cpio.gz" ] && [ -x "$OUT/bin/qemu-system-x86_64" ]; then
-    say "already built: $(cat "$OUT/VERSION")"
+if [ -s "$VERSION_OUT" ] && [ -s "$KERNEL_OUT" ] && [ -s "$RAMDISK_OUT" ] && [ -x "$OUT/bin/$QEMU_BIN" ]; then
+    say "already built: $(cat "$VERSION_OUT")"
     exit 0
 fi
 
@@ -39,43 +57,80 @@ if [ "${QEMU_LAB_SKIP_UPDATE:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
     timeout 600 apt-get update -qq || say "apt-get update reported errors; going on with the lists we have"
 fi
 
-# deb PKG: the cached .deb of PKG (any version), empty when absent.
-deb() { find "$DEBS" -maxdepth 1 -name "${1}_*.deb" | sort | tail -n 1; }
+# The guest's packages: the host's apt for amd64; for another architecture
+# a private list (its own lists, cache and an empty dpkg status).
+GUEST_APT=()
+if [ "$DEBARCH" != amd64 ]; then
+    A=$WORK/apt-$DEBARCH
+    mkdir -p "$A/lists/partial" "$A/cache/archives/partial"
+    GUEST_APT=(-o "APT::Architecture=$DEBARCH" -o "APT::Architectures::=$DEBARCH"
+               -o "Dir::State::Lists=$A/lists" -o "Dir::Cache=$A/cache"
+               -o Dir::State::status=/dev/null -o Debug::NoLocking=1)
+    if [ -z "$(find "$A/lists" -maxdepth 1 -name '*_Packages*' | head -n 1)" ] \
+        || { [ "${QEMU_LAB_SKIP_UPDATE:-0}" != 1 ] && [ "$(id -u)" = 0 ]; }; then
+        say "apt-get update ($DEBARCH, private list in $A)"
+        timeout 600 apt-get "${GUEST_APT[@]}" update -qq >"$WORK/apt-$DEBARCH.log" 2>&1 \
+            || say "apt-get update ($DEBARCH) reported errors; going on with the lists we have"
+        [ -n "$(find "$A/lists" -maxdepth 1 -name '*_Packages*' | head -n 1)" ] \
+            || { cat "$WORK/apt-$DEBARCH.log" >&2; die "no $DEBARCH package list could be fetched"; }
+    fi
+fi
 
-# fetch PKG...: apt-get download what is not cached yet.
+# deb PKG [ARCH]: the cached .deb of PKG for ARCH (default amd64; "all"
+# packages match any), empty when absent.
+deb() {
+    find "$DEBS" -maxdepth 1 \( -name "${1}_*_${2:-amd64}.deb" -o -name "${1}_*_all.deb" \) | sort | tail -n 1
+}
+
+# fetch ARCH PKG...: apt-get download what is not cached yet.
 fetch() {
-    local missing=() p
-    for p in "$@"; do [ -n "$(deb "$p")" ] || missing+=("$p"); done
+    local arch=$1 missing=() p apt=()
+    shift
+    [ "$arch" = amd64 ] || apt=("${GUEST_APT[@]}")
+    for p in "$@"; do [ -n "$(deb "$p" "$arch")" ] || missing+=("$p"); done
     [ ${#missing[@]} -eq 0 ] && return 0
-    say "downloading ${missing[*]}"
-    (cd "$DEBS" && timeout 900 apt-get download -q "${missing[@]}" >"$WORK/apt.log" 2>&1) \
-        || { grep -v unsandboxed "$WORK/apt.log" >&2 || true; die "apt-get download ${missing[*]} failed"; }
+    say "downloading ${missing[*]} ($arch)"
+    (cd "$DEBS" && timeout 900 apt-get "${apt[@]}" download -q "${missing[@]}" >"$WORK/apt.log" 2>&1) \
+        || { grep -v unsandboxed "$WORK/apt.log" >&2 || true; die "apt-get download ${missing[*]} ($arch) failed"; }
 }
 
 # --- kernel and busybox -----------------------------------------------------
-KPKG=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$KPKG" ] || die "cannot resolve linux-image-cloud-amd64 (is apt's package list there?)"
-fetch "$KPKG" busybox-static
-rm -rf "$WORK/kernel" "$WORK/busybox" "$WORK/root"
-dpkg-deb -x "$(deb "$KPKG")" "$WORK/kernel"
-dpkg-deb -x "$(deb busybox-static)" "$WORK/busybox"
+if [ "$DEBARCH" = amd64 ]; then
+    KPKG=$(apt-cache depends "$KMETA" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+else
+    KPKG=$(apt-cache "${GUEST_APT[@]}" depends "$KMETA" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+fi
+[ -n "$KPKG" ] || die "cannot resolve $KMETA (is apt's package list there?)"
+fetch "$DEBARCH" "$KPKG" busybox-static
+# the host's busybox runs the tools (depmod, mkpasswd, cpio) whatever the guest
+fetch amd64 busybox-static
+rm -rf "$WORK/kernel" "$WORK/busybox" "$WORK/hostbusybox" "$WORK/root"
+dpkg-deb -x "$(deb "$KPKG" "$DEBARCH")" "$WORK/kernel"
+dpkg-deb -x "$(deb busybox-static "$DEBARCH")" "$WORK/busybox"
+dpkg-deb -x "$(deb busybox-static amd64)" "$WORK/hostbusybox"
 KVER=$(ls "$WORK/kernel/lib/modules" | head -n 1)
-BB=$WORK/busybox/bin/busybox
-cp "$WORK"/kernel/boot/vmlinuz-* "$OUT/vmlinuz"
+BB=$WORK/hostbusybox/bin/busybox
+if [ "$ARCH" = x86_64 ]; then
+    cp "$WORK"/kernel/boot/vmlinuz-* "$KERNEL_OUT"
+else
+    # Debian's arm64 package names the uncompressed Image vmlinuz-KVER
+    cp "$WORK"/kernel/boot/vmlinuz-* "$KERNEL_OUT"
+fi
 
 # --- initramfs ----------------------------------------------------------------
 R=$WORK/root
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,mnt,lib/modules}
-cp "$BB" "$R/bin/busybox"
+cp "$WORK/busybox/bin/busybox" "$R/bin/busybox"
 "$BB" --list-full | while read -r applet; do
     [ "$applet" = bin/busybox ] || ln -sf /bin/busybox "$R/$applet"
 done
 
 # modules the guest needs (with what they depend on), when the kernel has
-# them as modules rather than built in
+# them as modules rather than built in (arm64's virt machine puts its
+# consoles and disks on virtio-mmio, its network card on PCI)
 MODDIR=$WORK/kernel/lib/modules/$KVER
 [ -e "$MODDIR/modules.dep" ] || "$BB" depmod -b "$WORK/kernel" "$KVER"
-WANTED="virtio_pci virtio_blk virtio_net virtio_console ext4"
+WANTED="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console ext4"
 : > "$R/etc/modules"
 for m in $WANTED; do
     line=$(grep -E "/${m}\.ko(\.[a-z]+)?:" "$MODDIR/modules.dep" || true)
@@ -96,17 +151,17 @@ chmod 600 "$R/etc/shadow"
 echo 'root:x:0:' > "$R/etc/group"
 echo /bin/sh > "$R/etc/shells"
 printf 'lava-rs test guest \\n \\l\n\n' > "$R/etc/issue"
-cat > "$R/etc/profile" <<'EOF'
+cat > "$R/etc/profile" <<'EOS'
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root
 export PS1='\u@\h:\w# '
 cd /root
-EOF
-cat > "$R/etc/inittab" <<'EOF'
+EOS
+cat > "$R/etc/inittab" <<'EOS'
 ::sysinit:/etc/boot
 ::respawn:/etc/console
 ::shutdown:/bin/umount -a -r
-EOF
-cat > "$R/etc/boot" <<'EOF'
+EOS
+cat > "$R/etc/boot" <<'EOS'
 #!/bin/sh
 # Mount the kernel file systems, load the modules, quiet the kernel.
 mount -t proc proc /proc
@@ -120,8 +175,8 @@ while read -r m; do modprobe -q "$m" 2>/dev/null; done < /etc/modules
 # kernel messages would cut into test output on the console
 dmesg -n 1
 echo "guest: boot done"
-EOF
-cat > "$R/etc/console" <<'EOF'
+EOS
+cat > "$R/etc/console" <<'EOS'
 #!/bin/sh
 # A login on the serial console (busybox init restarts it after logout).
 # No setsid here: init already made this process a session leader.
@@ -129,39 +184,39 @@ tty=$(cat /sys/class/tty/console/active 2>/dev/null)
 tty=${tty##* }
 [ -n "$tty" ] && [ -e "/dev/$tty" ] || tty=console
 exec /sbin/getty -L 115200 "$tty" vt100
-EOF
+EOS
 chmod 755 "$R/etc/boot" "$R/etc/console"
 ln -sf /bin/busybox "$R/init"
-(cd "$R" && find . | LC_ALL=C sort | "$BB" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -9n > "$OUT/initramfs.cpio.gz"
+(cd "$R" && find . | LC_ALL=C sort | "$BB" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -9n > "$RAMDISK_OUT"
 
 # --- QEMU -----------------------------------------------------------------------
-if command -v qemu-system-x86_64 >/dev/null 2>&1 && [ "${QEMU_LAB_UNPACK_QEMU:-0}" != 1 ]; then
-    ln -sf "$(command -v qemu-system-x86_64)" "$OUT/bin/qemu-system-x86_64"
-    say "using the installed $(qemu-system-x86_64 --version | head -n 1)"
+if command -v "$QEMU_BIN" >/dev/null 2>&1 && [ "${QEMU_LAB_UNPACK_QEMU:-0}" != 1 ]; then
+    ln -sf "$(command -v "$QEMU_BIN")" "$OUT/bin/$QEMU_BIN"
+    say "using the installed $("$QEMU_BIN" --version | head -n 1)"
 else
     # What `apt-get install` would bring (simulated: the machine is not
-    # changed), unpacked under OUTDIR/qemu and run through a wrapper.
-    PKGS=$(apt-get install -s --no-install-recommends qemu-system-x86 ipxe-qemu 2>/dev/null | awk '/^Inst / {print $2}')
-    [ -n "$PKGS" ] || die "apt-get cannot resolve qemu-system-x86"
+    # changed), unpacked under OUTDIR/qemu and run through a wrapper; the
+    # x86 and Arm emulators share their libraries there.
+    PKGS=$(apt-get install -s --no-install-recommends "$QEMU_PKG" ipxe-qemu 2>/dev/null | awk '/^Inst / {print $2}')
+    [ -n "$PKGS" ] || die "apt-get cannot resolve $QEMU_PKG"
     # shellcheck disable=SC2086
-    fetch $PKGS
-    rm -rf "$OUT/qemu"
-    for p in $PKGS; do dpkg-deb -x "$(deb "$p")" "$OUT/qemu"; done
-    [ -x "$OUT/qemu/usr/bin/qemu-system-x86_64" ] || die "qemu-system-x86_64 is not in the unpacked packages"
-    cat > "$OUT/bin/qemu-system-x86_64" <<'EOF'
+    fetch amd64 $PKGS
+    for p in $PKGS; do dpkg-deb -x "$(deb "$p" amd64)" "$OUT/qemu"; done
+    [ -x "$OUT/qemu/usr/bin/$QEMU_BIN" ] || die "$QEMU_BIN is not in the unpacked packages"
+    cat > "$OUT/bin/$QEMU_BIN" <<EOS
 #!/bin/sh
 # Debian's QEMU unpacked by qemu-images.sh: its libraries, modules (TCG is
 # one) and firmware are found beside it.
-Q=$(cd "$(dirname "$0")/../qemu" && pwd)
-LD_LIBRARY_PATH="$Q/usr/lib/x86_64-linux-gnu:$Q/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-QEMU_MODULE_DIR="$Q/usr/lib/x86_64-linux-gnu/qemu"
+Q=\$(cd "\$(dirname "\$0")/../qemu" && pwd)
+LD_LIBRARY_PATH="\$Q/usr/lib/x86_64-linux-gnu:\$Q/lib/x86_64-linux-gnu\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+QEMU_MODULE_DIR="\$Q/usr/lib/x86_64-linux-gnu/qemu"
 export LD_LIBRARY_PATH QEMU_MODULE_DIR
-exec "$Q/usr/bin/qemu-system-x86_64" -L "$Q/usr/share/qemu" -L "$Q/usr/share/seabios" -L "$Q/usr/lib/ipxe/qemu" "$@"
-EOF
-    chmod 755 "$OUT/bin/qemu-system-x86_64"
-    say "unpacked $("$OUT/bin/qemu-system-x86_64" --version | head -n 1)"
+exec "\$Q/usr/bin/$QEMU_BIN" -L "\$Q/usr/share/qemu" -L "\$Q/usr/share/seabios" -L "\$Q/usr/lib/ipxe/qemu" "\$@"
+EOS
+    chmod 755 "$OUT/bin/$QEMU_BIN"
+    say "unpacked $("$OUT/bin/$QEMU_BIN" --version | head -n 1)"
 fi
 
-echo "$KPKG $(dpkg-deb -f "$(deb "$KPKG")" Version), busybox-static $(dpkg-deb -f "$(deb busybox-static)" Version), modules: $(tr '\n' ' ' < "$R/etc/modules" 2>/dev/null)" > "$OUT/VERSION"
-rm -rf "$WORK/kernel" "$WORK/busybox" "$WORK/root"
-say "built in $OUT: $(cat "$OUT/VERSION")"
+echo "$KPKG $(dpkg-deb -f "$(deb "$KPKG" "$DEBARCH")" Version), busybox-static $(dpkg-deb -f "$(deb busybox-static "$DEBARCH")" Version), modules: $(tr '\n' ' ' < "$R/etc/modules" 2>/dev/null)" > "$VERSION_OUT"
+rm -rf "$WORK/kernel" "$WORK/busybox" "$WORK/hostbusybox" "$WORK/root"
+say "built in $OUT ($ARCH): $(cat "$VERSION_OUT")"

@@ -268,7 +268,10 @@ fn uboot_board(
         &dispatcher,
         std::fs::write(
             &dispatcher,
-            format!("dispatcher_ip: 10.0.2.2\ntftp_root: {}\n", tftp.display()),
+            format!(
+                "dispatcher_ip: 10.0.2.2\ntftp_server: external\ntftp_root: {}\n",
+                tftp.display()
+            ),
         ),
     )?;
     Ok(Some(board))

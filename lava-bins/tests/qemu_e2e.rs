@@ -164,6 +164,8 @@ fn qemu_job_survives_a_worker_restart() {
 /// The U-Boot bench board of `scripts/uboot-board.sh`, killed when dropped.
 struct Board {
     images: PathBuf,
+    /// `x86_64` or `arm64`: the script's architecture argument.
+    arch: &'static str,
     env: Vec<(String, String)>,
 }
 
@@ -180,10 +182,11 @@ impl Board {
     fn command(&self, action: &str) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!(
-            "env {} bash {} {} x86_64 {action}",
+            "env {} bash {} {} {} {action}",
             env.join(" "),
             Self::script(),
-            self.images.display()
+            self.images.display(),
+            self.arch
         )
     }
 
@@ -191,7 +194,7 @@ impl Board {
         std::process::Command::new("bash")
             .arg(Self::script())
             .arg(&self.images)
-            .args(["x86_64", action])
+            .args([self.arch, action])
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .status()
             .is_ok_and(|s| s.success())
@@ -204,7 +207,22 @@ impl Drop for Board {
     }
 }
 
-fn uboot_job(images: &Path) -> String {
+/// The deploy block's files for the bench board of `arch`: arm64 adds a
+/// device tree.
+fn uboot_files(images: &Path, arch: &str) -> String {
+    let images = images.display();
+    if arch == "arm64" {
+        format!(
+            "    kernel: {{url: 'file://{images}/arm64/Image', type: image}}\n    dtb: {{url: 'file://{images}/arm64/virt.dtb'}}\n    ramdisk: {{url: 'file://{images}/arm64/initramfs.cpio.gz', compression: gz}}\n"
+        )
+    } else {
+        format!(
+            "    kernel: {{url: 'file://{images}/vmlinuz', type: zimage}}\n    ramdisk: {{url: 'file://{images}/initramfs.cpio.gz', compression: gz}}\n"
+        )
+    }
+}
+
+fn uboot_job(images: &Path, arch: &str) -> String {
     format!(
         r#"job_name: u-boot board through the daemons
 device_type: qemu-uboot-bench
@@ -215,13 +233,7 @@ actions:
     to: tftp
     os: oe
     timeout: {{minutes: 2}}
-    kernel:
-      url: file://{images}/vmlinuz
-      type: zimage
-    ramdisk:
-      url: file://{images}/initramfs.cpio.gz
-      compression: gz
-- boot:
+{files}- boot:
     method: u-boot
     commands: ramdisk
     timeout: {{minutes: 4}}
@@ -240,20 +252,28 @@ actions:
           - lava-test-case kernel --shell uname -r
           - lava-test-case must-fail --shell test -e /no/such/file
 "#,
-        images = images.display()
+        files = uboot_files(images, arch)
     )
 }
 
-fn uboot_board_job(postgres: bool) {
+fn uboot_board_job(postgres: bool, arch: &'static str) {
     let Some((mut lab, images)) = qemu_lab(postgres) else {
         return;
     };
-    if !["bin/telnet", "uboot/x86_64/u-boot.rom"]
-        .iter()
-        .all(|f| images.join(f).exists())
-    {
+    let needed: &[&str] = if arch == "arm64" {
+        &[
+            "bin/telnet",
+            "bin/qemu-system-aarch64",
+            "uboot/arm64/u-boot.bin",
+            "arm64/Image",
+            "arm64/virt.dtb",
+        ]
+    } else {
+        &["bin/telnet", "uboot/x86_64/u-boot.rom"]
+    };
+    if !needed.iter().all(|f| images.join(f).exists()) {
         eprintln!(
-            "skipping: no U-Boot board in {} (scripts/uboot-board.sh build)",
+            "skipping: no {arch} U-Boot board in {0} (scripts/qemu-images.sh {0} {arch} && scripts/uboot-board.sh build {0} {arch})",
             images.display()
         );
         return;
@@ -262,6 +282,7 @@ fn uboot_board_job(postgres: bool) {
     std::fs::create_dir_all(&tftp).unwrap();
     let board = Board {
         images: images.canonicalize().unwrap(),
+        arch,
         env: vec![
             ("BOARD_SERIAL_PORT".into(), free_port().to_string()),
             ("BOARD_MONITOR_PORT".into(), free_port().to_string()),
@@ -275,7 +296,7 @@ fn uboot_board_job(postgres: bool) {
     assert!(board.run("start"), "the board did not start");
     let serial = &board.env[0].1;
     let dictionary = format!(
-        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = 'x86_64' %}}\n\
+        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = '{arch}' %}}\n\
          {{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n\
          {{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n\
          {{% set hard_reset_command = '{reset}' %}}\n",
@@ -293,12 +314,16 @@ fn uboot_board_job(postgres: bool) {
     // The worker's dispatcher configuration: QEMU's TFTP serves our root.
     std::fs::write(
         lab.path("dispatcher.d/worker1/dispatcher.yaml"),
-        format!("dispatcher_ip: 10.0.2.2\ntftp_root: {}\n", tftp.display()),
+        format!(
+            "dispatcher_ip: 10.0.2.2\ntftp_server: external\ntftp_root: {}\n",
+            tftp.display()
+        ),
     )
     .unwrap();
     lab.start_master();
     lab.start_slave();
-    let job = lava_scheduler::submit::submit(&lab.store, &uboot_job(&images), "alice").unwrap();
+    let job =
+        lava_scheduler::submit::submit(&lab.store, &uboot_job(&images, arch), "alice").unwrap();
     lab.wait_state(job, JobState::Finished);
     let finished = lab.store.job(job).unwrap();
     assert_eq!(
@@ -323,18 +348,32 @@ fn uboot_board_job(postgres: bool) {
     );
     let log = messages(&log_lines(&lab.job_dir(job))).join("\n");
     assert!(log.contains("Starting kernel"), "booted through U-Boot");
+    let kernel_addr = if arch == "arm64" {
+        "0x40400000"
+    } else {
+        "0x1000000"
+    };
     assert!(
-        log.contains(&format!("tftp 0x1000000 {job}/tftp-deploy-")),
+        log.contains(&format!("tftp {kernel_addr} {job}/tftp-deploy-")),
         "TFTP paths of this job"
     );
+    if arch == "arm64" {
+        assert!(
+            log.contains(&format!("tftp 0x48000000 {job}/tftp-deploy-")),
+            "the device tree goes through TFTP"
+        );
+        assert!(log.contains("booti 0x40400000 0x44000000 0x48000000"));
+    }
 }
 
+/// The x86_64 board (zboot, no device tree) on SQLite.
 #[test]
 fn uboot_board_job_on_sqlite() {
-    uboot_board_job(false);
+    uboot_board_job(false, "x86_64");
 }
 
+/// The arm64 board (booti with a device tree) on PostgreSQL.
 #[test]
 fn uboot_board_job_on_postgres() {
-    uboot_board_job(true);
+    uboot_board_job(true, "arm64");
 }

@@ -109,14 +109,7 @@ fn the_example_board_is_driven_by_the_repositorys_script() {
 
 #[test]
 fn the_arm64_bench_board_boots_with_booti_over_tftp() {
-    let config = render_dictionary(
-        "{% extends 'qemu-uboot-bench.jinja2' %}\n{% set bench_arch = 'arm64' %}\n\
-         {% set connection_command = 'telnet 127.0.0.1 5560' %}\n\
-         {% set power_on_command = '/usr/local/bin/qemu-board /var/lib/lava-rs/qemu-lab arm64 on' %}\n\
-         {% set power_off_command = '/usr/local/bin/qemu-board /var/lib/lava-rs/qemu-lab arm64 off' %}\n\
-         {% set hard_reset_command = '/usr/local/bin/qemu-board /var/lib/lava-rs/qemu-lab arm64 reset' %}\n",
-        "",
-    );
+    let config = example("qemu-uboot-bench-arm64-01.jinja2", "");
     assert_eq!(
         config.commands.primary_connection(),
         Some("telnet 127.0.0.1 5560")
@@ -126,7 +119,8 @@ fn the_arm64_bench_board_boots_with_booti_over_tftp() {
         &config.commands.power_off,
         &config.commands.hard_reset,
     ] {
-        assert!(command.as_ref().unwrap()[0].starts_with("/usr/local/bin/qemu-board "));
+        assert!(command.as_ref().unwrap()[0]
+            .contains("scripts/uboot-board.sh /opt/lava-rs/qemu-lab arm64 "));
     }
     let addresses = config.load_addresses("booti").unwrap();
     assert_eq!(

@@ -1,16 +1,18 @@
-//! The U-Boot bench board, for real: QEMU running Debian's U-Boot
+//! The U-Boot bench boards, for real: QEMU running Debian's U-Boot
 //! (`scripts/uboot-board.sh`), its serial line a telnet server, power
 //! through the QEMU monitor, QEMU's built-in TFTP serving the dispatcher's
-//! TFTP root. lava-run's pipeline deploys the kernel and ramdisk with
-//! `to: tftp` (the overlay appended to the ramdisk), boots them with
-//! `method: u-boot` through the board's real firmware, logs in and runs a
-//! lava-test-shell definition; then a second job runs on the same board,
-//! power-cycled in between.
+//! TFTP root. lava-run's pipeline deploys the kernel, device tree and
+//! ramdisk with `to: tftp` (the overlay appended to the ramdisk, which on
+//! arm64 gets a U-Boot header), boots them with `method: u-boot` through
+//! the board's real firmware, logs in and runs a lava-test-shell
+//! definition; then a second job runs on the same board, power-cycled in
+//! between. The arm64 board boots with `booti` and a device tree, the
+//! x86_64 one with `zboot` and none.
 //!
 //! The images are looked for in `$LAVA_QEMU_LAB`, else
-//! `<workspace>/target/qemu-lab` (`scripts/qemu-images.sh` then
-//! `scripts/uboot-board.sh build`, as `.ci/run` does); without them the
-//! test says so and skips.
+//! `<workspace>/target/qemu-lab` (`scripts/qemu-images.sh LAB ARCH` then
+//! `scripts/uboot-board.sh build LAB ARCH`, as `.ci/run` does); without
+//! them a test says so and skips.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -26,23 +28,67 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn lab() -> Option<PathBuf> {
+/// The two bench boards `scripts/uboot-board.sh` builds.
+#[derive(Clone, Copy)]
+enum Arch {
+    X86_64,
+    Arm64,
+}
+
+impl Arch {
+    /// The architecture argument of the script, also the dictionary's
+    /// `bench_arch`.
+    fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+    /// The files of the lab this board needs.
+    fn needed(self) -> &'static [&'static str] {
+        match self {
+            Arch::X86_64 => &[
+                "vmlinuz",
+                "initramfs.cpio.gz",
+                "bin/qemu-system-x86_64",
+                "bin/telnet",
+                "uboot/x86_64/u-boot.rom",
+            ],
+            Arch::Arm64 => &[
+                "arm64/Image",
+                "arm64/initramfs.cpio.gz",
+                "arm64/virt.dtb",
+                "bin/qemu-system-aarch64",
+                "bin/telnet",
+                "uboot/arm64/u-boot.bin",
+            ],
+        }
+    }
+    /// The deploy block's files.
+    fn deploy(self, lab: &Path) -> String {
+        let lab = lab.display();
+        match self {
+            Arch::X86_64 => format!(
+                "    kernel: {{url: 'file://{lab}/vmlinuz', type: zimage}}\n    ramdisk: {{url: 'file://{lab}/initramfs.cpio.gz', compression: gz}}\n"
+            ),
+            Arch::Arm64 => format!(
+                "    kernel: {{url: 'file://{lab}/arm64/Image', type: image}}\n    dtb: {{url: 'file://{lab}/arm64/virt.dtb'}}\n    ramdisk: {{url: 'file://{lab}/arm64/initramfs.cpio.gz', compression: gz}}\n"
+            ),
+        }
+    }
+}
+
+fn lab(arch: Arch) -> Option<PathBuf> {
     let dir = std::env::var_os("LAVA_QEMU_LAB")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/qemu-lab"));
-    let needed = [
-        "vmlinuz",
-        "initramfs.cpio.gz",
-        "bin/qemu-system-x86_64",
-        "bin/telnet",
-        "uboot/x86_64/u-boot.rom",
-    ];
-    if needed.iter().all(|f| dir.join(f).exists()) {
+    if arch.needed().iter().all(|f| dir.join(f).exists()) {
         return Some(dir.canonicalize().unwrap());
     }
     eprintln!(
-        "skipping: no U-Boot board images in {} (build them with scripts/qemu-images.sh {0} && scripts/uboot-board.sh build {0})",
-        dir.display()
+        "skipping: no {1} U-Boot board images in {0} (build them with scripts/qemu-images.sh {0} {1} && scripts/uboot-board.sh build {0} {1})",
+        dir.display(),
+        arch.name()
     );
     None
 }
@@ -58,6 +104,7 @@ fn free_port() -> u16 {
 /// The board's QEMU, killed (by its pid file) when the test ends.
 struct Board {
     lab: PathBuf,
+    arch: Arch,
     env: Vec<(String, String)>,
 }
 
@@ -74,27 +121,33 @@ impl Board {
     fn command(&self, action: &str) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!(
-            "env {} bash {} {} x86_64 {action}",
+            "env {} bash {} {} {} {action}",
             env.join(" "),
             self.script(),
-            self.lab.display()
+            self.lab.display(),
+            self.arch.name()
         )
+    }
+    /// Runs the script with `action` now.
+    fn run(&self, action: &str) -> bool {
+        std::process::Command::new("bash")
+            .arg(self.script())
+            .arg(&self.lab)
+            .arg(self.arch.name())
+            .arg(action)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .status()
+            .is_ok_and(|s| s.success())
     }
 }
 
 impl Drop for Board {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("bash")
-            .arg(self.script())
-            .arg(&self.lab)
-            .arg("x86_64")
-            .arg("kill")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .status();
+        self.run("kill");
     }
 }
 
-fn job(lab: &Path, name: &str) -> String {
+fn job(lab: &Path, arch: Arch, name: &str) -> String {
     format!(
         r#"job_name: {name}
 timeouts: {{job: {{minutes: 8}}}}
@@ -104,13 +157,7 @@ actions:
     to: tftp
     os: oe
     timeout: {{minutes: 2}}
-    kernel:
-      url: file://{lab}/vmlinuz
-      type: zimage
-    ramdisk:
-      url: file://{lab}/initramfs.cpio.gz
-      compression: gz
-- boot:
+{files}- boot:
     method: u-boot
     commands: ramdisk
     timeout: {{minutes: 4}}
@@ -127,16 +174,28 @@ actions:
         run:
           steps:
           - lava-test-case kernel --shell uname -r
+          - lava-test-case arch --shell 'test "$(uname -m)" = {machine}'
           - lava-test-case overlay-in-ramdisk --shell 'ls /lava-*/bin/lava-test-runner'
           - lava-test-case must-fail --shell test -e /no/such/file
 "#,
-        lab = lab.display()
+        files = arch.deploy(lab),
+        machine = match arch {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "aarch64",
+        },
     )
 }
 
-fn run(id: &str, device: &str, dispatcher: &str, lab: &Path) -> (MemoryLog, Result<(), String>) {
+fn run(
+    id: &str,
+    arch: Arch,
+    device: &str,
+    dispatcher: &str,
+    lab: &Path,
+) -> (MemoryLog, Result<(), String>) {
     let tmp = tempfile::tempdir().unwrap();
-    let mut inputs = JobInputs::new(id, &job(lab, &format!("u-boot board {id}")), device);
+    let definition = job(lab, arch, &format!("u-boot board {id}"));
+    let mut inputs = JobInputs::new(id, &definition, device);
     inputs.tmp_dir = tmp.path().to_path_buf();
     inputs.dispatcher = Some(dispatcher.to_string());
     let (logger, memory) = Logger::memory(id);
@@ -156,34 +215,32 @@ fn result<'a>(results: &'a [Mapping], definition: &str, case: &str) -> Option<&'
     })
 }
 
-#[test]
-fn two_jobs_on_the_uboot_board_deploy_by_tftp_and_boot_through_uboot() {
-    let Some(lab) = lab() else { return };
+/// Two jobs on one bench board of `arch`, power-cycled in between; returns
+/// each job's log.
+fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
+    let lab = lab(arch)?;
     let tftp = tempfile::tempdir().unwrap();
     let serial = free_port();
     let monitor = free_port();
     let board = Board {
         lab: lab.clone(),
+        arch,
         env: vec![
             ("BOARD_SERIAL_PORT".into(), serial.to_string()),
             ("BOARD_MONITOR_PORT".into(), monitor.to_string()),
             ("BOARD_TFTP_DIR".into(), tftp.path().display().to_string()),
-            ("BOARD_NAME".into(), format!("test-{}", std::process::id())),
+            (
+                "BOARD_NAME".into(),
+                format!("test-{}-{}", arch.name(), std::process::id()),
+            ),
         ],
     };
     // the board exists, unpowered, before the first job (as on a bench)
-    let started = std::process::Command::new("bash")
-        .arg(board.script())
-        .arg(&lab)
-        .arg("x86_64")
-        .arg("start")
-        .envs(board.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .status()
-        .unwrap();
-    assert!(started.success(), "the board did not start");
+    assert!(board.run("start"), "the board did not start");
 
     let dictionary = format!(
-        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = 'x86_64' %}}\n{{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n{{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n{{% set hard_reset_command = '{reset}' %}}\n",
+        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = '{arch}' %}}\n{{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n{{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n{{% set hard_reset_command = '{reset}' %}}\n",
+        arch = arch.name(),
         telnet = lab.join("bin/telnet").display(),
         on = board.command("on"),
         off = board.command("off"),
@@ -194,13 +251,14 @@ fn two_jobs_on_the_uboot_board_deploy_by_tftp_and_boot_through_uboot() {
         .render_str("qemu-uboot-bench-test.jinja2", &dictionary, &Mapping::new())
         .unwrap();
     let dispatcher = format!(
-        "dispatcher_ip: 10.0.2.2\ntftp_root: {}\n",
+        "dispatcher_ip: 10.0.2.2\ntftp_server: external\ntftp_root: {}\n",
         tftp.path().display()
     );
 
-    for id in ["4301", "4302"] {
+    let mut logs = Vec::new();
+    for id in ids {
         let started = Instant::now();
-        let (memory, outcome) = run(id, &device, &dispatcher, &lab);
+        let (memory, outcome) = run(id, arch, &device, &dispatcher, &lab);
         if let Err(e) = &outcome {
             for r in memory.records() {
                 eprintln!("{}", r.to_line());
@@ -215,6 +273,7 @@ fn two_jobs_on_the_uboot_board_deploy_by_tftp_and_boot_through_uboot() {
                 .unwrap_or_else(|| panic!("no result {d}/{c} in {results:#?}"))
         };
         assert_eq!(get("0_board", "kernel"), "pass");
+        assert_eq!(get("0_board", "arch"), "pass");
         assert_eq!(get("0_board", "overlay-in-ramdisk"), "pass");
         assert_eq!(get("0_board", "must-fail"), "fail");
         assert_eq!(get("lava", "0_board"), "pass");
@@ -231,6 +290,66 @@ fn two_jobs_on_the_uboot_board_deploy_by_tftp_and_boot_through_uboot() {
             eprintln!("{log}");
         }
         assert!(log.contains("Starting kernel"), "U-Boot started the kernel");
+        assert!(log.contains("- setenv serverip 10.0.2.2"), "{log}");
+        // the job's TFTP directory is gone after the job
+        let left: Vec<_> = std::fs::read_dir(tftp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "TFTP files left behind: {left:?}");
+        println!(
+            "{} job {id}: tftp + u-boot + login + test in {:.1} s",
+            arch.name(),
+            started.elapsed().as_secs_f64()
+        );
+        logs.push(log);
+    }
+    drop(board);
+    Some(logs)
+}
+
+#[test]
+fn two_jobs_on_the_arm64_board_boot_kernel_dtb_and_ramdisk_through_uboot() {
+    let Some(lab) = lab(Arch::Arm64) else { return };
+    let dtb_size = std::fs::metadata(lab.join("arm64/virt.dtb")).unwrap().len();
+    let Some(logs) = two_jobs_on_the_board(Arch::Arm64, ["4311", "4312"]) else {
+        return;
+    };
+    for (id, log) in ["4311", "4312"].iter().zip(&logs) {
+        // kernel, device tree and the re-wrapped ramdisk (U-Boot header
+        // added in Rust) each fetched by TFTP from this job's directory
+        for (addr, dir) in [
+            ("0x40400000", "kernel/Image"),
+            ("0x48000000", "dtb/virt.dtb"),
+            ("0x44000000", "ramdisk/ramdisk.cpio.gz.uboot"),
+        ] {
+            let wanted = format!("- tftp {addr} {id}/tftp-deploy-");
+            let line = log
+                .lines()
+                .find(|l| l.contains(&wanted) && l.contains(dir))
+                .unwrap_or_else(|| panic!("no '{wanted}...{dir}' in\n{log}"));
+            let command = &line[line.find("- tftp").unwrap()..];
+            assert!(!command.contains('{'), "unsubstituted: {line}");
+        }
+        // U-Boot read the whole device tree, and booted with it
+        assert!(
+            log.contains(&format!("Bytes transferred = {dtb_size} ")),
+            "the device tree ({dtb_size} bytes) did not go through TFTP:\n{log}"
+        );
+        assert!(
+            log.contains("- booti 0x40400000 0x44000000 0x48000000"),
+            "{log}"
+        );
+        assert!(log.contains("Loading Device Tree to"), "{log}");
+    }
+}
+
+#[test]
+fn two_jobs_on_the_x86_64_board_boot_kernel_and_ramdisk_through_uboot() {
+    let Some(logs) = two_jobs_on_the_board(Arch::X86_64, ["4301", "4302"]) else {
+        return;
+    };
+    for (id, log) in ["4301", "4302"].iter().zip(&logs) {
         // the substituted commands: TFTP-relative paths of this job, the
         // x86 board's load addresses
         assert!(
@@ -241,19 +360,7 @@ fn two_jobs_on_the_uboot_board_deploy_by_tftp_and_boot_through_uboot() {
             log.contains("- zboot 0x1000000 0 0x8000000 ${initrd_size}"),
             "{log}"
         );
-        assert!(log.contains("- setenv serverip 10.0.2.2"), "{log}");
-        // the job's TFTP directory is gone after the job
-        let left: Vec<_> = std::fs::read_dir(tftp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert!(left.is_empty(), "TFTP files left behind: {left:?}");
-        println!(
-            "job {id}: tftp + u-boot + login + test in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
     }
-    drop(board);
 }
 
 /// A pretend U-Boot on a pty: it waits for power (a line on a FIFO, which
@@ -407,7 +514,7 @@ actions:
     let mut inputs = JobInputs::new("55", &job, &device);
     inputs.tmp_dir = dir.path().join("tmp");
     inputs.dispatcher = Some(format!(
-        "dispatcher_ip: 192.0.2.10\ntftp_root: {}\n",
+        "dispatcher_ip: 192.0.2.10\ntftp_server: external\ntftp_root: {}\n",
         tftp.display()
     ));
     let (logger, memory) = Logger::memory("55");
@@ -505,7 +612,10 @@ fn tftp_and_uboot_blocks_are_validated() {
             Err(e) => e.message,
         }
     };
-    let root = format!("tftp_root: {}\n", dir.path().display());
+    let root = format!(
+        "tftp_server: external\ntftp_root: {}\n",
+        dir.path().display()
+    );
     let image = dir.path().join("Image");
     std::fs::write(&image, b"kernel").unwrap();
     let kernel = format!(
@@ -528,6 +638,13 @@ fn tftp_and_uboot_blocks_are_validated() {
         &root,
     );
     assert!(e.contains("deprecated"), "{e}");
+    // without a TFTP server on the worker the job cannot run
+    let e = validate(
+        kernel,
+        "ramdisk",
+        &root.replace("external", "no-such-tftpd"),
+    );
+    assert!(e.contains("No TFTP server: 'no-such-tftpd'"), "{e}");
 }
 
 fn tarball(path: &Path, files: &[(&str, &[u8])]) {
@@ -588,7 +705,7 @@ actions:
     let mut inputs = JobInputs::new("56", &job, &device);
     inputs.tmp_dir = dir.path().join("tmp");
     inputs.dispatcher = Some(format!(
-        "dispatcher_ip: 192.0.2.10\ntftp_root: {}\n",
+        "dispatcher_ip: 192.0.2.10\ntftp_server: external\ntftp_root: {}\n",
         tftp.display()
     ));
     let (logger, memory) = Logger::memory("56");

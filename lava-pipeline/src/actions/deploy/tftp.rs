@@ -23,6 +23,13 @@
 //! `download-action/file/<key>` (ramdisk: `compress-ramdisk/file/ramdisk`).
 //! The directory is removed when the job ends.
 //!
+//! A TFTP server must serve that root: validation looks for `in.tftpd`
+//! (tftpd-hpa) on `PATH`, as LAVA does, or for the command the dispatcher
+//! configuration names as `tftp_server`; `tftp_server: external` says that
+//! something else serves the root (another host, or the built-in TFTP of
+//! an emulated board such as `share/device-types/qemu-uboot-bench.jinja2`)
+//! and skips the check.
+//!
 //! The ramdisk is handled in Rust, without `cpio`, `gzip` or `mkimage`:
 //! a legacy U-Boot header (`ramdisk.header: u-boot`) is stripped, the
 //! test overlay is appended as a second newc cpio archive (the kernel
@@ -46,6 +53,31 @@ use crate::strategy::{Family, Strategy};
 
 /// The file tftpd-hpa's packaging keeps its configuration in.
 pub const TFTPD_DEFAULTS: &str = "/etc/default/tftpd-hpa";
+
+/// The TFTP server LAVA's packaging installs (tftpd-hpa).
+pub const TFTP_SERVER: &str = "in.tftpd";
+
+/// The TFTP server of this worker: `None` when the dispatcher
+/// configuration says `tftp_server: external`, else the path of
+/// `tftp_server` (default `in.tftpd`) found on `PATH`. Missing, it is an
+/// infrastructure error that says what to install or set.
+pub fn tftp_server(
+    dispatcher: &lava_proto::yaml::Mapping,
+) -> Result<Option<PathBuf>, PipelineError> {
+    let name = dispatcher
+        .get("tftp_server")
+        .map(scalar)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| TFTP_SERVER.to_string());
+    if name == "external" {
+        return Ok(None);
+    }
+    crate::host::which(&name).map(Some).map_err(|_| {
+        PipelineError::infrastructure(format!(
+            "No TFTP server: '{name}' is not on $PATH (install tftpd-hpa, or set 'tftp_server' in the dispatcher configuration: a command, or 'external' when another server serves the TFTP root)"
+        ))
+    })
+}
 
 /// The keys a tftp deploy downloads, in LAVA's order.
 pub const TFTP_KEYS: [&str; 5] = ["ramdisk", "kernel", "dtb", "nfsrootfs", "modules"];
@@ -174,6 +206,7 @@ impl Action for TftpDeploy {
         if let Err(e) = root_for(v.job) {
             v.error(e.message);
         }
+        tftp_server(&v.job.dispatcher)?;
         if let Some(kind) = v
             .node
             .block
@@ -944,6 +977,22 @@ mod tests {
         }
         assert!(text.contains("#!/bin/sh\n"));
         assert!(archive.starts_with(b"070701"));
+    }
+
+    #[test]
+    fn the_tftp_server_is_looked_for_unless_external() {
+        let external = yaml::load("{tftp_server: external}").unwrap();
+        assert_eq!(tftp_server(external.as_mapping().unwrap()).unwrap(), None);
+        let sh = yaml::load("{tftp_server: sh}").unwrap();
+        assert!(tftp_server(sh.as_mapping().unwrap())
+            .unwrap()
+            .unwrap()
+            .ends_with("sh"));
+        let missing = yaml::load("{tftp_server: no-such-tftpd}").unwrap();
+        let e = tftp_server(missing.as_mapping().unwrap()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Infrastructure);
+        assert!(e.message.contains("'no-such-tftpd' is not on $PATH"), "{e}");
+        assert!(e.message.contains("tftp_server"), "{e}");
     }
 
     #[test]
