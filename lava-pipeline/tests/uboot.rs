@@ -645,6 +645,26 @@ fn tftp_and_uboot_blocks_are_validated() {
         &root.replace("external", "no-such-tftpd"),
     );
     assert!(e.contains("No TFTP server: 'no-such-tftpd'"), "{e}");
+    // persistent_nfs: an address that is not server:/path is refused; a
+    // good one needs rpcinfo on the worker (this machine's kernel has no
+    // NFS, so nothing further is tried here)
+    let e = validate(
+        &format!("{kernel}    persistent_nfs: {{address: 'nfs.lab/srv/root'}}\n"),
+        "nfs",
+        &root,
+    );
+    assert!(
+        e.contains("Unrecognised NFS URL: 'nfs.lab/srv/root'"),
+        "{e}"
+    );
+    if lava_pipeline::host::which("rpcinfo").is_err() {
+        let e = validate(
+            &format!("{kernel}    persistent_nfs: {{address: 'nfs.lab:/srv/root'}}\n"),
+            "nfs",
+            &root,
+        );
+        assert!(e.contains("persistent_nfs needs 'rpcinfo'"), "{e}");
+    }
 }
 
 fn tarball(path: &Path, files: &[(&str, &[u8])]) {

@@ -121,8 +121,12 @@ pub struct Deployed {
     pub ramdisk_header: bool,
     /// The method's `lava_mac`.
     pub lava_mac: Option<String>,
-    /// The unpacked NFS root (absolute path on the worker).
+    /// The NFS root: the unpacked `nfsrootfs` (absolute path on the
+    /// worker) or the path of `persistent_nfs` on its server.
     pub nfsrootfs: Option<String>,
+    /// The server of a `persistent_nfs` root (an unpacked `nfsrootfs` is
+    /// served by the worker: `server_ip`).
+    pub nfs_server: Option<String>,
 }
 
 impl Deployed {
@@ -138,7 +142,9 @@ impl Deployed {
             ("{NFSROOTFS}".to_string(), self.nfsrootfs.clone()),
             (
                 "{NFS_SERVER_IP}".to_string(),
-                self.nfsrootfs.as_ref().and(self.server_ip.clone()),
+                self.nfsrootfs
+                    .as_ref()
+                    .and(self.nfs_server.clone().or_else(|| self.server_ip.clone())),
             ),
         ];
         if let Some((command, addresses)) = &self.boot {
@@ -325,7 +331,10 @@ impl Action for BootloaderOverlay {
                 .boot_method("u-boot")
                 .and_then(|m| m.parameters.get("lava_mac"))
                 .map(scalar),
-            nfsrootfs: ctx.get_str("extract-rootfs", "file", "nfsroot"),
+            nfsrootfs: ctx
+                .get_str("extract-rootfs", "file", "nfsroot")
+                .or_else(|| ctx.get_str("persistent-nfs-overlay", "nfs_address", "nfsroot")),
+            nfs_server: ctx.get_str("persistent-nfs-overlay", "nfs_address", "serverip"),
         };
         let table = deployed.table();
         ctx.logger.debug("substitutions:");
@@ -671,6 +680,7 @@ mod tests {
             ramdisk_header: true,
             lava_mac: None,
             nfsrootfs: None,
+            nfs_server: None,
         };
         let out = substitute(
             &lines(&[
@@ -706,6 +716,7 @@ mod tests {
             ramdisk_header: true,
             lava_mac: None,
             nfsrootfs: None,
+            nfs_server: None,
         };
         let bootx = |d: &Deployed| {
             d.table()
@@ -720,6 +731,39 @@ mod tests {
             bootx(&deployed),
             "booti 0x40400000 0x44000000:${initrd_size} 0x48000000"
         );
+    }
+
+    #[test]
+    fn nfs_roots_name_their_server() {
+        let nfs =
+            lines(&["setenv bootargs root=/dev/nfs nfsroot={NFS_SERVER_IP}:{NFSROOTFS},tcp,hard"]);
+        // an unpacked nfsrootfs is served by the worker
+        let unpacked = Deployed {
+            server_ip: Some("192.0.2.10".into()),
+            nfsrootfs: Some("/var/lib/lava/dispatcher/tmp/7/extract-nfsrootfs-x".into()),
+            ..Deployed::default()
+        };
+        assert_eq!(
+            substitute(&nfs, &unpacked.table()),
+            ["setenv bootargs root=/dev/nfs nfsroot=192.0.2.10:/var/lib/lava/dispatcher/tmp/7/extract-nfsrootfs-x,tcp,hard"]
+        );
+        // a persistent root by its own server
+        let persistent = Deployed {
+            server_ip: Some("192.0.2.10".into()),
+            nfsrootfs: Some("/srv/rootfs/debian".into()),
+            nfs_server: Some("nfs.lab".into()),
+            ..Deployed::default()
+        };
+        assert_eq!(
+            substitute(&nfs, &persistent.table()),
+            ["setenv bootargs root=/dev/nfs nfsroot=nfs.lab:/srv/rootfs/debian,tcp,hard"]
+        );
+        // no NFS root: the line goes
+        let none = Deployed {
+            server_ip: Some("192.0.2.10".into()),
+            ..Deployed::default()
+        };
+        assert!(substitute(&nfs, &none.table()).is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! │  ├─ extract-nfsrootfs      with nfsrootfs: unpacked in the job's tmp dir
 //! │  ├─ lava-overlay           if a test of the namespace needs it
 //! │  ├─ extract-modules        with modules: for the ramdisk and the NFS root
-//! │  ├─ apply-overlay-tftp     with nfsrootfs: the overlay into the NFS root
+//! │  ├─ apply-overlay-tftp     with nfsrootfs or persistent_nfs: the overlay into the NFS root
 //! │  └─ compress-ramdisk       strip / append modules and overlay / re-wrap (below)
 //! └─ deploy-device-env         if a test needs deployment data
 //! ```
@@ -22,6 +22,14 @@
 //! bootloader sees them by their TFTP-relative path, published as
 //! `download-action/file/<key>` (ramdisk: `compress-ramdisk/file/ramdisk`).
 //! The directory is removed when the job ends.
+//!
+//! `persistent_nfs: {address: "server:/path"}` boots a root file system
+//! that lives on an NFS server of the lab: validation checks the address
+//! and that `rpcinfo` is there, the deploy asks the server whether it
+//! answers NFS version 3 (`rpcinfo -u server nfs 3`), the overlay is
+//! copied into it through `mount -t nfs` on the worker (unless
+//! `install_overlay: false`), and the boot commands get `{NFSROOTFS}` =
+//! the path and `{NFS_SERVER_IP}` = the server.
 //!
 //! A TFTP server must serve that root: validation looks for `in.tftpd`
 //! (tftpd-hpa) on `PATH`, as LAVA does, or for the command the dispatcher
@@ -77,6 +85,28 @@ pub fn tftp_server(
             "No TFTP server: '{name}' is not on $PATH (install tftpd-hpa, or set 'tftp_server' in the dispatcher configuration: a command, or 'external' when another server serves the TFTP root)"
         ))
     })
+}
+
+/// The `persistent_nfs` address of a deploy block, split into
+/// `(server, path)`: `Ok(None)` without `persistent_nfs`, an error for an
+/// address that is not `server:/path`.
+pub fn persistent_nfs(block: &Block) -> Result<Option<(String, String)>, String> {
+    let Some(entry) = block.get("persistent_nfs") else {
+        return Ok(None);
+    };
+    let Some(address) = entry.get("address").map(scalar) else {
+        return Err("Missing address for persistent NFS".into());
+    };
+    match address.split_once(':') {
+        Some((server, path))
+            if !server.is_empty() && path.starts_with('/') && !path.contains(':') =>
+        {
+            Ok(Some((server.to_string(), path.to_string())))
+        }
+        _ => Err(format!(
+            "Unrecognised NFS URL: '{address}' (persistent_nfs: address must be server:/path)"
+        )),
+    }
 }
 
 /// The keys a tftp deploy downloads, in LAVA's order.
@@ -207,6 +237,19 @@ impl Action for TftpDeploy {
             v.error(e.message);
         }
         tftp_server(&v.job.dispatcher)?;
+        match persistent_nfs(&v.node.block) {
+            Ok(Some((server, path))) => {
+                crate::host::which("rpcinfo").map_err(|_| {
+                    PipelineError::infrastructure(
+                        "persistent_nfs needs 'rpcinfo' on the worker (package rpcbind)",
+                    )
+                })?;
+                v.set("persistent-nfs-overlay", "nfs_address", "nfsroot", path);
+                v.set("persistent-nfs-overlay", "nfs_address", "serverip", server);
+            }
+            Ok(None) => {}
+            Err(e) => v.error(e),
+        }
         if let Some(kind) = v
             .node
             .block
@@ -246,6 +289,20 @@ impl Action for TftpDeploy {
         ctx.set("tftp-deploy", "tftp", "suffix", suffix.as_str());
         if self.keys.iter().any(|k| k == "ramdisk") {
             ctx.set("tftp-deploy", "tftp", "ramdisk", true);
+        }
+        if let Ok(Some((server, _))) = persistent_nfs(&ctx.node.block) {
+            // the server must answer before anything is downloaded for it
+            let argv: Vec<String> = ["rpcinfo", "-u", &server, "nfs", "3"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let output = crate::host::run_allow_fail(&argv, &ctx.deadline, ctx.cancel, ctx.logger)?;
+            if output.code != 0 {
+                return Err(PipelineError::infrastructure(format!(
+                    "The persistent NFS server {server} does not answer NFS version 3 (rpcinfo -u {server} nfs 3: {})",
+                    output.output.trim()
+                )));
+            }
         }
         ctx.run_children()?;
         let limit = ctx
@@ -358,7 +415,7 @@ impl Action for PrepareTftpOverlay {
         if p.block.get("modules").is_some() {
             p.add(ExtractModules);
         }
-        if p.block.get("nfsrootfs").is_some() {
+        if p.block.get("nfsrootfs").is_some() || p.block.get("persistent_nfs").is_some() {
             p.add(ApplyOverlayTftp);
         }
         p.add(CompressRamdisk::default());
@@ -657,29 +714,75 @@ impl Action for ApplyOverlayTftp {
         ErrorKind::Infrastructure
     }
     fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+        let Some(location) = ctx.get_str("test", "shared", "location") else {
+            return Ok(());
+        };
+        let (key, root) = if let Some(root) = ctx.get_str("extract-rootfs", "file", "nfsroot") {
+            ("nfsrootfs", Some(root))
+        } else if ctx.node.block.get("persistent_nfs").is_some() {
+            ("persistent_nfs", None)
+        } else {
+            return Ok(());
+        };
         let install = ctx
             .node
             .block
-            .get("nfsrootfs")
+            .get(key)
             .and_then(|n| n.get("install_overlay"))
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        let (Some(root), Some(location)) = (
-            ctx.get_str("extract-rootfs", "file", "nfsroot"),
-            ctx.get_str("test", "shared", "location"),
-        ) else {
-            return Ok(());
-        };
         // the overlay goes to one place: the NFS root, or nowhere
         ctx.set("apply-overlay-tftp", "overlay", "target", "nfsroot");
         if !install {
-            ctx.logger
-                .info("nfsrootfs: install_overlay is false, the overlay is not applied");
+            ctx.logger.info(format!(
+                "{key}: install_overlay is false, the overlay is not applied"
+            ));
             return Ok(());
         }
-        copy_tree(Path::new(&location), Path::new(&root))
-            .map_err(|e| io_err(Path::new(&root), e))?;
-        ctx.logger.info(format!("Overlay applied to {root}"));
+        match root {
+            Some(root) => {
+                copy_tree(Path::new(&location), Path::new(&root))
+                    .map_err(|e| io_err(Path::new(&root), e))?;
+                ctx.logger.info(format!("Overlay applied to {root}"));
+            }
+            None => {
+                let address = ctx
+                    .node
+                    .block
+                    .get("persistent_nfs")
+                    .and_then(|n| n.get("address"))
+                    .map(scalar)
+                    .unwrap_or_default();
+                let mount = ctx.data.mkdtemp("persistent-nfs")?;
+                let text = mount.display().to_string();
+                let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+                crate::host::run(
+                    &argv(&["mount", "-t", "nfs", &address, &text]),
+                    &ctx.deadline,
+                    ctx.cancel,
+                    ctx.logger,
+                    ErrorKind::Infrastructure,
+                )?;
+                let copied = copy_tree(Path::new(&location), &mount);
+                // unmounted whatever the copy gave, so the share is not left
+                // mounted on the worker
+                let unmounted = crate::host::run(
+                    &argv(&["umount", &text]),
+                    &ctx.deadline,
+                    ctx.cancel,
+                    ctx.logger,
+                    ErrorKind::Infrastructure,
+                );
+                copied.map_err(|e| {
+                    PipelineError::infrastructure(format!(
+                        "Unable to copy the overlay to {address}: {e}"
+                    ))
+                })?;
+                unmounted?;
+                let _ = std::fs::remove_dir(&mount);
+                ctx.logger.info(format!("Overlay applied to {address}"));
+            }
+        }
         Ok(())
     }
 }
@@ -977,6 +1080,32 @@ mod tests {
         }
         assert!(text.contains("#!/bin/sh\n"));
         assert!(archive.starts_with(b"070701"));
+    }
+
+    #[test]
+    fn persistent_nfs_addresses_are_server_colon_path() {
+        let parse = |text: &str| {
+            let value = yaml::load(text).unwrap();
+            let block = Block {
+                params: value.as_mapping().unwrap().clone(),
+                ..Block::finalize()
+            };
+            persistent_nfs(&block)
+        };
+        assert_eq!(parse("{to: tftp}"), Ok(None));
+        assert_eq!(
+            parse("{to: tftp, persistent_nfs: {address: 'nfs.lab:/srv/rootfs'}}"),
+            Ok(Some(("nfs.lab".into(), "/srv/rootfs".into())))
+        );
+        for bad in ["'/srv/rootfs'", "'nfs.lab:srv'", "':/srv'", "'a:/b:/c'"] {
+            let e =
+                parse(&format!("{{to: tftp, persistent_nfs: {{address: {bad}}}}}")).unwrap_err();
+            assert!(e.starts_with("Unrecognised NFS URL"), "{bad}: {e}");
+        }
+        assert_eq!(
+            parse("{to: tftp, persistent_nfs: {install_overlay: false}}"),
+            Err("Missing address for persistent NFS".into())
+        );
     }
 
     #[test]
