@@ -324,6 +324,25 @@ pub fn log_lines(dir: &Path) -> Vec<String> {
     lines
 }
 
+/// The complete lines of a job's log that the master is still writing:
+/// a line it has not finished (no newline yet) is left out, and
+/// `output.idx` is not checked (it follows `output.yaml`). For polling;
+/// [`log_lines`] checks a finished log.
+pub fn log_lines_so_far(dir: &Path) -> Vec<String> {
+    let Ok(output) = std::fs::read(dir.join("output.yaml")) else {
+        return Vec::new();
+    };
+    let complete = output
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(&output[..0], |end| &output[..=end]);
+    String::from_utf8_lossy(complete)
+        .split_inclusive('\n')
+        .filter(|l| l.starts_with("- {") && l.ends_with("}\n"))
+        .map(|l| l[2..l.len() - 1].to_string())
+        .collect()
+}
+
 pub fn messages(lines: &[String]) -> Vec<String> {
     lines
         .iter()
