@@ -110,12 +110,8 @@ dpkg-deb -x "$(deb busybox-static "$DEBARCH")" "$WORK/busybox"
 dpkg-deb -x "$(deb busybox-static amd64)" "$WORK/hostbusybox"
 KVER=$(ls "$WORK/kernel/lib/modules" | head -n 1)
 BB=$WORK/hostbusybox/bin/busybox
-if [ "$ARCH" = x86_64 ]; then
-    cp "$WORK"/kernel/boot/vmlinuz-* "$KERNEL_OUT"
-else
-    # Debian's arm64 package names the uncompressed Image vmlinuz-KVER
-    cp "$WORK"/kernel/boot/vmlinuz-* "$KERNEL_OUT"
-fi
+# (Debian's arm64 package names its uncompressed Image vmlinuz-KVER too)
+cp "$WORK"/kernel/boot/vmlinuz-* "$KERNEL_OUT"
 
 # --- initramfs ----------------------------------------------------------------
 R=$WORK/root
