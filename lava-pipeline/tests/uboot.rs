@@ -776,3 +776,23 @@ actions:
         "{commands}"
     );
 }
+
+/// The example dispatcher configuration of `share/dispatchers/` says what
+/// its comments say.
+#[test]
+fn the_example_dispatcher_configuration_is_read_as_documented() {
+    use lava_pipeline::actions::deploy::tftp::{tftp_root, tftp_server};
+    let text =
+        std::fs::read_to_string(workspace().join("share/dispatchers/bench-worker.yaml")).unwrap();
+    let value = lava_proto::yaml::load(&text).unwrap();
+    let config = value.as_mapping().unwrap();
+    assert_eq!(
+        tftp_root(config, None).unwrap(),
+        PathBuf::from("/var/lib/lava/dispatcher/tmp")
+    );
+    assert_eq!(tftp_server(config).unwrap(), None);
+    assert_eq!(
+        lava_pipeline::actions::boot::uboot::dispatcher_ip(config).unwrap(),
+        "10.0.2.2"
+    );
+}
