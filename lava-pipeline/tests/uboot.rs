@@ -7,16 +7,19 @@
 //! the board's real firmware, logs in and runs a lava-test-shell
 //! definition; then a second job runs on the same board, power-cycled in
 //! between. The arm64 board boots with `booti` and a device tree, the
-//! x86_64 one with `zboot` and none.
+//! x86_64 one with `zboot` and none. Without the boards' images (see
+//! `support/bench_board.rs`) those tests say so and skip.
 //!
-//! The images are looked for in `$LAVA_QEMU_LAB`, else
-//! `<workspace>/target/qemu-lab` (`scripts/qemu-images.sh LAB ARCH` then
-//! `scripts/uboot-board.sh build LAB ARCH`, as `.ci/run` does); without
-//! them a test says so and skips.
+//! A scripted U-Boot on a pty covers what the real one cannot show: error
+//! retries, NFS roots, validation.
+
+#[path = "support/bench_board.rs"]
+mod bench_board;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bench_board::{workspace, Arch, Board};
 use lava_devices::TemplateSet;
 use lava_pipeline::cancel::CancelToken;
 use lava_pipeline::job::{scalar, Job, JobInputs};
@@ -24,166 +27,12 @@ use lava_pipeline::logger::{Logger, MemoryLog};
 use lava_pipeline::strategy::Registry;
 use lava_proto::yaml::Mapping;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The two bench boards `scripts/uboot-board.sh` builds.
-#[derive(Clone, Copy)]
-enum Arch {
-    X86_64,
-    Arm64,
-}
-
-impl Arch {
-    /// The architecture argument of the script, also the dictionary's
-    /// `bench_arch`.
-    fn name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-    /// The files of the lab this board needs.
-    fn needed(self) -> &'static [&'static str] {
-        match self {
-            Arch::X86_64 => &[
-                "vmlinuz",
-                "initramfs.cpio.gz",
-                "bin/qemu-system-x86_64",
-                "bin/telnet",
-                "uboot/x86_64/u-boot.rom",
-            ],
-            Arch::Arm64 => &[
-                "arm64/Image",
-                "arm64/initramfs.cpio.gz",
-                "arm64/virt.dtb",
-                "bin/qemu-system-aarch64",
-                "bin/telnet",
-                "uboot/arm64/u-boot.bin",
-            ],
-        }
-    }
-    /// The deploy block's files.
-    fn deploy(self, lab: &Path) -> String {
-        let lab = lab.display();
-        match self {
-            Arch::X86_64 => format!(
-                "    kernel: {{url: 'file://{lab}/vmlinuz', type: zimage}}\n    ramdisk: {{url: 'file://{lab}/initramfs.cpio.gz', compression: gz}}\n"
-            ),
-            Arch::Arm64 => format!(
-                "    kernel: {{url: 'file://{lab}/arm64/Image', type: image}}\n    dtb: {{url: 'file://{lab}/arm64/virt.dtb'}}\n    ramdisk: {{url: 'file://{lab}/arm64/initramfs.cpio.gz', compression: gz}}\n"
-            ),
-        }
-    }
-}
-
-fn lab(arch: Arch) -> Option<PathBuf> {
-    let dir = std::env::var_os("LAVA_QEMU_LAB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/qemu-lab"));
-    if arch.needed().iter().all(|f| dir.join(f).exists()) {
-        return Some(dir.canonicalize().unwrap());
-    }
-    eprintln!(
-        "skipping: no {1} U-Boot board images in {0} (build them with scripts/qemu-images.sh {0} {1} && scripts/uboot-board.sh build {0} {1})",
-        dir.display(),
-        arch.name()
-    );
-    None
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// The board's QEMU, killed (by its pid file) when the test ends.
-struct Board {
-    lab: PathBuf,
-    arch: Arch,
-    env: Vec<(String, String)>,
-}
-
-impl Board {
-    fn script(&self) -> String {
-        workspace()
-            .join("scripts/uboot-board.sh")
-            .canonicalize()
-            .unwrap()
-            .display()
-            .to_string()
-    }
-    /// The power command for the dictionary.
-    fn command(&self, action: &str) -> String {
-        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!(
-            "env {} bash {} {} {} {action}",
-            env.join(" "),
-            self.script(),
-            self.lab.display(),
-            self.arch.name()
-        )
-    }
-    /// Runs the script with `action` now.
-    fn run(&self, action: &str) -> bool {
-        std::process::Command::new("bash")
-            .arg(self.script())
-            .arg(&self.lab)
-            .arg(self.arch.name())
-            .arg(action)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        self.run("kill");
-    }
-}
-
-fn job(lab: &Path, arch: Arch, name: &str) -> String {
-    format!(
-        r#"job_name: {name}
-timeouts: {{job: {{minutes: 8}}}}
-visibility: public
-actions:
-- deploy:
-    to: tftp
-    os: oe
-    timeout: {{minutes: 2}}
-{files}- boot:
-    method: u-boot
-    commands: ramdisk
-    timeout: {{minutes: 4}}
-    prompts: ['root@lava:']
-    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
-- test:
-    timeout: {{minutes: 3}}
-    definitions:
-    - from: inline
-      name: board
-      path: inline/board.yaml
-      repository:
-        metadata: {{format: Lava-Test Test Definition 1.0, name: board, description: U-Boot board}}
-        run:
-          steps:
-          - lava-test-case kernel --shell uname -r
-          - lava-test-case arch --shell 'test "$(uname -m)" = {machine}'
-          - lava-test-case overlay-in-ramdisk --shell 'ls /lava-*/bin/lava-test-runner'
-          - lava-test-case must-fail --shell test -e /no/such/file
-"#,
-        files = arch.deploy(lab),
-        machine = match arch {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "aarch64",
-        },
-    )
 }
 
 fn run(
@@ -194,7 +43,7 @@ fn run(
     lab: &Path,
 ) -> (MemoryLog, Result<(), String>) {
     let tmp = tempfile::tempdir().unwrap();
-    let definition = job(lab, arch, &format!("u-boot board {id}"));
+    let definition = bench_board::job(lab, arch, &format!("u-boot board {id}"));
     let mut inputs = JobInputs::new(id, &definition, device);
     inputs.tmp_dir = tmp.path().to_path_buf();
     inputs.dispatcher = Some(dispatcher.to_string());
@@ -218,42 +67,27 @@ fn result<'a>(results: &'a [Mapping], definition: &str, case: &str) -> Option<&'
 /// Two jobs on one bench board of `arch`, power-cycled in between; returns
 /// each job's log.
 fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
-    let lab = lab(arch)?;
+    let lab = bench_board::lab(arch)?;
     let tftp = tempfile::tempdir().unwrap();
-    let serial = free_port();
-    let monitor = free_port();
-    let board = Board {
-        lab: lab.clone(),
+    let board = Board::new(
+        &lab,
         arch,
-        env: vec![
-            ("BOARD_SERIAL_PORT".into(), serial.to_string()),
-            ("BOARD_MONITOR_PORT".into(), monitor.to_string()),
-            ("BOARD_TFTP_DIR".into(), tftp.path().display().to_string()),
-            (
-                "BOARD_NAME".into(),
-                format!("test-{}-{}", arch.name(), std::process::id()),
-            ),
-        ],
-    };
+        free_port(),
+        free_port(),
+        tftp.path(),
+        &format!("test-{}-{}", arch.name(), std::process::id()),
+    );
     // the board exists, unpowered, before the first job (as on a bench)
     assert!(board.run("start"), "the board did not start");
-
-    let dictionary = format!(
-        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = '{arch}' %}}\n{{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n{{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n{{% set hard_reset_command = '{reset}' %}}\n",
-        arch = arch.name(),
-        telnet = lab.join("bin/telnet").display(),
-        on = board.command("on"),
-        off = board.command("off"),
-        reset = board.command("reset"),
-    );
     let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
     let device = templates
-        .render_str("qemu-uboot-bench-test.jinja2", &dictionary, &Mapping::new())
+        .render_str(
+            "qemu-uboot-bench-test.jinja2",
+            &board.dictionary(),
+            &Mapping::new(),
+        )
         .unwrap();
-    let dispatcher = format!(
-        "dispatcher_ip: 10.0.2.2\ntftp_server: external\ntftp_root: {}\n",
-        tftp.path().display()
-    );
+    let dispatcher = bench_board::dispatcher(tftp.path());
 
     let mut logs = Vec::new();
     for id in ids {
@@ -310,7 +144,9 @@ fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
 
 #[test]
 fn two_jobs_on_the_arm64_board_boot_kernel_dtb_and_ramdisk_through_uboot() {
-    let Some(lab) = lab(Arch::Arm64) else { return };
+    let Some(lab) = bench_board::lab(Arch::Arm64) else {
+        return;
+    };
     let dtb_size = std::fs::metadata(lab.join("arm64/virt.dtb")).unwrap().len();
     let Some(logs) = two_jobs_on_the_board(Arch::Arm64, ["4311", "4312"]) else {
         return;
