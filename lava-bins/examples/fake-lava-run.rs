@@ -1,7 +1,8 @@
 //! A stand-in for `lava-run`, used by the daemon tests (and a small example
 //! of a lava-run-compatible log producer): it takes lava-run's
 //! command line, streams log lines to the master exactly as lava-run does
-//! (PUSH, lossless), writes `description.yaml` and exits.
+//! (lava-pipeline's `Logger`: PUSH, lossless, with the journal the worker
+//! answers LOG_SYNC with), writes `description.yaml` and exits.
 //!
 //! What it does is read from the job definition's `fixture` mapping:
 //! `lines` (log lines to send, default 5), `delay_ms` (pause after each
@@ -15,9 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use lava_pipeline::logger::{Logger, JOURNAL};
 use lava_proto::cert;
-use lava_proto::log::{LogLevel, LogMessage, LogRecord};
-use lava_proto::socket::{self, ConnectOptions, Security};
+use lava_proto::log::{LogLevel, LogRecord};
+use lava_proto::socket::{ConnectOptions, Security};
 use lava_proto::yaml::{self, Mapping, Value};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -74,12 +76,16 @@ fn main() {
         },
         _ => Security::Null,
     };
-    let ctx = zmq::Context::new();
-    let push = socket::log_source(&ctx, &url, &security, &ConnectOptions::default()).unwrap();
-    let send = |lvl: LogLevel, msg: Value| {
-        let line = LogRecord::new(lvl, msg).to_line();
-        socket::send_log(&push, &LogMessage { job_id, line }).unwrap();
-    };
+    let logger = Logger::zmq(
+        &url,
+        &job_id.to_string(),
+        &security,
+        &ConnectOptions::default(),
+    )
+    .unwrap()
+    .with_journal(&out.join(JOURNAL))
+    .unwrap();
+    let send = |lvl: LogLevel, msg: Value| logger.record(LogRecord::new(lvl, msg));
     let map = |pairs: &[(&str, Value)]| {
         Value::Mapping(
             pairs
@@ -140,8 +146,7 @@ fn main() {
         ])
     };
     send(LogLevel::Results, result);
-    drop(push); // infinite linger: every line is delivered first
-    drop(ctx);
+    logger.close(); // infinite linger: every line is delivered first
     std::fs::write(
         out.join("description.yaml"),
         format!("job:\n  id: {job_id}\n"),

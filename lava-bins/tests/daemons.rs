@@ -149,12 +149,99 @@ fn restart_mid_job(restart_master: bool, postgres: bool) {
         "{}",
         lab.logs_of()
     );
-    let msgs = messages(&log_lines(&lab.job_dir(job)));
-    assert_eq!(msgs.len(), 6, "every line exactly once: {msgs:?}");
-    assert_eq!(msgs[1..4], ["\"line 0\"", "\"line 1\"", "\"line 2\""]);
+    // END_OK comes once the log is whole
     wait_for("the worker to clean up after END_OK", DEADLINE, || {
         !lab.slave_job_dir(job).exists()
     });
+    let msgs = messages(&log_lines(&lab.job_dir(job)));
+    assert_eq!(msgs.len(), 6, "every line exactly once: {msgs:?}");
+    assert_eq!(msgs[1..4], ["\"line 0\"", "\"line 1\"", "\"line 2\""]);
+}
+
+/// Keep the first `n` lines of a stored log (`output.yaml` and its index).
+fn truncate_log(dir: &std::path::Path, n: usize) {
+    let index = std::fs::read(dir.join("output.idx")).unwrap();
+    let offsets: Vec<u64> = index
+        .chunks(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let output = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("output.yaml"))
+        .unwrap();
+    output.set_len(offsets[n]).unwrap();
+    std::fs::write(dir.join("output.idx"), &index[..n * 8]).unwrap();
+}
+
+/// Lines a master had received but not written when it was killed (ZeroMQ
+/// acknowledges nothing, so lava-run counts them as delivered) come back
+/// from the worker's journal before END_OK: the log has every line once
+/// and in order, and the lost result is stored with its log lines.
+fn lines_lost_by_a_killed_master_come_back(postgres: bool) {
+    let Some(mut lab) = Lab::new(postgres) else {
+        return;
+    };
+    lab.start_master();
+    lab.start_slave();
+    let job = lab.submit("{hold: true, lines: 3}");
+    lab.wait_state(job, JobState::Running);
+    wait_for("the smoke result", DEADLINE, || {
+        lab.store
+            .test_cases(job)
+            .unwrap()
+            .iter()
+            .any(|c| c.name == "smoke")
+    });
+    lab.master.take(); // SIGKILL
+                       // What such a master leaves behind: of the five lines sent so far it
+                       // wrote two; the smoke result went with the rest.
+    assert_eq!(log_lines(&lab.job_dir(job)).len(), 5);
+    truncate_log(&lab.job_dir(job), 2);
+    assert_eq!(lab.store.delete_test_cases(job).unwrap(), 1);
+    lab.start_master();
+    lab.release(job);
+    wait_for("END_OK", DEADLINE, || !lab.slave_job_dir(job).exists());
+    let job_row = lab.store.job(job).unwrap();
+    assert_eq!(job_row.health, JobHealth::Complete, "{}", lab.logs_of());
+    let msgs = messages(&log_lines(&lab.job_dir(job)));
+    assert_eq!(
+        msgs.len(),
+        6,
+        "every line exactly once: {msgs:#?}\n{}",
+        lab.logs_of()
+    );
+    assert_eq!(msgs[1..4], ["\"line 0\"", "\"line 1\"", "\"line 2\""]);
+    assert!(msgs[4].contains("smoke"), "{}", msgs[4]);
+    let cases = lab.store.test_cases(job).unwrap();
+    let smoke = cases
+        .iter()
+        .find(|c| c.name == "smoke")
+        .unwrap_or_else(|| panic!("no smoke result in {cases:#?}"));
+    // its marker came after "line 2", line 3 of the log
+    assert_eq!(
+        (smoke.start_log_line, smoke.end_log_line),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        cases.iter().filter(|c| c.name == "smoke").count(),
+        1,
+        "{cases:#?}"
+    );
+    assert!(
+        lab.logs_of().contains("LOG_SYNC"),
+        "the master asked for the journal:\n{}",
+        lab.logs_of()
+    );
+}
+
+#[test]
+fn lines_lost_by_a_killed_master_come_back_from_the_journal() {
+    lines_lost_by_a_killed_master_come_back(false);
+}
+
+#[test]
+fn lines_lost_by_a_killed_master_come_back_from_the_journal_postgres() {
+    lines_lost_by_a_killed_master_come_back(true);
 }
 
 #[test]

@@ -260,6 +260,66 @@ fn end_frames_duplicates_and_crashes_on(postgres: bool) {
     });
 }
 
+/// The LOG_SYNC extension seen from a scripted worker: an END counting
+/// more lines than the master stored is not acknowledged; when it comes
+/// again the master asks for the journal, rebuilds the log from it, and
+/// acknowledges the END after. A journal nobody asked for changes nothing.
+#[test]
+fn end_with_more_lines_than_stored_brings_the_journal() {
+    let Some(mut lab) = Lab::new(false) else {
+        return;
+    };
+    lab.start_master();
+    let (_ctx, worker) = scripted_worker(&lab);
+    let job = running_job(&lab, &worker);
+    let lines = [
+        r#"{"dt": "2026-11-26T05:00:00.000001", "lvl": "info", "msg": "start: 0 validate"}"#,
+        r#"{"dt": "2026-11-26T05:00:00.000002", "lvl": "target", "msg": "line 0"}"#,
+        r#"{"dt": "2026-11-26T05:00:00.000003", "lvl": "results", "msg": {"case": "job", "definition": "lava", "result": "pass"}}"#,
+    ];
+    let journal_xz = lava_proto::xz::compress_fast((lines.join("\n") + "\n").as_bytes());
+    // unasked: ignored
+    socket::send(
+        &worker,
+        MASTER_ID,
+        &Message::LogSyncData {
+            job_id: job as u64,
+            journal_xz: journal_xz.clone(),
+        },
+    )
+    .unwrap();
+    wait_for("the refusal", DEADLINE, || {
+        master_log_contains(&lab, "not asked for: ignored")
+    });
+    assert!(!lab.job_dir(job).join("output.yaml").exists());
+    let end = Message::End(JobEnd::new(job as u64, "", Some(b"job: {}\n")).with_log_lines(3));
+    socket::send(&worker, MASTER_ID, &end).unwrap();
+    silence(&worker, Duration::from_millis(300));
+    socket::send(&worker, MASTER_ID, &end).unwrap();
+    expect(&worker, "LOG_SYNC", |m| {
+        *m == Message::LogSync { job_id: job as u64 }
+    });
+    socket::send(
+        &worker,
+        MASTER_ID,
+        &Message::LogSyncData {
+            job_id: job as u64,
+            journal_xz,
+        },
+    )
+    .unwrap();
+    socket::send(&worker, MASTER_ID, &end).unwrap();
+    expect(&worker, "END_OK", |m| {
+        *m == Message::EndOk { job_id: job as u64 }
+    });
+    assert_eq!(log_lines(&lab.job_dir(job)), lines);
+    let finished = lab.store.job(job).unwrap();
+    assert_eq!(
+        (finished.state, finished.health),
+        (JobState::Finished, JobHealth::Complete)
+    );
+}
+
 #[test]
 fn cancel_of_a_job_the_worker_lost_and_status_after_restart() {
     cancel_of_a_job_the_worker_lost_and_status_after_restart_on(false);

@@ -7,6 +7,12 @@
 //! every line is handed over). If the socket fails, lines go to standard
 //! error instead of being lost.
 //!
+//! With [`Logger::with_journal`] every line is also appended to a file
+//! (lava-run keeps [`JOURNAL`] in its output directory) before it is sent:
+//! a master killed while lines were in flight asks the worker for that
+//! journal (the LOG_SYNC extension of `lava_proto::control`), so no line
+//! is lost even then.
+//!
 //! Job secrets are registered with [`Logger::redact`]; every string of
 //! every record is scrubbed before it leaves the process.
 //!
@@ -55,7 +61,12 @@ struct Inner {
     sink: Sink,
     secrets: Vec<String>,
     lines: u64,
+    journal: Option<std::fs::File>,
 }
+
+/// The journal lava-run keeps in its output directory: every log line it
+/// sent, one per line, as sent.
+pub const JOURNAL: &str = "log.yaml";
 
 /// A handle on the job log; clones share it.
 #[derive(Clone)]
@@ -162,6 +173,7 @@ impl Logger {
                 sink,
                 secrets: Vec::new(),
                 lines: 0,
+                journal: None,
             })),
         }
     }
@@ -200,6 +212,21 @@ impl Logger {
         (Self::with_sink(job_id, Sink::Memory(log.clone())), log)
     }
 
+    /// Also append every line to `path` (created with its directory), before
+    /// it is sent. Unbuffered: a line written survives lava-run being
+    /// killed.
+    pub fn with_journal(self, path: &std::path::Path) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        lock(&self.inner).journal = Some(file);
+        Ok(self)
+    }
+
     /// Never let `secret` reach the log (replaced by `[redacted]`).
     /// Values shorter than 4 characters are not redacted (they would
     /// garble every line); lava-run warns about them.
@@ -233,6 +260,14 @@ impl Logger {
         }
         inner.lines += 1;
         let job_id = inner.job_id.clone();
+        if let Some(journal) = &mut inner.journal {
+            let mut line = record.to_line();
+            line.push('\n');
+            if let Err(e) = journal.write_all(line.as_bytes()) {
+                log::error!("cannot write the log journal ({e}); going on without it");
+                inner.journal = None;
+            }
+        }
         match &mut inner.sink {
             Sink::Memory(log) => log.push(record),
             Sink::Writer(w) => {

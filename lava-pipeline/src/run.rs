@@ -103,7 +103,18 @@ pub fn logger(options: &RunOptions) -> Result<Logger, String> {
         ipv6: options.ipv6,
         socks_proxy: options.socks_proxy.clone(),
     };
-    Logger::zmq(url, &options.job_id, &security, &connect).map_err(|e| e.to_string())
+    let logger =
+        Logger::zmq(url, &options.job_id, &security, &connect).map_err(|e| e.to_string())?;
+    // the journal the worker answers LOG_SYNC with; without it the job
+    // still runs (as LAVA's would)
+    let journal = options.output_dir.join(crate::logger::JOURNAL);
+    Ok(match logger.clone().with_journal(&journal) {
+        Ok(logger) => logger,
+        Err(e) => {
+            log::warn!("no log journal at {}: {e}", journal.display());
+            logger
+        }
+    })
 }
 
 fn read(path: &PathBuf, kind: ErrorKind) -> Result<String, PipelineError> {

@@ -76,6 +76,10 @@ pub enum Command {
     End,
     /// `END_OK`
     EndOk,
+    /// `LOG_SYNC` (this project's extension, see [`Message::LogSync`])
+    LogSync,
+    /// `LOG_SYNC_DATA` (this project's extension, see [`Message::LogSyncData`])
+    LogSyncData,
 }
 
 /// How many frames a receiver requires for a command.
@@ -98,7 +102,7 @@ impl fmt::Display for FrameCount {
 
 impl Command {
     /// Every command, in protocol order.
-    pub const ALL: [Command; 11] = [
+    pub const ALL: [Command; 13] = [
         Command::Hello,
         Command::HelloRetry,
         Command::HelloOk,
@@ -110,6 +114,8 @@ impl Command {
         Command::Status,
         Command::End,
         Command::EndOk,
+        Command::LogSync,
+        Command::LogSyncData,
     ];
 
     /// The command's name as it appears in the first frame.
@@ -126,6 +132,8 @@ impl Command {
             Command::Status => "STATUS",
             Command::End => "END",
             Command::EndOk => "END_OK",
+            Command::LogSync => "LOG_SYNC",
+            Command::LogSyncData => "LOG_SYNC_DATA",
         }
     }
 
@@ -146,7 +154,9 @@ impl Command {
             | Command::StartOk
             | Command::Cancel
             | Command::Status
-            | Command::EndOk => FrameCount::AtLeast(2),
+            | Command::EndOk
+            | Command::LogSync => FrameCount::AtLeast(2),
+            Command::LogSyncData => FrameCount::AtLeast(3),
             Command::End => FrameCount::AtLeast(4),
             Command::Start => FrameCount::Exactly(7),
         }
@@ -186,6 +196,11 @@ pub struct JobEnd {
     /// `description.yaml` compressed with xz, or empty when lava-run wrote
     /// none (it crashed or never started).
     pub description_xz: Vec<u8>,
+    /// How many log lines lava-run sent for the job, markers excepted
+    /// (this project's fifth frame; LAVA ignores frames after the fourth
+    /// and LAVA's workers do not send it). A master that stored fewer asks
+    /// for the worker's journal with [`Message::LogSync`] before END_OK.
+    pub log_lines: Option<u64>,
 }
 
 impl JobEnd {
@@ -197,7 +212,14 @@ impl JobEnd {
             job_id,
             errors: errors.into(),
             description_xz: description.map(xz::compress).unwrap_or_default(),
+            log_lines: None,
         }
+    }
+
+    /// The same END saying that lava-run sent `lines` log lines.
+    pub fn with_log_lines(mut self, lines: u64) -> Self {
+        self.log_lines = Some(lines);
+        self
     }
 
     /// Whether lava-run left no description (the "lava-run crashed" case).
@@ -226,6 +248,7 @@ impl fmt::Debug for JobEnd {
                 "description_xz",
                 &format_args!("{} bytes", self.description_xz.len()),
             )
+            .field("log_lines", &self.log_lines)
             .finish()
     }
 }
@@ -276,6 +299,22 @@ pub enum Message {
         /// The job id.
         job_id: JobId,
     },
+    /// The master stored fewer log lines than the worker's END says were
+    /// sent (it was killed while lines were in flight): the worker answers
+    /// with the job's journal. Only sent to workers whose END carried the
+    /// line count, that is workers of this project.
+    LogSync {
+        /// The job id.
+        job_id: JobId,
+    },
+    /// Every log line lava-run sent for a job, one per line, compressed
+    /// with xz (the answer to `LOG_SYNC`).
+    LogSyncData {
+        /// The job id.
+        job_id: JobId,
+        /// The journal, xz-compressed.
+        journal_xz: Vec<u8>,
+    },
 }
 
 impl Message {
@@ -293,6 +332,8 @@ impl Message {
             Message::Status { .. } => Command::Status,
             Message::End(_) => Command::End,
             Message::EndOk { .. } => Command::EndOk,
+            Message::LogSync { .. } => Command::LogSync,
+            Message::LogSyncData { .. } => Command::LogSyncData,
         }
     }
 
@@ -304,7 +345,9 @@ impl Message {
             Message::StartOk { job_id }
             | Message::Cancel { job_id }
             | Message::Status { job_id }
-            | Message::EndOk { job_id } => Some(*job_id),
+            | Message::EndOk { job_id }
+            | Message::LogSync { job_id }
+            | Message::LogSyncData { job_id, .. } => Some(*job_id),
             _ => None,
         }
     }
@@ -334,11 +377,19 @@ impl Message {
             Message::StartOk { job_id }
             | Message::Cancel { job_id }
             | Message::Status { job_id }
-            | Message::EndOk { job_id } => frames.push(number(*job_id)),
+            | Message::EndOk { job_id }
+            | Message::LogSync { job_id } => frames.push(number(*job_id)),
             Message::End(end) => {
                 frames.push(number(end.job_id));
                 frames.push(end.errors.as_bytes().to_vec());
                 frames.push(end.description_xz.clone());
+                if let Some(lines) = end.log_lines {
+                    frames.push(number(lines));
+                }
+            }
+            Message::LogSyncData { job_id, journal_xz } => {
+                frames.push(number(*job_id));
+                frames.push(journal_xz.clone());
             }
         }
         frames
@@ -396,9 +447,19 @@ impl Message {
                 job_id: fields.job_id()?,
                 errors: fields.text(2, "errors")?,
                 description_xz: frames[3].as_ref().to_vec(),
+                // extra frames are ignored (LAVA's rule), so a fifth frame
+                // that is not a count is too
+                log_lines: frames.get(4).and_then(|f| parse_decimal(f.as_ref())),
             }),
             Command::EndOk => Message::EndOk {
                 job_id: fields.job_id()?,
+            },
+            Command::LogSync => Message::LogSync {
+                job_id: fields.job_id()?,
+            },
+            Command::LogSyncData => Message::LogSyncData {
+                job_id: fields.job_id()?,
+                journal_xz: frames[2].as_ref().to_vec(),
             },
         })
     }
@@ -547,6 +608,40 @@ mod tests {
             ),
             (Message::EndOk { job_id: 12 }, frames(&["END_OK", "12"])),
         ];
+        for (message, expected) in table {
+            assert_eq!(message.encode(), expected, "{message}");
+            assert_eq!(Message::decode(&expected).unwrap(), message);
+        }
+    }
+
+    #[test]
+    fn the_log_sync_extension_adds_frames_lava_ignores() {
+        let table: Vec<(Message, Vec<Vec<u8>>)> = vec![
+            (
+                Message::End(JobEnd::new(13, "", None).with_log_lines(250)),
+                frames(&["END", "13", "", "", "250"]),
+            ),
+            (Message::LogSync { job_id: 13 }, frames(&["LOG_SYNC", "13"])),
+            (
+                Message::LogSyncData {
+                    job_id: 13,
+                    journal_xz: b"xz".to_vec(),
+                },
+                frames(&["LOG_SYNC_DATA", "13", "xz"]),
+            ),
+        ];
+        // an END with the count is still a LAVA END: four frames first
+        let Message::End(plain) = Message::decode(&frames(&["END", "13", "", ""])).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(plain.log_lines, None);
+        // a fifth frame that is no count is ignored, as LAVA ignores it
+        let Message::End(other) = Message::decode(&frames(&["END", "13", "", "", "x"])).unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!(other.log_lines, None);
+        assert!(Message::decode(&frames(&["LOG_SYNC_DATA", "13"])).is_err());
         for (message, expected) in table {
             assert_eq!(message.encode(), expected, "{message}");
             assert_eq!(Message::decode(&expected).unwrap(), message);

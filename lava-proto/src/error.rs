@@ -75,4 +75,10 @@ pub enum ProtoError {
         /// What is wrong with the compressed data.
         reason: String,
     },
+    /// The journal of LOG_SYNC_DATA is not a valid xz stream.
+    #[error("LOG_SYNC_DATA journal: {reason}")]
+    Journal {
+        /// What is wrong with the compressed data.
+        reason: String,
+    },
 }

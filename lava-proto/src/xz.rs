@@ -1,4 +1,5 @@
-//! xz compression of the `description.yaml` carried by END.
+//! xz compression of the `description.yaml` carried by END (and of the
+//! job journal of this project's LOG_SYNC_DATA).
 //!
 //! LAVA's worker compresses with Python's `lzma.compress` defaults: the `.xz`
 //! container, preset 6, CRC64 check. [`compress`] produces the same stream
@@ -38,25 +39,42 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Largest decompressed journal accepted in LOG_SYNC_DATA (2 GiB).
+pub const MAX_JOURNAL: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Compress quickly (preset 1, CRC64): for job journals, which can be
+/// large and are compressed while the worker has other things to do.
+pub fn compress_fast(data: &[u8]) -> Vec<u8> {
+    let stream =
+        Stream::new_easy_encoder(1, Check::Crc64).expect("liblzma accepts preset 1 with CRC64");
+    let mut out = Vec::with_capacity(data.len() / 8 + 64);
+    liblzma::read::XzEncoder::new_stream(data, stream)
+        .read_to_end(&mut out)
+        .expect("compressing from memory cannot fail");
+    out
+}
+
 /// Decompress an `.xz` or `.lzma` stream, refusing corrupt or truncated data
 /// and output larger than [`MAX_DECOMPRESSED`].
 pub fn decompress(data: &[u8]) -> Result<Vec<u8>, ProtoError> {
-    let stream = Stream::new_auto_decoder(DECODER_MEMORY, CONCATENATED).map_err(|e| {
-        ProtoError::Description {
-            reason: format!("cannot start the xz decoder: {e}"),
-        }
-    })?;
+    decompress_up_to(data, MAX_DECOMPRESSED).map_err(|reason| ProtoError::Description { reason })
+}
+
+/// Decompress a job journal (LOG_SYNC_DATA), up to [`MAX_JOURNAL`] bytes.
+pub fn decompress_journal(data: &[u8]) -> Result<Vec<u8>, ProtoError> {
+    decompress_up_to(data, MAX_JOURNAL).map_err(|reason| ProtoError::Journal { reason })
+}
+
+fn decompress_up_to(data: &[u8], limit: u64) -> Result<Vec<u8>, String> {
+    let stream = Stream::new_auto_decoder(DECODER_MEMORY, CONCATENATED)
+        .map_err(|e| format!("cannot start the xz decoder: {e}"))?;
     let mut out = Vec::new();
     liblzma::read::XzDecoder::new_stream(data, stream)
-        .take(MAX_DECOMPRESSED + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
-        .map_err(|e| ProtoError::Description {
-            reason: format!("not a valid xz stream ({} bytes): {e}", data.len()),
-        })?;
-    if out.len() as u64 > MAX_DECOMPRESSED {
-        return Err(ProtoError::Description {
-            reason: format!("decompresses to more than {MAX_DECOMPRESSED} bytes"),
-        });
+        .map_err(|e| format!("not a valid xz stream ({} bytes): {e}", data.len()))?;
+    if out.len() as u64 > limit {
+        return Err(format!("decompresses to more than {limit} bytes"));
     }
     Ok(out)
 }

@@ -365,6 +365,9 @@ pub trait Store: Send + Sync {
     fn add_test_case(&self, job_id: i64, case: &NewTestCase) -> Result<i64, StoreError>;
     /// A job's test cases, in the order stored.
     fn test_cases(&self, job_id: i64) -> Result<Vec<TestCase>, StoreError>;
+    /// Forget a job's results (suites, sets, cases), before they are
+    /// stored again from its whole log; returns how many cases went.
+    fn delete_test_cases(&self, job_id: i64) -> Result<u64, StoreError>;
 }
 
 /// The SQL implementation of [`Store`] for both backends.
@@ -1824,6 +1827,22 @@ impl Store for SqlStore {
                 )?
                 .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?;
             row.int(0)
+        })
+    }
+
+    fn delete_test_cases(&self, job_id: i64) -> Result<u64, StoreError> {
+        self.tx(|conn| {
+            let cases = conn
+                .query_opt(
+                    "SELECT COUNT(*) FROM test_cases WHERE suite IN (SELECT id FROM test_suites WHERE job = $1)",
+                    &[job_id.into()],
+                )?
+                .map(|row| row.int(0))
+                .transpose()?
+                .unwrap_or(0);
+            // sets and cases go with their suites (ON DELETE CASCADE)
+            conn.execute("DELETE FROM test_suites WHERE job = $1", &[job_id.into()])?;
+            Ok(cases as u64)
         })
     }
 

@@ -102,6 +102,9 @@ pub struct Slave {
     ping_interval: Duration,
     master_online: bool,
     last_end: HashMap<i64, Instant>,
+    /// Log lines (markers excepted) in each ended job's journal, counted
+    /// once: the fifth frame of END.
+    journal_lines: HashMap<i64, Option<u64>>,
     files: Option<http::FileServer>,
 }
 
@@ -167,6 +170,7 @@ impl Slave {
             ping_interval: HELLO_TIMEOUT,
             master_online: false,
             last_end: HashMap::new(),
+            journal_lines: HashMap::new(),
             files,
         })
     }
@@ -312,6 +316,11 @@ impl Slave {
             Message::EndOk { job_id } => {
                 log::info!("master => END_OK({job_id})");
                 self.end_ok(job_id as i64);
+            }
+            Message::LogSync { job_id } => {
+                log::info!("master => LOG_SYNC({job_id})");
+                self.mark_master_alive();
+                self.log_sync(job_id as i64);
             }
             Message::HelloOk => log::debug!("master => HELLO_OK (late)"),
             other => log::error!("Unexpected message from the master: {other}"),
@@ -538,13 +547,45 @@ impl Slave {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let description = std::fs::read(dir.join("description.yaml")).ok();
+        let lines = *self
+            .journal_lines
+            .entry(job.id)
+            .or_insert_with(|| journal_lines(&dir.join(crate::logger::JOURNAL)));
         log::info!("[{}] Job END", job.id);
         self.last_end.insert(job.id, Instant::now());
-        self.send(&Message::End(JobEnd::new(
-            job.id as u64,
-            errors,
-            description.as_deref(),
-        )));
+        let mut end = JobEnd::new(job.id as u64, errors, description.as_deref());
+        if let Some(lines) = lines {
+            end = end.with_log_lines(lines);
+        }
+        self.send(&Message::End(end));
+    }
+
+    /// LOG_SYNC: the master lost log lines of an ended job; send it the
+    /// journal, then END again so that it can acknowledge at once.
+    fn log_sync(&mut self, id: i64) {
+        let job = match self.table(self.jobs.get(id)).flatten() {
+            Some(job) if job.status == SlaveJobStatus::Finished => job,
+            Some(_) => {
+                log::warn!("[{id}] LOG_SYNC for a job still running: ignored");
+                return;
+            }
+            None => {
+                log::warn!("[{id}] LOG_SYNC for a job this worker does not know: ignored");
+                return;
+            }
+        };
+        let path = self.job_dir(&job.prefix, id).join(crate::logger::JOURNAL);
+        match std::fs::read(&path) {
+            Ok(journal) => {
+                log::info!("[{id}] LOG_SYNC_DATA: the journal, {} bytes", journal.len());
+                self.send(&Message::LogSyncData {
+                    job_id: id as u64,
+                    journal_xz: lava_proto::xz::compress_fast(&journal),
+                });
+                self.send_end(&job);
+            }
+            Err(e) => log::warn!("[{id}] LOG_SYNC: cannot read {}: {e}", path.display()),
+        }
     }
 
     fn end_ok(&mut self, id: i64) {
@@ -567,6 +608,7 @@ impl Slave {
             files.forbid(&format!("{prefix}{id}"));
         }
         self.last_end.remove(&id);
+        self.journal_lines.remove(&id);
         self.children.remove(&id);
         self.table(self.jobs.remove(id));
     }
@@ -664,6 +706,21 @@ fn scalar(value: &lava_proto::yaml::Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// The log lines of a journal the master stores (markers are not
+/// stored); `None` without a journal (a job lava-run never logged).
+fn journal_lines(path: &Path) -> Option<u64> {
+    let text = std::fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    Some(
+        text.lines()
+            .filter(|line| {
+                lava_proto::log::LogRecord::parse(line)
+                    .is_ok_and(|r| r.lvl != lava_proto::log::LogLevel::Marker)
+            })
+            .count() as u64,
+    )
 }
 
 #[cfg(test)]

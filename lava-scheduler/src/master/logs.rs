@@ -7,6 +7,11 @@
 //! `- ` + L + `\n` to `output.yaml`. Markers are not written; they give the
 //! log lines of their test case. Malformed frames and lines are dropped with
 //! a warning; they never stop the sink.
+//!
+//! Lines in flight inside a master killed with SIGKILL never reach the
+//! sink. A worker of this project says in END how many lines lava-run sent;
+//! when fewer are stored the master asks for lava-run's journal and
+//! [`LogSink::resync`] rebuilds the job's log and results from it.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -135,8 +140,66 @@ impl LogSink {
                 return LogOutcome::Dropped;
             }
         };
-        let job_id = message.job_id as i64;
-        let record = match LogRecord::parse(&message.line) {
+        self.handle_line(store, message.job_id as i64, &message.line)
+    }
+
+    /// How many lines of `job`'s log are stored.
+    pub fn stored_lines(&self, job: &Job) -> u64 {
+        if let Some(log) = self.open.get(&job.id) {
+            return log.lines;
+        }
+        std::fs::metadata(self.output_dir(job).join("output.idx"))
+            .map(|m| m.len() / 8)
+            .unwrap_or(0)
+    }
+
+    /// Rebuild `job_id`'s log from `journal` (every line lava-run sent, one
+    /// per line): the stored log and results are replaced by what the
+    /// journal gives, line by line as if it arrived now, so lines a killed
+    /// master lost are back in their place and their results stored. Done
+    /// again from the start if the master dies meanwhile.
+    pub fn resync(&mut self, store: &SqlStore, job_id: i64, journal: &str) -> LogOutcome {
+        let job = match store.job(job_id) {
+            Ok(job) => job,
+            Err(e) => {
+                log::warn!("[{job_id}] journal not applied: {e}");
+                return LogOutcome::Dropped;
+            }
+        };
+        let before = self.stored_lines(&job);
+        self.open.remove(&job_id);
+        let dir = self.output_dir(&job);
+        for name in ["output.yaml", "output.idx"] {
+            if let Err(e) =
+                std::fs::create_dir_all(&dir).and_then(|()| File::create(dir.join(name)).map(drop))
+            {
+                log::error!(
+                    "[{job_id}] cannot rewrite {}: {e}",
+                    dir.join(name).display()
+                );
+                return LogOutcome::Dropped;
+            }
+        }
+        if let Err(e) = store.delete_test_cases(job_id) {
+            log::error!("[{job_id}] cannot replace the results: {e}");
+        }
+        let mut outcome = LogOutcome::Stored;
+        for line in journal.lines().filter(|l| !l.is_empty()) {
+            if let LogOutcome::JobFinished(id) = self.handle_line(store, job_id, line) {
+                outcome = LogOutcome::JobFinished(id);
+            }
+        }
+        let after = self.open.get(&job_id).map_or(0, |l| l.lines);
+        log::warn!(
+            "[{job_id}] log rebuilt from the worker's journal: {after} lines, {} had been lost",
+            after.saturating_sub(before)
+        );
+        outcome
+    }
+
+    /// Handle one log line of `job_id`.
+    fn handle_line(&mut self, store: &SqlStore, job_id: i64, line: &str) -> LogOutcome {
+        let record = match LogRecord::parse(line) {
             Ok(record) => record,
             Err(e) => {
                 log::warn!("[{job_id}] dropping a log line: {e}");
@@ -159,7 +222,7 @@ impl LogSink {
             }
             return LogOutcome::Stored;
         }
-        if let Err(e) = Self::append(log, &message.line) {
+        if let Err(e) = Self::append(log, line) {
             log::error!("[{job_id}] cannot write the log line: {e}");
             return LogOutcome::Dropped;
         }

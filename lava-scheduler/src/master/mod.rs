@@ -195,6 +195,10 @@ pub struct Master {
     cancel_sent: HashMap<i64, Resend>,
     ended: HashSet<i64>,
     pending_end: HashMap<i64, Instant>,
+    /// Jobs whose END counted more log lines than are stored.
+    log_short: HashSet<i64>,
+    /// Jobs whose log this master rebuilt from the worker's journal.
+    log_synced: HashSet<i64>,
     refused: HashMap<String, Instant>,
 }
 
@@ -283,6 +287,8 @@ impl Master {
             cancel_sent: HashMap::new(),
             ended: HashSet::new(),
             pending_end: HashMap::new(),
+            log_short: HashSet::new(),
+            log_synced: HashSet::new(),
             refused: HashMap::new(),
         })
     }
@@ -582,6 +588,10 @@ impl Master {
                 let changed = self.handle_end(&hostname, end);
                 self.alive(&hostname, key) || changed
             }
+            Message::LogSyncData { job_id, journal_xz } => {
+                let changed = self.alive(&hostname, key);
+                self.handle_log_sync(&hostname, job_id as i64, &journal_xz) || changed
+            }
             other => {
                 log::warn!("{hostname} => {other}: unexpected from a worker, ignored");
                 false
@@ -666,20 +676,94 @@ impl Master {
         }
     }
 
+    /// The journal a worker sent for LOG_SYNC: the job's log rebuilt from
+    /// it; true when that finished the job.
+    fn handle_log_sync(&mut self, hostname: &str, job_id: i64, journal_xz: &[u8]) -> bool {
+        log::info!("[{job_id}] {hostname} => LOG_SYNC_DATA");
+        if !self.log_short.contains(&job_id) {
+            // only an answer to this master's LOG_SYNC rewrites a log
+            log::warn!("[{job_id}] LOG_SYNC_DATA from {hostname} not asked for: ignored");
+            return false;
+        }
+        if !self.owns(hostname, job_id) {
+            return false;
+        }
+        let journal = match lava_proto::xz::decompress_journal(journal_xz) {
+            Ok(journal) => journal,
+            Err(e) => {
+                log::warn!("[{job_id}] journal from {hostname} not applied: {e}");
+                return false;
+            }
+        };
+        // the lines still queued are in the journal too: store them first so
+        // that the rebuild starts from a quiet log
+        let mut finished = self.drain_logs();
+        let outcome = self
+            .sink
+            .resync(&self.store, job_id, &String::from_utf8_lossy(&journal));
+        self.log_synced.insert(job_id);
+        self.log_short.remove(&job_id);
+        if let LogOutcome::JobFinished(id) = outcome {
+            finished = true;
+            if self.pending_end.remove(&id).is_some() {
+                log::info!("[{id}] END completed by its final result");
+            }
+        }
+        finished
+    }
+
+    /// Whether END may be acknowledged as far as the log goes: the worker
+    /// counted its lines (this project's workers do) and as many are
+    /// stored. Short once: wait for the next END (lines may be queued);
+    /// short again: LOG_SYNC, and no END_OK until the journal is applied.
+    fn log_complete(&mut self, hostname: &str, end: &JobEnd) -> bool {
+        let job_id = end.job_id as i64;
+        let Some(sent) = end.log_lines else {
+            return true;
+        };
+        if self.log_synced.contains(&job_id) {
+            return true;
+        }
+        let Ok(job) = self.store.job(job_id) else {
+            return true;
+        };
+        let stored = self.sink.stored_lines(&job);
+        if stored >= sent {
+            self.log_short.remove(&job_id);
+            return true;
+        }
+        if self.log_short.insert(job_id) {
+            log::info!(
+                "[{job_id}] END counts {sent} log lines, {stored} are stored: waiting for the rest"
+            );
+        } else {
+            log::warn!(
+                "[{job_id}] {hostname} sent {sent} log lines, {stored} are stored: LOG_SYNC => {hostname}"
+            );
+            self.send(hostname, &Message::LogSync { job_id: end.job_id });
+        }
+        false
+    }
+
     /// END from a worker; true when a job finished.
     fn handle_end(&mut self, hostname: &str, end: JobEnd) -> bool {
         let job_id = end.job_id as i64;
         log::info!("[{job_id}] {hostname} => END");
+        // lines already queued count (and may finish the job)
+        let drained = end.log_lines.is_some() && self.drain_logs();
         let job = match self.store.job(job_id) {
             Ok(job) => job,
             Err(_) => {
                 log::warn!("[{job_id}] END for an unknown job: acknowledged");
                 self.send(hostname, &Message::EndOk { job_id: end.job_id });
-                return false;
+                return drained;
             }
         };
         if job.state != JobState::Finished && !self.owns(hostname, job_id) {
-            return false;
+            return drained;
+        }
+        if !self.log_complete(hostname, &end) {
+            return drained;
         }
         let dir = self.sink.output_dir(&job);
         let description_path = dir.join("description.yaml");
@@ -688,7 +772,7 @@ impl Master {
         if description_path.exists() {
             log::info!("[{job_id}] END (duplicated), skipping");
             self.send(hostname, &Message::EndOk { job_id: end.job_id });
-            return false;
+            return drained;
         }
         let description = match end.description() {
             Ok(description) => description,
@@ -736,8 +820,9 @@ impl Master {
                     .insert(job_id, Instant::now() + self.config.end_grace);
             }
         }
+        self.log_synced.remove(&job_id);
         self.send(hostname, &Message::EndOk { job_id: end.job_id });
-        finished
+        finished || drained
     }
 
     /// One scheduling pass, then START for what it scheduled.
