@@ -43,7 +43,7 @@ pub use logs::{LogOutcome, LogSink};
 pub use prepare::{output_dir, Devices};
 
 use crate::error::StoreError;
-use crate::model::{JobHealth, JobState, WorkerState};
+use crate::model::{Job, JobHealth, JobState, WorkerState};
 use crate::scheduler;
 use crate::store::{JobFilter, NewTestCase, SqlStore, Store};
 
@@ -716,18 +716,15 @@ impl Master {
     /// counted its lines (this project's workers do) and as many are
     /// stored. Short once: wait for the next END (lines may be queued);
     /// short again: LOG_SYNC, and no END_OK until the journal is applied.
-    fn log_complete(&mut self, hostname: &str, end: &JobEnd) -> bool {
-        let job_id = end.job_id as i64;
+    fn log_complete(&mut self, hostname: &str, job: &Job, end: &JobEnd) -> bool {
+        let job_id = job.id;
         let Some(sent) = end.log_lines else {
             return true;
         };
         if self.log_synced.contains(&job_id) {
             return true;
         }
-        let Ok(job) = self.store.job(job_id) else {
-            return true;
-        };
-        let stored = self.sink.stored_lines(&job);
+        let stored = self.sink.stored_lines(job);
         if stored >= sent {
             self.log_short.remove(&job_id);
             return true;
@@ -762,7 +759,7 @@ impl Master {
         if job.state != JobState::Finished && !self.owns(hostname, job_id) {
             return drained;
         }
-        if !self.log_complete(hostname, &end) {
+        if !self.log_complete(hostname, &job, &end) {
             return drained;
         }
         let dir = self.sink.output_dir(&job);
