@@ -5,6 +5,10 @@
 //!   lava-run-like PUSH producer through `lava-master` to `output.yaml` and
 //!   `output.idx`, checked for loss and order; next to a raw PUSH→PULL of the
 //!   same lines in the same run;
+//! - **lava-run's logger**: LINES records through `lava_pipeline`'s
+//!   `Logger` to a PULL socket, without and with the journal (`log.yaml`,
+//!   one unbuffered write per line) that makes a killed master's losses
+//!   recoverable;
 //! - **1,000 workers**: 1,000 simulated workers (one ZeroMQ socket each)
 //!   greet one master and PING it every second for 10 s (LAVA's workers ping
 //!   every 20 s, so this is 20 times the real load); the master's CPU and
@@ -168,6 +172,45 @@ fn log_ingest(dir: &Path, url: &str, store: &SqlStore, n: usize) {
     );
 }
 
+fn logger_journal(dir: &Path, n: usize) {
+    use lava_pipeline::logger::{Logger, JOURNAL};
+    let mut rates = Vec::new();
+    for journal in [false, true] {
+        let ctx = zmq::Context::new();
+        let pull = socket::log_sink(&ctx, "tcp://127.0.0.1:*", &Security::Null, false).unwrap();
+        let endpoint = pull.get_last_endpoint().unwrap().unwrap();
+        let receiver = std::thread::spawn(move || {
+            for _ in 0..n {
+                socket::recv_log(&pull, 0).unwrap();
+            }
+        });
+        let mut logger = Logger::zmq(&endpoint, "1", &Security::Null, &Default::default()).unwrap();
+        let path = dir.join(format!("journal-bench-{journal}")).join(JOURNAL);
+        if journal {
+            logger = logger.with_journal(&path).unwrap();
+        }
+        let t0 = Instant::now();
+        for i in 0..n {
+            logger.record(LogRecord::new(
+                LogLevel::Target,
+                format!("line {i} of a board's console output"),
+            ));
+        }
+        logger.close();
+        receiver.join().unwrap();
+        let elapsed = t0.elapsed();
+        if journal {
+            let written = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(written.lines().count(), n, "every line journaled");
+        }
+        rates.push((elapsed, n as f64 / elapsed.as_secs_f64()));
+    }
+    println!(
+        "lava-run logger: {n} lines to a PULL socket in {:.2?} = {:.0} lines/s; with the journal {:.2?} = {:.0} lines/s",
+        rates[0].0, rates[0].1, rates[1].0, rates[1].1
+    );
+}
+
 fn many_workers(dir: &Path, url: &str, store: &SqlStore) {
     const WORKERS: usize = 1000;
     for i in 0..WORKERS {
@@ -273,5 +316,6 @@ fn main() {
     }
     idle_slave(dir.path());
     log_ingest(dir.path(), &url, &store, n);
+    logger_journal(dir.path(), n);
     many_workers(dir.path(), &url, &store);
 }
