@@ -20,6 +20,19 @@
 //! | `END`         | worker → master | job id, errors (lava-run's stderr), xz-compressed description | at least 4 |
 //! | `END_OK`      | master → worker | job id                                                    | at least 2     |
 //!
+//! This project adds one thing, on frames LAVA ignores. Our workers append
+//! a fifth frame to `END`: the number of log lines lava-run sent (markers
+//! excepted, [`JobEnd::log_lines`]). A master that stored fewer, because it
+//! was killed with lines in flight, asks for lava-run's journal:
+//!
+//! | Command         | Direction       | Frames after the command        | Receiver check |
+//! |-----------------|-----------------|---------------------------------|----------------|
+//! | `LOG_SYNC`      | master → worker | job id                          | at least 2     |
+//! | `LOG_SYNC_DATA` | worker → master | job id, xz-compressed journal   | at least 3     |
+//!
+//! A LAVA worker sends no count, so it is never asked; a LAVA master
+//! ignores the fifth frame.
+//!
 //! Integers are ASCII decimal. Receivers accept what Python's `int()` accepts
 //! for a job id (surrounding whitespace, a leading `+`), senders always write
 //! the canonical form.
