@@ -318,6 +318,52 @@ fn end_with_more_lines_than_stored_brings_the_journal() {
         (finished.state, finished.health),
         (JobState::Finished, JobHealth::Complete)
     );
+    // once accepted, an END never reopens the log, whatever it counts
+    let inflated = Message::End(JobEnd::new(job as u64, "", Some(b"job: {}\n")).with_log_lines(99));
+    socket::send(&worker, MASTER_ID, &inflated).unwrap();
+    expect(&worker, "END_OK", |m| {
+        *m == Message::EndOk { job_id: job as u64 }
+    });
+    assert_eq!(log_lines(&lab.job_dir(job)), lines);
+}
+
+/// A journal the master cannot use does not hold the job: the next END is
+/// acknowledged with the log as stored, and the job still ends.
+#[test]
+fn an_unusable_journal_leaves_the_log_as_stored() {
+    let Some(mut lab) = Lab::new(false) else {
+        return;
+    };
+    lab.start_master();
+    let (_ctx, worker) = scripted_worker(&lab);
+    let job = running_job(&lab, &worker);
+    let end = Message::End(JobEnd::new(job as u64, "", Some(b"job: {}\n")).with_log_lines(3));
+    socket::send(&worker, MASTER_ID, &end).unwrap();
+    silence(&worker, Duration::from_millis(300));
+    socket::send(&worker, MASTER_ID, &end).unwrap();
+    expect(&worker, "LOG_SYNC", |m| {
+        *m == Message::LogSync { job_id: job as u64 }
+    });
+    socket::send(
+        &worker,
+        MASTER_ID,
+        &Message::LogSyncData {
+            job_id: job as u64,
+            journal_xz: b"not xz".to_vec(),
+        },
+    )
+    .unwrap();
+    wait_for("the refusal", DEADLINE, || {
+        master_log_contains(&lab, "journal from worker1 not applied")
+    });
+    socket::send(&worker, MASTER_ID, &end).unwrap();
+    expect(&worker, "END_OK", |m| {
+        *m == Message::EndOk { job_id: job as u64 }
+    });
+    // no final result ever came: Incomplete after the grace period
+    wait_for("the job to end", DEADLINE, || {
+        lab.store.job(job).unwrap().state == JobState::Finished
+    });
 }
 
 #[test]

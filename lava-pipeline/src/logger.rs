@@ -61,7 +61,7 @@ struct Inner {
     sink: Sink,
     secrets: Vec<String>,
     lines: u64,
-    journal: Option<std::fs::File>,
+    journal: Option<(std::fs::File, std::path::PathBuf)>,
 }
 
 /// The journal lava-run keeps in its output directory: every log line it
@@ -221,9 +221,10 @@ impl Logger {
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .truncate(true)
             .open(path)?;
-        lock(&self.inner).journal = Some(file);
+        lock(&self.inner).journal = Some((file, path.to_path_buf()));
         Ok(self)
     }
 
@@ -260,11 +261,13 @@ impl Logger {
         }
         inner.lines += 1;
         let job_id = inner.job_id.clone();
-        if let Some(journal) = &mut inner.journal {
+        if let Some((journal, path)) = &mut inner.journal {
             let mut line = record.to_line();
             line.push('\n');
             if let Err(e) = journal.write_all(line.as_bytes()) {
+                // a journal with a hole must not stand for the whole log
                 log::error!("cannot write the log journal ({e}); going on without it");
+                let _ = std::fs::remove_file(&*path);
                 inner.journal = None;
             }
         }

@@ -39,8 +39,8 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Largest decompressed journal accepted in LOG_SYNC_DATA (2 GiB).
-pub const MAX_JOURNAL: u64 = 2 * 1024 * 1024 * 1024;
+/// Largest decompressed journal accepted in LOG_SYNC_DATA (1 GiB).
+pub const MAX_JOURNAL: u64 = 1024 * 1024 * 1024;
 
 /// Compress quickly (preset 1, CRC64): for job journals, which can be
 /// large and are compressed while the worker has other things to do.

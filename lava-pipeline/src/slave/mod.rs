@@ -575,17 +575,39 @@ impl Slave {
             }
         };
         let path = self.job_dir(&job.prefix, id).join(crate::logger::JOURNAL);
-        match std::fs::read(&path) {
-            Ok(journal) => {
-                log::info!("[{id}] LOG_SYNC_DATA: the journal, {} bytes", journal.len());
+        // what cannot be sent is said by an END without a count: the master
+        // then acknowledges the log as it has it
+        let packed = std::fs::read(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .map(|journal| lava_proto::xz::compress_fast(&journal))
+            .and_then(|packed| {
+                // the frame must fit the master's message limit
+                if (packed.len() as i64) < lava_proto::socket::MAX_CONTROL_MESSAGE - 4096 {
+                    Ok(packed)
+                } else {
+                    Err(format!(
+                        "the journal is too large to send ({} bytes packed)",
+                        packed.len()
+                    ))
+                }
+            });
+        match packed {
+            Ok(journal_xz) => {
+                log::info!(
+                    "[{id}] LOG_SYNC_DATA: the journal, {} bytes packed",
+                    journal_xz.len()
+                );
                 self.send(&Message::LogSyncData {
                     job_id: id as u64,
-                    journal_xz: lava_proto::xz::compress_fast(&journal),
+                    journal_xz,
                 });
-                self.send_end(&job);
             }
-            Err(e) => log::warn!("[{id}] LOG_SYNC: cannot read {}: {e}", path.display()),
+            Err(e) => {
+                log::warn!("[{id}] LOG_SYNC: {e}; the master keeps the log it has");
+                self.journal_lines.insert(id, None);
+            }
         }
+        self.send_end(&job);
     }
 
     fn end_ok(&mut self, id: i64) {

@@ -58,6 +58,9 @@ pub struct LogSink {
     jobs_dir: PathBuf,
     open: HashMap<i64, OpenLog>,
     unknown_warned: HashMap<i64, Instant>,
+    /// Jobs rebuilt from a journal: lava-run has exited, so a line that
+    /// still arrives is one the journal already gave.
+    resynced: std::collections::HashSet<i64>,
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
@@ -71,6 +74,7 @@ impl LogSink {
             jobs_dir: jobs_dir.to_path_buf(),
             open: HashMap::new(),
             unknown_warned: HashMap::new(),
+            resynced: std::collections::HashSet::new(),
         }
     }
 
@@ -121,14 +125,60 @@ impl LogSink {
     }
 
     /// Open (append) `output.yaml` and `output.idx`, continuing after what
-    /// is there (a restarted master appends to the same files).
+    /// is there (a restarted master appends to the same files). A master
+    /// killed while writing leaves at most one line half written, or
+    /// written but not indexed: both are cut off, so that the files agree
+    /// (the line count then says the line is missing, see [`Self::resync`]).
     fn files(dir: &Path) -> std::io::Result<(File, File, u64, u64)> {
         std::fs::create_dir_all(dir)?;
+        Self::repair_tail(dir)?;
         let output = open_append(&dir.join("output.yaml"))?;
         let index = open_append(&dir.join("output.idx"))?;
         let offset = output.metadata()?.len();
         let lines = index.metadata()?.len() / 8;
         Ok((output, index, offset, lines))
+    }
+
+    fn repair_tail(dir: &Path) -> std::io::Result<()> {
+        let (output_path, index_path) = (dir.join("output.yaml"), dir.join("output.idx"));
+        let (Ok(output), Ok(index)) = (std::fs::read(&output_path), std::fs::read(&index_path))
+        else {
+            return Ok(());
+        };
+        let mut offsets: Vec<u64> = index
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        // entries past the end of the text, or whose line is not complete
+        let line_end = |start: u64| {
+            output
+                .get(start as usize..)
+                .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+                .map(|n| start + n as u64 + 1)
+        };
+        while let Some(&last) = offsets.last() {
+            if line_end(last).is_some() {
+                break;
+            }
+            offsets.pop();
+        }
+        let end = offsets.last().and_then(|&last| line_end(last)).unwrap_or(0);
+        if end != output.len() as u64 || offsets.len() * 8 != index.len() {
+            log::warn!(
+                "{}: cutting {} bytes of a line not completely written",
+                output_path.display(),
+                output.len() as u64 - end
+            );
+            OpenOptions::new()
+                .write(true)
+                .open(&output_path)?
+                .set_len(end)?;
+            OpenOptions::new()
+                .write(true)
+                .open(&index_path)?
+                .set_len(offsets.len() as u64 * 8)?;
+        }
+        Ok(())
     }
 
     /// Handle one log message (its raw frames).
@@ -140,7 +190,12 @@ impl LogSink {
                 return LogOutcome::Dropped;
             }
         };
-        self.handle_line(store, message.job_id as i64, &message.line)
+        let job_id = message.job_id as i64;
+        if self.resynced.contains(&job_id) {
+            log::debug!("[{job_id}] late log line dropped: the journal gave it");
+            return LogOutcome::Dropped;
+        }
+        self.handle_line(store, job_id, &message.line, true)
     }
 
     /// How many lines of `job`'s log are stored.
@@ -154,51 +209,84 @@ impl LogSink {
     }
 
     /// Rebuild `job_id`'s log from `journal` (every line lava-run sent, one
-    /// per line): the stored log and results are replaced by what the
-    /// journal gives, line by line as if it arrived now, so lines a killed
-    /// master lost are back in their place and their results stored. Done
-    /// again from the start if the master dies meanwhile.
-    pub fn resync(&mut self, store: &SqlStore, job_id: i64, journal: &str) -> LogOutcome {
-        let job = match store.job(job_id) {
-            Ok(job) => job,
-            Err(e) => {
-                log::warn!("[{job_id}] journal not applied: {e}");
-                return LogOutcome::Dropped;
-            }
-        };
+    /// per line). The new `output.yaml` and `output.idx` are written next to
+    /// the old ones and renamed over them; then the job's results are
+    /// stored again from the journal's result lines and markers, as if the
+    /// lines arrived now (test cases get new ids), and a final result
+    /// finishes the job if the lost lines held it. A journal with fewer
+    /// lines than are stored is refused (a partial journal must not shorten
+    /// a log). Lines of the job that still arrive afterwards are dropped.
+    /// If the master dies meanwhile, the worker's next END starts over.
+    pub fn resync(
+        &mut self,
+        store: &SqlStore,
+        job_id: i64,
+        journal: &str,
+    ) -> Result<LogOutcome, String> {
+        let job = store.job(job_id).map_err(|e| e.to_string())?;
         let before = self.stored_lines(&job);
-        self.open.remove(&job_id);
+        let lines: Vec<&str> = journal
+            .lines()
+            .filter(|line| LogRecord::parse(line).is_ok_and(|r| r.lvl != LogLevel::Marker))
+            .collect();
+        if (lines.len() as u64) < before {
+            return Err(format!(
+                "the journal has {} lines, {before} are stored: kept as stored",
+                lines.len()
+            ));
+        }
         let dir = self.output_dir(&job);
-        for name in ["output.yaml", "output.idx"] {
-            if let Err(e) =
-                std::fs::create_dir_all(&dir).and_then(|()| File::create(dir.join(name)).map(drop))
-            {
-                log::error!(
-                    "[{job_id}] cannot rewrite {}: {e}",
-                    dir.join(name).display()
-                );
-                return LogOutcome::Dropped;
-            }
+        let write = |name: &str, data: &[u8]| -> std::io::Result<()> {
+            let partial = dir.join(format!("{name}.resync"));
+            std::fs::write(&partial, data)?;
+            std::fs::rename(&partial, dir.join(name))
+        };
+        let mut output = Vec::with_capacity(journal.len() + 3 * lines.len());
+        let mut index = Vec::with_capacity(8 * lines.len());
+        for line in &lines {
+            index.extend_from_slice(&(output.len() as u64).to_le_bytes());
+            output.extend_from_slice(b"- ");
+            output.extend_from_slice(line.as_bytes());
+            output.push(b'\n');
         }
-        if let Err(e) = store.delete_test_cases(job_id) {
-            log::error!("[{job_id}] cannot replace the results: {e}");
-        }
+        store.delete_test_cases(job_id).map_err(|e| e.to_string())?;
+        self.open.remove(&job_id);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| write("output.idx.new", &index))
+            .and_then(|()| write("output.yaml", &output))
+            .and_then(|()| std::fs::rename(dir.join("output.idx.new"), dir.join("output.idx")))
+            .map_err(|e| format!("cannot rewrite the log in {}: {e}", dir.display()))?;
+        // the results again, line numbers from the markers as they come
         let mut outcome = LogOutcome::Stored;
+        if let Some(log) = self.open_job(store, job_id) {
+            log.lines = 0;
+        }
         for line in journal.lines().filter(|l| !l.is_empty()) {
-            if let LogOutcome::JobFinished(id) = self.handle_line(store, job_id, line) {
+            if let LogOutcome::JobFinished(id) = self.handle_line(store, job_id, line, false) {
                 outcome = LogOutcome::JobFinished(id);
             }
         }
-        let after = self.open.get(&job_id).map_or(0, |l| l.lines);
+        // reopened from the files on the next line
+        self.open.remove(&job_id);
+        self.resynced.insert(job_id);
         log::warn!(
-            "[{job_id}] log rebuilt from the worker's journal: {after} lines, {} had been lost",
-            after.saturating_sub(before)
+            "[{job_id}] log rebuilt from the worker's journal: {} lines, {} had been lost",
+            lines.len(),
+            (lines.len() as u64).saturating_sub(before)
         );
-        outcome
+        Ok(outcome)
     }
 
-    /// Handle one log line of `job_id`.
-    fn handle_line(&mut self, store: &SqlStore, job_id: i64, line: &str) -> LogOutcome {
+    /// Handle one log line of `job_id`: written (unless `write` is false,
+    /// for a line already in the files), its marker noted, its result
+    /// stored.
+    fn handle_line(
+        &mut self,
+        store: &SqlStore,
+        job_id: i64,
+        line: &str,
+        write: bool,
+    ) -> LogOutcome {
         let record = match LogRecord::parse(line) {
             Ok(record) => record,
             Err(e) => {
@@ -222,7 +310,9 @@ impl LogSink {
             }
             return LogOutcome::Stored;
         }
-        if let Err(e) = Self::append(log, line) {
+        if !write {
+            log.lines += 1;
+        } else if let Err(e) = Self::append(log, line) {
             log::error!("[{job_id}] cannot write the log line: {e}");
             return LogOutcome::Dropped;
         }
@@ -286,12 +376,14 @@ impl LogSink {
     }
 
     fn append(log: &mut OpenLog, line: &str) -> std::io::Result<()> {
-        log.index.write_all(&log.offset.to_le_bytes())?;
+        // the line, then its index entry: killed in between, the line is
+        // cut off at the next start (repair_tail) and counted as missing
         let mut record = Vec::with_capacity(line.len() + 3);
         record.extend_from_slice(b"- ");
         record.extend_from_slice(line.as_bytes());
         record.push(b'\n');
         log.output.write_all(&record)?;
+        log.index.write_all(&log.offset.to_le_bytes())?;
         log.offset += record.len() as u64;
         log.lines += 1;
         Ok(())
@@ -377,5 +469,53 @@ impl LogSink {
     /// The output directory of a job.
     pub fn output_dir(&self, job: &Job) -> PathBuf {
         super::prepare::output_dir(&self.jobs_dir, job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(offsets: &[u64]) -> Vec<u8> {
+        offsets.iter().flat_map(|o| o.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn a_line_half_written_by_a_killed_master_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let two = "- {\"a\": 1}\n- {\"b\": 2}\n";
+        // a third line begun, indexed or not
+        for indexed in [true, false] {
+            std::fs::write(dir.path().join("output.yaml"), format!("{two}- {{\"c\"")).unwrap();
+            let offsets: &[u64] = if indexed { &[0, 11, 22] } else { &[0, 11] };
+            std::fs::write(dir.path().join("output.idx"), index(offsets)).unwrap();
+            let (_, _, offset, lines) = LogSink::files(dir.path()).unwrap();
+            assert_eq!((offset, lines), (two.len() as u64, 2), "indexed: {indexed}");
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join("output.yaml")).unwrap(),
+                two
+            );
+        }
+        // a complete line written, its index entry not: cut too (counted
+        // as missing, so that a journal brings it back in its place)
+        std::fs::write(
+            dir.path().join("output.yaml"),
+            format!("{two}- {{\"c\": 3}}\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("output.idx"), index(&[0, 11])).unwrap();
+        let (_, _, offset, lines) = LogSink::files(dir.path()).unwrap();
+        assert_eq!((offset, lines), (two.len() as u64, 2));
+        // an index cut inside an entry
+        std::fs::write(dir.path().join("output.idx"), &index(&[0, 11])[..12]).unwrap();
+        let (_, _, _, lines) = LogSink::files(dir.path()).unwrap();
+        assert_eq!(lines, 1);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("output.yaml")).unwrap(),
+            "- {\"a\": 1}\n"
+        );
+        // consistent files are left alone
+        let (_, _, offset, lines) = LogSink::files(dir.path()).unwrap();
+        assert_eq!((offset, lines), (11, 1));
     }
 }

@@ -677,7 +677,9 @@ impl Master {
     }
 
     /// The journal a worker sent for LOG_SYNC: the job's log rebuilt from
-    /// it; true when that finished the job.
+    /// it; true when that finished the job. Whatever goes wrong, the job is
+    /// marked synced: its next END is acknowledged with the log as stored
+    /// (a job never waits on its log forever).
     fn handle_log_sync(&mut self, hostname: &str, job_id: i64, journal_xz: &[u8]) -> bool {
         log::info!("[{job_id}] {hostname} => LOG_SYNC_DATA");
         if !self.log_short.contains(&job_id) {
@@ -688,6 +690,8 @@ impl Master {
         if !self.owns(hostname, job_id) {
             return false;
         }
+        self.log_short.remove(&job_id);
+        self.log_synced.insert(job_id);
         let journal = match lava_proto::xz::decompress_journal(journal_xz) {
             Ok(journal) => journal,
             Err(e) => {
@@ -698,16 +702,18 @@ impl Master {
         // the lines still queued are in the journal too: store them first so
         // that the rebuild starts from a quiet log
         let mut finished = self.drain_logs();
-        let outcome = self
+        match self
             .sink
-            .resync(&self.store, job_id, &String::from_utf8_lossy(&journal));
-        self.log_synced.insert(job_id);
-        self.log_short.remove(&job_id);
-        if let LogOutcome::JobFinished(id) = outcome {
-            finished = true;
-            if self.pending_end.remove(&id).is_some() {
-                log::info!("[{id}] END completed by its final result");
+            .resync(&self.store, job_id, &String::from_utf8_lossy(&journal))
+        {
+            Ok(LogOutcome::JobFinished(id)) => {
+                finished = true;
+                if self.pending_end.remove(&id).is_some() {
+                    log::info!("[{id}] END completed by its final result");
+                }
             }
+            Ok(_) => {}
+            Err(e) => log::warn!("[{job_id}] journal from {hostname} not applied: {e}"),
         }
         finished
     }
@@ -722,6 +728,15 @@ impl Master {
             return true;
         };
         if self.log_synced.contains(&job_id) {
+            return true;
+        }
+        // only the job's own worker may have its log rebuilt
+        let owner = job
+            .actual_device
+            .as_deref()
+            .and_then(|device| self.store.device(device).ok())
+            .and_then(|device| device.worker);
+        if owner.as_deref() != Some(hostname) {
             return true;
         }
         let stored = self.sink.stored_lines(job);
@@ -759,9 +774,6 @@ impl Master {
         if job.state != JobState::Finished && !self.owns(hostname, job_id) {
             return drained;
         }
-        if !self.log_complete(hostname, &job, &end) {
-            return drained;
-        }
         let dir = self.sink.output_dir(&job);
         let description_path = dir.join("description.yaml");
         self.ended.insert(job_id);
@@ -769,6 +781,10 @@ impl Master {
         if description_path.exists() {
             log::info!("[{job_id}] END (duplicated), skipping");
             self.send(hostname, &Message::EndOk { job_id: end.job_id });
+            return drained;
+        }
+        // an END already accepted never reopens its log (above)
+        if !self.log_complete(hostname, &job, &end) {
             return drained;
         }
         let description = match end.description() {
@@ -818,6 +834,7 @@ impl Master {
             }
         }
         self.log_synced.remove(&job_id);
+        self.log_short.remove(&job_id);
         self.send(hostname, &Message::EndOk { job_id: end.job_id });
         finished || drained
     }
