@@ -160,17 +160,14 @@ fn restart_mid_job(restart_master: bool, postgres: bool) {
 
 /// Keep the first `n` lines of a stored log (`output.yaml` and its index).
 fn truncate_log(dir: &std::path::Path, n: usize) {
-    let index = std::fs::read(dir.join("output.idx")).unwrap();
-    let offsets: Vec<u64> = index
-        .chunks(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+    let offsets = log_offsets(dir);
     let output = std::fs::OpenOptions::new()
         .write(true)
         .open(dir.join("output.yaml"))
         .unwrap();
     output.set_len(offsets[n]).unwrap();
-    std::fs::write(dir.join("output.idx"), &index[..n * 8]).unwrap();
+    let index: Vec<u8> = offsets[..n].iter().flat_map(|o| o.to_le_bytes()).collect();
+    std::fs::write(dir.join("output.idx"), index).unwrap();
 }
 
 /// Lines a master had received but not written when it was killed (ZeroMQ

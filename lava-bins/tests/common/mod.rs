@@ -300,14 +300,19 @@ impl Lab {
     }
 }
 
+/// The offsets `output.idx` holds, one per line of `output.yaml`.
+pub fn log_offsets(dir: &Path) -> Vec<u64> {
+    std::fs::read(dir.join("output.idx"))
+        .unwrap()
+        .chunks(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
 /// The log of a job: each line of output.yaml checked against output.idx.
 pub fn log_lines(dir: &Path) -> Vec<String> {
     let output = std::fs::read(dir.join("output.yaml")).unwrap();
-    let index = std::fs::read(dir.join("output.idx")).unwrap();
-    let offsets: Vec<u64> = index
-        .chunks(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+    let offsets = log_offsets(dir);
     let text = String::from_utf8(output).unwrap();
     let mut lines = Vec::new();
     let mut at = 0u64;

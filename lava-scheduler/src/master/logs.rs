@@ -245,9 +245,7 @@ impl LogSink {
         let mut index = Vec::with_capacity(8 * lines.len());
         for line in &lines {
             index.extend_from_slice(&(output.len() as u64).to_le_bytes());
-            output.extend_from_slice(b"- ");
-            output.extend_from_slice(line.as_bytes());
-            output.push(b'\n');
+            output.extend_from_slice(&Self::record(line));
         }
         store.delete_test_cases(job_id).map_err(|e| e.to_string())?;
         self.open.remove(&job_id);
@@ -375,13 +373,19 @@ impl LogSink {
         }
     }
 
-    fn append(log: &mut OpenLog, line: &str) -> std::io::Result<()> {
-        // the line, then its index entry: killed in between, the line is
-        // cut off at the next start (repair_tail) and counted as missing
+    /// A line as `output.yaml` holds it: `- ` + line + newline.
+    fn record(line: &str) -> Vec<u8> {
         let mut record = Vec::with_capacity(line.len() + 3);
         record.extend_from_slice(b"- ");
         record.extend_from_slice(line.as_bytes());
         record.push(b'\n');
+        record
+    }
+
+    fn append(log: &mut OpenLog, line: &str) -> std::io::Result<()> {
+        // the line, then its index entry: killed in between, the line is
+        // cut off at the next start (repair_tail) and counted as missing
+        let record = Self::record(line);
         log.output.write_all(&record)?;
         log.index.write_all(&log.offset.to_le_bytes())?;
         log.offset += record.len() as u64;
