@@ -17,6 +17,11 @@
 //! 5. submits a sample job, follows its log, prints `Job N finished: HEALTH`
 //!    and its results;
 //! 6. keeps running for more submissions until Ctrl-C.
+//!
+//! It also starts the HTTP service (`lava_web`) and prints its URL with an
+//! `admin` account and that account's token (kept, readable by its owner
+//! only, in `admin.token` in the state directory), so that lavacli, curl or
+//! a browser can reach the lab at once.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +52,8 @@ pub struct LabOptions {
     pub job: Option<PathBuf>,
     /// Stop after the first job instead of serving more.
     pub once: bool,
+    /// Where the HTTP service (XML-RPC and REST API) listens.
+    pub http_bind: String,
 }
 
 fn say(text: impl std::fmt::Display) {
@@ -322,6 +329,45 @@ actions:
     )
 }
 
+/// The lab's administrator account.
+const ADMIN: &str = "admin";
+
+/// The admin's API token: the one kept in `admin.token` while the store
+/// still knows it, else a new one (the store keeps only its digest).
+fn admin_token(store: &SqlStore, state: &Path) -> Result<String, String> {
+    use lava_scheduler::accounts::{Accounts, NewUser};
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Err(lava_scheduler::StoreError::NotFound { .. }) = store.user(ADMIN) {
+        let mut admin = NewUser::new(ADMIN);
+        admin.is_superuser = true;
+        store.add_user(&admin).map_err(|e| e.to_string())?;
+    }
+    let path = state.join("admin.token");
+    if let Ok(kept) = std::fs::read_to_string(&path) {
+        let kept = kept.trim().to_string();
+        let known = store
+            .user_by_token_digest(&lava_web::token_digest(&kept))
+            .map_err(|e| e.to_string())?;
+        if known.is_some_and(|(user, _)| user.username == ADMIN) {
+            return Ok(kept);
+        }
+    }
+    let token = lava_web::new_token().map_err(|e| e.to_string())?;
+    store
+        .add_token(ADMIN, "lava-lab", &lava_web::token_digest(&token))
+        .map_err(|e| e.to_string())?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(token)
+}
+
 /// Run the lab until `stop` is set (or after the first job with `once`).
 pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let state = &options.state_dir;
@@ -369,6 +415,23 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let worker_stop = Arc::clone(&slave_stop);
     let slave_thread = std::thread::spawn(move || slave.run(&worker_stop));
     say("master and worker started (CURVE on loopback)");
+    let token = admin_token(&store, state)?;
+    let mut web_config = lava_web::ServiceConfig::new(options.http_bind.clone(), &jobs_dir);
+    web_config.device_types = vec![options.share_dir.join("device-types")];
+    let service = lava_web::Service::bind(
+        SqlStore::open_url(&url).map_err(|e| e.to_string())?,
+        web_config,
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "web UI and API: http://{}/  user: {ADMIN}  token: {token}",
+        service.local_addr()
+    );
+    let web_stop = Arc::new(AtomicBool::new(false));
+    let web_thread = {
+        let web_stop = Arc::clone(&web_stop);
+        std::thread::spawn(move || service.run_until(web_stop))
+    };
 
     let text = match &options.job {
         Some(path) => io(path, std::fs::read_to_string(path))?,
@@ -397,6 +460,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         }
     }
     say("stopping");
+    web_stop.store(true, Ordering::SeqCst);
     slave_stop.store(true, Ordering::SeqCst);
     waker.shutdown();
     slave_thread
@@ -404,6 +468,10 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         .map_err(|_| "the worker thread panicked")?
         .map_err(|e| e.to_string())?;
     drop(board);
+    web_thread
+        .join()
+        .map_err(|_| "the HTTP service's thread panicked")?
+        .map_err(|e| e.to_string())?;
     master_thread
         .join()
         .map_err(|_| "the master thread panicked")?

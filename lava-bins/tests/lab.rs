@@ -1,32 +1,15 @@
 //! `lava-lab`, the one-command lab, as a user runs it: a real QEMU job from
 //! submission to printed results, then a second run reusing the state.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The QEMU images `.ci/run` builds (`scripts/qemu-images.sh`).
-fn images() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAVA_QEMU_LAB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-lab"));
-    if ["vmlinuz", "initramfs.cpio.gz", "bin/qemu-system-x86_64"]
-        .iter()
-        .all(|f| dir.join(f).exists())
-    {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: no QEMU images in {} (scripts/qemu-images.sh builds them)",
-            dir.display()
-        );
-        None
-    }
-}
-
 fn lab(state: &Path) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lava-lab"))
-        .args(["--once", "--state-dir"])
+        .args(["--once", "--http-bind", "127.0.0.1:0", "--state-dir"])
         .arg(state)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -52,7 +35,9 @@ fn lab(state: &Path) -> String {
 
 #[test]
 fn the_lab_runs_its_sample_job_and_keeps_its_state() {
-    let Some(images) = images() else { return };
+    let Some(images) = common::images() else {
+        return;
+    };
     let state = tempfile::tempdir().unwrap();
     // Reuse the images instead of downloading them again.
     std::os::unix::fs::symlink(&images, state.path().join("qemu-lab")).unwrap();
@@ -72,7 +57,20 @@ fn the_lab_runs_its_sample_job_and_keeps_its_state() {
         "the boot log is followed: {first}"
     );
 
+    // the HTTP service's line, with the admin's token, kept across runs
+    let token_of = |out: &str| -> String {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("web UI and API: http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no web UI line in {out}"));
+        assert!(line.contains("  user: admin  token: "), "{line}");
+        line.rsplit(' ').next().unwrap().to_string()
+    };
+    let token = token_of(&first);
+    assert_eq!(token.len(), lava_web::TOKEN_LENGTH);
+
     let second = lab(state.path());
+    assert_eq!(token_of(&second), token, "the admin's token is kept");
     assert!(second.contains("Job 2 finished: Complete"), "{second}");
     assert!(
         !second.contains("created the CURVE certificate"),

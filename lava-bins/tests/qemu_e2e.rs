@@ -8,64 +8,12 @@ mod bench_board;
 mod common;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bench_board::{Arch, Board};
 use common::*;
 use lava_scheduler::model::{JobHealth, JobState, TestResultCode};
 use lava_scheduler::store::{NewDevice, NewDeviceType, Store};
-
-fn images() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAVA_QEMU_LAB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-lab"));
-    if ["vmlinuz", "initramfs.cpio.gz", "bin/qemu-system-x86_64"]
-        .iter()
-        .all(|f| dir.join(f).exists())
-    {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: no QEMU images in {} (scripts/qemu-images.sh builds them)",
-            dir.display()
-        );
-        None
-    }
-}
-
-/// A lab with the `qemu` type from `share/` and the real lava-run.
-fn qemu_lab(postgres: bool) -> Option<(Lab, PathBuf)> {
-    let images = images()?;
-    let mut lab = Lab::new(postgres)?;
-    let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("../share");
-    lab.lava_run = Some(PathBuf::from(env!("CARGO_BIN_EXE_lava-run")));
-    lab.master_args = vec![
-        "--device-types".into(),
-        share.join("device-types").display().to_string(),
-    ];
-    lab.store
-        .add_device_type(&NewDeviceType::new("qemu"))
-        .unwrap();
-    let mut device = NewDevice::new("qemu-01", "qemu", "worker1");
-    device.dictionary =
-        Some(std::fs::read_to_string(share.join("devices/qemu-01.jinja2")).unwrap());
-    lab.store.add_device(&device, "admin").unwrap();
-    // The worker's environment (LAVA's env.yaml): the unpacked QEMU and a
-    // download directory of the lab's own.
-    let env_dir = lab.path("dispatcher.d/worker1");
-    std::fs::create_dir_all(&env_dir).unwrap();
-    std::fs::write(
-        env_dir.join("env.yaml"),
-        format!(
-            "overrides:\n  PATH: \"{}:{}\"\n  LAVA_DISPATCHER_TMP_DIR: \"{}\"\n",
-            images.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default(),
-            lab.path("dispatcher-tmp").display()
-        ),
-    )
-    .unwrap();
-    Some((lab, images))
-}
 
 fn submit(lab: &Lab, images: &Path) -> i64 {
     lava_scheduler::submit::submit(&lab.store, &lava_bins::lab::sample_job(images), "alice")

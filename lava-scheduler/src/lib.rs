@@ -12,6 +12,8 @@
 //! - [`master`]: lava-master, the control loop workers connect to, with
 //!   the log sink and event-driven scheduling;
 //! - [`results`]: test results exported as LAVA's YAML/CSV, JUnit XML or a table;
+//! - [`accounts`]: users, groups and API tokens (digests only) for the HTTP
+//!   service;
 //! - [`submit`]: submission (validation, device-type and tag checks);
 //! - [`db`]: the connection pools (PostgreSQL via `postgres` + `r2d2`,
 //!   SQLite via `rusqlite` + `r2d2`) and the versioned migrations.
@@ -43,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod db;
 mod error;
 pub mod master;

@@ -172,6 +172,20 @@ lava_enum! {
     }
 }
 
+lava_enum! {
+    /// Who may see a job (job-definition `visibility`).
+    #[derive(Default)]
+    JobVisibility {
+        /// Anyone, anonymous users included.
+        #[default]
+        Public = 0, "Public";
+        /// Its submitter and administrators.
+        Personal = 1, "Personal";
+        /// Members of every one of its viewing groups, and administrators.
+        Group = 2, "Group";
+    }
+}
+
 impl From<lava_proto::log::TestResult> for TestResultCode {
     fn from(result: lava_proto::log::TestResult) -> Self {
         use lava_proto::log::TestResult;
@@ -306,6 +320,127 @@ pub struct Job {
     pub failure_comment: Option<String>,
     /// Ended with an infrastructure error.
     pub infrastructure_error: bool,
+    /// Who may see it.
+    pub visibility: JobVisibility,
+    /// With [`JobVisibility::Group`]: the groups whose members may see it
+    /// (members of all of them), sorted.
+    pub viewing_groups: Vec<String>,
+}
+
+impl Job {
+    /// Whether `viewer` may see this job (lists, details, logs, results).
+    pub fn visible_to(&self, viewer: &Viewer) -> bool {
+        match viewer {
+            Viewer::Anonymous => self.visibility == JobVisibility::Public,
+            Viewer::User {
+                name,
+                superuser,
+                groups,
+            } => {
+                *superuser
+                    || self.submitter == *name
+                    || match self.visibility {
+                        JobVisibility::Public => true,
+                        JobVisibility::Personal => false,
+                        JobVisibility::Group => {
+                            self.viewing_groups.iter().all(|g| groups.contains(g))
+                        }
+                    }
+            }
+        }
+    }
+}
+
+/// Who is looking: what the visibility rules are applied to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Viewer {
+    /// No credentials: public jobs only.
+    Anonymous,
+    /// An authenticated, active user.
+    User {
+        /// The username.
+        name: String,
+        /// Administrators see every job.
+        superuser: bool,
+        /// The groups the user belongs to.
+        groups: Vec<String>,
+    },
+}
+
+impl Viewer {
+    /// The username, or `None` for anonymous viewers.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Viewer::Anonymous => None,
+            Viewer::User { name, .. } => Some(name),
+        }
+    }
+
+    /// Whether this viewer is an administrator.
+    pub fn is_superuser(&self) -> bool {
+        matches!(
+            self,
+            Viewer::User {
+                superuser: true,
+                ..
+            }
+        )
+    }
+}
+
+/// A person or CI system with an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The login name.
+    pub username: String,
+    /// Where notifications go.
+    pub email: String,
+    /// The password's PHC string (never the password); none: token-only.
+    pub password_hash: Option<String>,
+    /// Administrators may change devices, workers and device types, and
+    /// see and cancel every job.
+    pub is_superuser: bool,
+    /// Inactive users cannot log in or use their tokens.
+    pub is_active: bool,
+    /// When the account was made.
+    pub date_joined: Timestamp,
+    /// The groups the user belongs to, sorted.
+    pub groups: Vec<String>,
+}
+
+impl User {
+    /// The viewer this user is.
+    pub fn viewer(&self) -> Viewer {
+        Viewer::User {
+            name: self.username.clone(),
+            superuser: self.is_superuser,
+            groups: self.groups.clone(),
+        }
+    }
+}
+
+/// A group of users, for group-visible jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The id (REST gives group ids).
+    pub id: i64,
+    /// The name.
+    pub name: String,
+}
+
+/// An API token (the secret itself is never stored, only its digest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// The id (to revoke it).
+    pub id: i64,
+    /// Its owner.
+    pub username: String,
+    /// What it is for.
+    pub description: String,
+    /// When it was made.
+    pub created: Timestamp,
+    /// When it was last used, if ever.
+    pub last_used: Option<Timestamp>,
 }
 
 /// A device-health or worker-health change, with who made it and why.

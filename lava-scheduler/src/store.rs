@@ -182,6 +182,10 @@ pub struct NewJob {
     pub essential: bool,
     /// Multinode sub-job id.
     pub sub_id: String,
+    /// Who may see it.
+    pub visibility: JobVisibility,
+    /// With [`JobVisibility::Group`]: the groups (which must exist).
+    pub viewing_groups: Vec<String>,
 }
 
 /// Which jobs to list.
@@ -193,6 +197,85 @@ pub struct JobFilter {
     pub device_type: Option<String>,
     /// At most this many, newest first.
     pub limit: Option<i64>,
+}
+
+/// How a job list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JobOrder {
+    /// Newest first (`-id`), as LAVA lists jobs by default.
+    #[default]
+    IdDescending,
+    /// Oldest first (`id`).
+    IdAscending,
+}
+
+/// A page of jobs as the HTTP API asks for it: filters, the viewer whose
+/// visibility applies, ordering, offset and limit. Every filter is applied
+/// in SQL, so that counts and pages agree.
+#[derive(Debug, Clone)]
+pub struct JobQuery {
+    /// Only jobs this viewer may see.
+    pub viewer: Viewer,
+    /// Only these ids (empty: all).
+    pub ids: Vec<i64>,
+    /// Only ids greater than this.
+    pub id_gt: Option<i64>,
+    /// Only these states (empty: all).
+    pub states: Vec<JobState>,
+    /// Only these healths (empty: all).
+    pub healths: Vec<JobHealth>,
+    /// Only this submitter.
+    pub submitter: Option<String>,
+    /// Only this requested device type.
+    pub device_type: Option<String>,
+    /// Only jobs that ran (or run) on this device.
+    pub device: Option<String>,
+    /// Only health checks (`Some(true)`) or only other jobs (`Some(false)`).
+    pub health_check: Option<bool>,
+    /// Only submitted after this time.
+    pub submit_time_gt: Option<Timestamp>,
+    /// Only started after this time.
+    pub start_time_gt: Option<Timestamp>,
+    /// Only ended after this time.
+    pub end_time_gt: Option<Timestamp>,
+    /// The order.
+    pub order: JobOrder,
+    /// Rows to skip.
+    pub offset: i64,
+    /// At most this many rows.
+    pub limit: i64,
+}
+
+impl JobQuery {
+    /// Every job `viewer` may see, newest first, `limit` at a time.
+    pub fn new(viewer: Viewer, limit: i64) -> JobQuery {
+        JobQuery {
+            viewer,
+            ids: Vec::new(),
+            id_gt: None,
+            states: Vec::new(),
+            healths: Vec::new(),
+            submitter: None,
+            device_type: None,
+            device: None,
+            health_check: None,
+            submit_time_gt: None,
+            start_time_gt: None,
+            end_time_gt: None,
+            order: JobOrder::default(),
+            offset: 0,
+            limit,
+        }
+    }
+}
+
+/// One page of a [`JobQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobPage {
+    /// How many jobs match in all.
+    pub count: i64,
+    /// The jobs of this page.
+    pub jobs: Vec<Job>,
 }
 
 /// What a cancel request did.
@@ -327,6 +410,8 @@ pub trait Store: Send + Sync {
     fn job(&self, id: i64) -> Result<Job, StoreError>;
     /// Jobs matching a filter, newest first.
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// A page of jobs: filters, visibility, order, offset and limit.
+    fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError>;
     /// Jobs in one of `states` whose device is attached to worker `hostname`,
     /// oldest first.
     fn jobs_on_worker(&self, hostname: &str, states: &[JobState]) -> Result<Vec<Job>, StoreError>;
@@ -365,6 +450,8 @@ pub trait Store: Send + Sync {
     fn add_test_case(&self, job_id: i64, case: &NewTestCase) -> Result<i64, StoreError>;
     /// A job's test cases, in the order stored.
     fn test_cases(&self, job_id: i64) -> Result<Vec<TestCase>, StoreError>;
+    /// A job's test suites as (id, name), in the order they were made.
+    fn test_suites(&self, job_id: i64) -> Result<Vec<(i64, String)>, StoreError>;
     /// Forget a job's results (suites, sets, cases), before they are
     /// stored again from its whole log; returns how many cases went.
     fn delete_test_cases(&self, job_id: i64) -> Result<u64, StoreError>;
@@ -380,7 +467,7 @@ const WORKER_COLUMNS: &str = "hostname, description, state, health, last_ping, j
 const DEVICE_TYPE_COLUMNS: &str =
     "name, description, health_frequency, health_denominator, health_check_disabled, health_check";
 const DEVICE_COLUMNS: &str = "hostname, device_type, worker, description, state, health, dictionary, current_job, last_health_report_job";
-const JOB_COLUMNS: &str = "id, submitter, description, definition, original_definition, requested_device_type, actual_device, state, health, priority, health_check, target_group, essential, sub_id, submit_time, start_time, end_time, failure_comment, infrastructure_error";
+const JOB_COLUMNS: &str = "id, submitter, description, definition, original_definition, requested_device_type, actual_device, state, health, priority, health_check, target_group, essential, sub_id, submit_time, start_time, end_time, failure_comment, infrastructure_error, visibility";
 
 fn worker_from(row: &Row) -> Result<Worker, StoreError> {
     Ok(Worker {
@@ -408,7 +495,22 @@ fn device_from(row: &Row, tags: Vec<String>) -> Result<Device, StoreError> {
     })
 }
 
-fn job_from(row: &Row, tags: Vec<String>) -> Result<Job, StoreError> {
+/// A job from a row of `JOB_COLUMNS`, with its tags and viewing groups.
+fn job_from(conn: &mut dyn Conn, row: &Row) -> Result<Job, StoreError> {
+    let id = row.int(0)?;
+    let tags = job_tags(conn, id)?;
+    let visibility = row.code(19, JobVisibility::from_code, "job visibility")?;
+    let viewing_groups = if visibility == JobVisibility::Group {
+        conn.query(
+            "SELECT g.name FROM job_viewing_groups v JOIN groups g ON g.id = v.group_id WHERE v.job = $1 ORDER BY g.name",
+            &[id.into()],
+        )?
+        .iter()
+        .map(|row| row.text(0))
+        .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
     Ok(Job {
         id: row.int(0)?,
         submitter: row.text(1)?,
@@ -430,6 +532,8 @@ fn job_from(row: &Row, tags: Vec<String>) -> Result<Job, StoreError> {
         failure_comment: row.opt_text(17)?,
         infrastructure_error: row.bool(18)?,
         tags,
+        visibility,
+        viewing_groups,
     })
 }
 
@@ -509,8 +613,7 @@ fn lock_job(conn: &mut dyn Conn, id: i64) -> Result<Job, StoreError> {
     let row = conn
         .query_opt(&sql, &[id.into()])?
         .ok_or_else(|| not_found("job", id))?;
-    let tags = job_tags(conn, id)?;
-    job_from(&row, tags)
+    job_from(conn, &row)
 }
 
 fn device_type_in(conn: &mut dyn Conn, name: &str) -> Result<DeviceType, StoreError> {
@@ -602,8 +705,8 @@ pub(crate) fn insert_job_in(conn: &mut dyn Conn, job: &NewJob) -> Result<i64, St
     ensure_tags_exist(conn, &job.tags)?;
     let row = conn
         .query_opt(
-            "INSERT INTO jobs (submitter, description, definition, original_definition, multinode_definition, requested_device_type, state, health, priority, health_check, target_group, essential, sub_id, submit_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+            "INSERT INTO jobs (submitter, description, definition, original_definition, multinode_definition, requested_device_type, state, health, priority, health_check, target_group, essential, sub_id, submit_time, visibility) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
             &[
                 job.submitter.as_str().into(),
                 job.description.as_str().into(),
@@ -619,6 +722,7 @@ pub(crate) fn insert_job_in(conn: &mut dyn Conn, job: &NewJob) -> Result<i64, St
                 job.essential.into(),
                 job.sub_id.as_str().into(),
                 now_micros().into(),
+                job.visibility.code().into(),
             ],
         )?
         .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?;
@@ -629,6 +733,23 @@ pub(crate) fn insert_job_in(conn: &mut dyn Conn, job: &NewJob) -> Result<i64, St
             &[id.into(), tag.into()],
         )?;
     }
+    if job.visibility == JobVisibility::Group {
+        if job.viewing_groups.is_empty() {
+            return Err(StoreError::Refused(
+                "a group-visible job needs at least one viewing group".into(),
+            ));
+        }
+        for group in &job.viewing_groups {
+            let group_id = conn
+                .query_opt("SELECT id FROM groups WHERE name = $1", &[group.into()])?
+                .ok_or_else(|| not_found("group", group))?
+                .int(0)?;
+            conn.execute(
+                "INSERT INTO job_viewing_groups (job, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[id.into(), group_id.into()],
+            )?;
+        }
+    }
     log::info!(
         "[job {id}] submitted by {} for {}",
         job.submitter,
@@ -637,6 +758,109 @@ pub(crate) fn insert_job_in(conn: &mut dyn Conn, job: &NewJob) -> Result<i64, St
             .unwrap_or("(no device type)")
     );
     Ok(id)
+}
+
+/// The `WHERE` clause of a job query and its parameters. Visibility is
+/// [`Job::visible_to`] in SQL: public jobs, the viewer's own, and group jobs
+/// none of whose viewing groups the viewer lacks; administrators see all.
+fn job_query_where(query: &JobQuery) -> (String, Vec<SqlValue>) {
+    let mut clause = String::from("1 = 1");
+    let mut params: Vec<SqlValue> = Vec::new();
+    let mark = |params: &mut Vec<SqlValue>, value: SqlValue| {
+        params.push(value);
+        format!("${}", params.len())
+    };
+    match &query.viewer {
+        Viewer::Anonymous => clause.push_str(&format!(
+            " AND visibility = {}",
+            JobVisibility::Public.code()
+        )),
+        Viewer::User {
+            superuser: true, ..
+        } => {}
+        Viewer::User { name, .. } => {
+            let user = mark(&mut params, name.as_str().into());
+            clause.push_str(&format!(
+                " AND (visibility = {public} OR submitter = {user} OR (visibility = {group} AND NOT EXISTS (\
+                 SELECT 1 FROM job_viewing_groups v WHERE v.job = jobs.id AND v.group_id NOT IN (\
+                 SELECT group_id FROM user_groups WHERE username = {user}))))",
+                public = JobVisibility::Public.code(),
+                group = JobVisibility::Group.code(),
+            ));
+        }
+    }
+    let mut list = |params: &mut Vec<SqlValue>, column: &str, values: Vec<SqlValue>| {
+        if !values.is_empty() {
+            let marks: Vec<String> = values.into_iter().map(|v| mark(params, v)).collect();
+            clause.push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
+        }
+    };
+    list(
+        &mut params,
+        "id",
+        query.ids.iter().map(|&i| i.into()).collect(),
+    );
+    list(
+        &mut params,
+        "state",
+        query.states.iter().map(|s| s.code().into()).collect(),
+    );
+    list(
+        &mut params,
+        "health",
+        query.healths.iter().map(|h| h.code().into()).collect(),
+    );
+    let mut compare =
+        |params: &mut Vec<SqlValue>, column: &str, op: &str, value: Option<SqlValue>| {
+            if let Some(value) = value {
+                let m = mark(params, value);
+                clause.push_str(&format!(" AND {column} {op} {m}"));
+            }
+        };
+    compare(&mut params, "id", ">", query.id_gt.map(Into::into));
+    compare(
+        &mut params,
+        "submitter",
+        "=",
+        query.submitter.clone().map(Into::into),
+    );
+    compare(
+        &mut params,
+        "requested_device_type",
+        "=",
+        query.device_type.clone().map(Into::into),
+    );
+    compare(
+        &mut params,
+        "actual_device",
+        "=",
+        query.device.clone().map(Into::into),
+    );
+    compare(
+        &mut params,
+        "health_check",
+        "=",
+        query.health_check.map(Into::into),
+    );
+    compare(
+        &mut params,
+        "submit_time",
+        ">",
+        query.submit_time_gt.map(Into::into),
+    );
+    compare(
+        &mut params,
+        "start_time",
+        ">",
+        query.start_time_gt.map(Into::into),
+    );
+    compare(
+        &mut params,
+        "end_time",
+        ">",
+        query.end_time_gt.map(Into::into),
+    );
+    (clause, params)
 }
 
 /// Give many queued single-node jobs their devices in one transaction,
@@ -1525,8 +1749,7 @@ impl Store for SqlStore {
                     &[id.into()],
                 )?
                 .ok_or_else(|| not_found("job", id))?;
-            let tags = job_tags(conn, id)?;
-            job_from(&row, tags)
+            job_from(conn, &row)
         })
     }
 
@@ -1557,10 +1780,37 @@ impl Store for SqlStore {
             let rows = conn.query(&sql, &params)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
-                let tags = job_tags(conn, row.int(0)?)?;
-                out.push(job_from(row, tags)?);
+                out.push(job_from(conn, row)?);
             }
             Ok(out)
+        })
+    }
+
+    fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
+        self.tx(|conn| {
+            let (clause, mut params) = job_query_where(query);
+            let count = conn
+                .query_opt(&format!("SELECT COUNT(*) FROM jobs WHERE {clause}"), &params)?
+                .map(|row| row.int(0))
+                .transpose()?
+                .unwrap_or(0);
+            let order = match query.order {
+                JobOrder::IdDescending => "id DESC",
+                JobOrder::IdAscending => "id ASC",
+            };
+            params.push(query.limit.max(0).into());
+            let limit = params.len();
+            params.push(query.offset.max(0).into());
+            let offset = params.len();
+            let rows = conn.query(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {clause} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}"),
+                &params,
+            )?;
+            let mut jobs = Vec::with_capacity(rows.len());
+            for row in &rows {
+                jobs.push(job_from(conn, row)?);
+            }
+            Ok(JobPage { count, jobs })
         })
     }
 
@@ -1579,8 +1829,7 @@ impl Store for SqlStore {
             )?;
             let mut out = Vec::new();
             for row in &rows {
-                let id = row.int(0)?;
-                let job = job_from(row, job_tags(conn, id)?)?;
+                let job = job_from(conn, row)?;
                 if states.contains(&job.state) {
                     out.push(job);
                 }
@@ -1843,6 +2092,18 @@ impl Store for SqlStore {
             // sets and cases go with their suites (ON DELETE CASCADE)
             conn.execute("DELETE FROM test_suites WHERE job = $1", &[job_id.into()])?;
             Ok(cases as u64)
+        })
+    }
+
+    fn test_suites(&self, job_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        self.tx(|conn| {
+            conn.query(
+                "SELECT id, name FROM test_suites WHERE job = $1 ORDER BY id",
+                &[job_id.into()],
+            )?
+            .iter()
+            .map(|row| Ok((row.int(0)?, row.text(1)?)))
+            .collect()
         })
     }
 

@@ -34,7 +34,7 @@
 use lava_proto::job::{self, JobDefinition};
 
 use crate::error::StoreError;
-use crate::model::DeviceHealth;
+use crate::model::{DeviceHealth, JobVisibility};
 use crate::store::{DeviceFilter, NewJob, Store};
 
 /// Why a submission was refused.
@@ -114,6 +114,11 @@ pub fn submit(store: &dyn Store, text: &str, submitter: &str) -> Result<i64, Sub
             definition.tags.join(", ")
         )));
     }
+    let (visibility, viewing_groups) = match &definition.visibility {
+        job::Visibility::Public => (JobVisibility::Public, Vec::new()),
+        job::Visibility::Personal => (JobVisibility::Personal, Vec::new()),
+        job::Visibility::Group(groups) => (JobVisibility::Group, groups.clone()),
+    };
     let id = store.insert_job(&NewJob {
         submitter: submitter.to_string(),
         description: definition.job_name.clone(),
@@ -122,6 +127,8 @@ pub fn submit(store: &dyn Store, text: &str, submitter: &str) -> Result<i64, Sub
         requested_device_type: Some(device_type.name),
         priority: i64::from(definition.priority.value()),
         tags: definition.tags.clone(),
+        visibility,
+        viewing_groups,
         ..Default::default()
     })?;
     Ok(id)

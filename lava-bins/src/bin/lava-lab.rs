@@ -22,6 +22,9 @@ struct Args {
     /// Stop after the first job.
     #[arg(long)]
     once: bool,
+    /// Where the HTTP service (XML-RPC at /RPC2, REST at /api/v0.2/) listens.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    http_bind: String,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         scripts_dir: repo.join("scripts"),
         job: args.job,
         once: args.once,
+        http_bind: args.http_bind,
     };
     match lava_bins::lab::run(&options, stop) {
         Ok(()) => ExitCode::SUCCESS,

@@ -123,6 +123,42 @@ CREATE TABLE transitions (
 );
 CREATE INDEX transitions_by_object ON transitions(object_kind, object);
 "#,
+    // 2: accounts (users, groups, API tokens) and job visibility, for the
+    // HTTP service (docs/api.md in the repository).
+    r#"
+CREATE TABLE users (
+    username TEXT PRIMARY KEY,
+    email TEXT NOT NULL DEFAULT '',
+    password_hash TEXT,
+    is_superuser BOOLEAN NOT NULL DEFAULT FALSE,
+    is_active BOOLEAN NOT NULL DEFAULT TRUE,
+    date_joined BIGINT NOT NULL
+);
+CREATE TABLE groups (
+    id {id},
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE user_groups (
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    PRIMARY KEY (username, group_id)
+);
+CREATE TABLE tokens (
+    id {id},
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    description TEXT NOT NULL DEFAULT '',
+    digest TEXT NOT NULL UNIQUE,
+    created BIGINT NOT NULL,
+    last_used BIGINT
+);
+ALTER TABLE jobs ADD COLUMN visibility BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE job_viewing_groups (
+    job BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    group_id BIGINT NOT NULL REFERENCES groups(id),
+    PRIMARY KEY (job, group_id)
+);
+CREATE INDEX jobs_by_submitter ON jobs(submitter);
+"#,
 ];
 
 /// The newest schema version this program knows.

@@ -138,7 +138,7 @@ fn parse_age(text: &str) -> Result<i64, String> {
 }
 
 /// lava-master's default --jobs-dir.
-const JOBS_DIR: &str = "/var/lib/lava-server/default/media/job-output";
+pub const JOBS_DIR: &str = "/var/lib/lava-server/default/media/job-output";
 
 fn parse_format(text: &str) -> Result<Format, String> {
     Format::parse(text)

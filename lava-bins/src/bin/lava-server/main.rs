@@ -10,7 +10,9 @@ mod device_types;
 mod devices;
 mod jobs;
 mod output;
+mod serve;
 mod templates;
+mod users;
 mod workers;
 
 use std::process::ExitCode;
@@ -35,6 +37,14 @@ enum Top {
         #[command(subcommand)]
         group: Manage,
     },
+    /// The HTTP service: XML-RPC (/RPC2) and REST API (/api/v0.2/).
+    Serve {
+        /// The database: postgresql://USER@HOST/DB or sqlite://PATH.
+        #[arg(long, env = "LAVA_DATABASE_URL", default_value = output::DEFAULT_DATABASE)]
+        database: String,
+        #[command(flatten)]
+        args: serve::Args,
+    },
 }
 
 #[derive(Subcommand)]
@@ -51,14 +61,21 @@ enum Manage {
     Jobs(jobs::Args),
     /// Device-type templates and device dictionaries: render.
     Templates(templates::Args),
+    /// Users of the HTTP service: add, list, update.
+    Users(users::UsersArgs),
+    /// Groups (for group-visible jobs): add, list.
+    Groups(users::GroupsArgs),
+    /// API tokens: add (printed once), list, rm.
+    Tokens(users::TokensArgs),
 }
 
 fn main() -> ExitCode {
     lava_bins::restore_sigpipe();
-    lava_bins::init_logging("warn");
     let cli = Cli::parse();
     match cli.command {
+        Top::Serve { database, args } => serve::run(args, &output::Db::new(database)),
         Top::Manage { database, group } => {
+            lava_bins::init_logging("warn");
             let db = output::Db::new(database);
             match group {
                 Manage::Workers(args) => workers::run(args, &db),
@@ -67,6 +84,9 @@ fn main() -> ExitCode {
                 Manage::DeviceTags(args) => device_tags::run(args, &db),
                 Manage::Jobs(args) => jobs::run(args, &db),
                 Manage::Templates(args) => templates::run(args),
+                Manage::Users(args) => users::run_users(args, &db),
+                Manage::Groups(args) => users::run_groups(args, &db),
+                Manage::Tokens(args) => users::run_tokens(args, &db),
             }
         }
     }

@@ -1,0 +1,51 @@
+//! `lava-server serve`: the HTTP service (XML-RPC at /RPC2, REST API at
+//! /api/v0.2/). SIGINT or SIGTERM stop it with status 0.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use lava_web::{Service, ServiceConfig};
+
+use crate::output::{fail, Db};
+
+/// Arguments of `serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// HOST:PORT to listen on.
+    #[arg(long, env = "LAVA_HTTP_BIND", default_value = "127.0.0.1:8000")]
+    bind: String,
+    /// Where job output is (as lava-master's --jobs-dir).
+    #[arg(long, default_value = crate::jobs::JOBS_DIR)]
+    jobs_dir: PathBuf,
+    /// Device-type template directories (as lava-master's --device-types).
+    #[arg(long, num_args = 1.., default_value = "/etc/lava-server/dispatcher-config/device-types")]
+    device_types: Vec<PathBuf>,
+    /// Log level: DEBUG, INFO, WARN, ERROR.
+    #[arg(long, default_value = "INFO")]
+    level: String,
+    /// Log file, or - for standard error.
+    #[arg(long, default_value = "-")]
+    log_file: String,
+}
+
+/// Run the service until a signal.
+pub fn run(args: Args, db: &Db) -> ExitCode {
+    if let Err(e) = lava_bins::init_daemon_logging(&args.level, &args.log_file) {
+        return fail(e);
+    }
+    let store = match db.open() {
+        Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    let mut config = ServiceConfig::new(args.bind, args.jobs_dir);
+    config.device_types = args.device_types;
+    let service = match Service::bind(store, config) {
+        Ok(service) => service,
+        Err(e) => return fail(e),
+    };
+    log::info!("web UI and API: http://{}/", service.local_addr());
+    match service.run_until_signal() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,286 @@
+//! `lava-server manage users|groups|tokens ...`: accounts for the HTTP
+//! service. Passwords are read from standard input (never from the command
+//! line, where `ps` shows them); a token is printed once, when it is made,
+//! and only its digest is stored.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use lava_scheduler::accounts::{Accounts, NewUser, UserUpdate};
+
+use crate::output::{fail, finish, when, Db};
+
+/// Arguments of `users`.
+#[derive(clap::Args)]
+pub struct UsersArgs {
+    #[command(subcommand)]
+    command: Users,
+}
+
+#[derive(Subcommand)]
+enum Users {
+    /// Add a user.
+    Add {
+        /// The username.
+        username: String,
+        /// E-mail address (for job notifications).
+        #[arg(long, default_value = "")]
+        email: String,
+        /// An administrator.
+        #[arg(long)]
+        superuser: bool,
+        /// Read a password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Groups to join (they must exist).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+    /// List users.
+    List,
+    /// Change a user.
+    Update {
+        /// The username.
+        username: String,
+        /// New e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Make an administrator.
+        #[arg(long, conflicts_with = "no_superuser")]
+        superuser: bool,
+        /// No longer an administrator.
+        #[arg(long)]
+        no_superuser: bool,
+        /// Let the user in again.
+        #[arg(long, conflicts_with = "inactive")]
+        active: bool,
+        /// Keep the user out (tokens stop working).
+        #[arg(long)]
+        inactive: bool,
+        /// Read a new password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Groups to join (they must exist).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+}
+
+/// Arguments of `groups`.
+#[derive(clap::Args)]
+pub struct GroupsArgs {
+    #[command(subcommand)]
+    command: Groups,
+}
+
+#[derive(Subcommand)]
+enum Groups {
+    /// Add a group.
+    Add {
+        /// The name.
+        name: String,
+    },
+    /// List groups.
+    List,
+}
+
+/// Arguments of `tokens`.
+#[derive(clap::Args)]
+pub struct TokensArgs {
+    #[command(subcommand)]
+    command: Tokens,
+}
+
+#[derive(Subcommand)]
+enum Tokens {
+    /// Make a token for a user and print it (once: it is stored hashed).
+    Add {
+        /// The owner.
+        #[arg(long)]
+        user: String,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List a user's tokens (ids and descriptions; never the secrets).
+    List {
+        /// The owner.
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke a token, by id.
+    Rm {
+        /// The owner.
+        #[arg(long)]
+        user: String,
+        /// The token's id (from `tokens list`).
+        id: i64,
+    },
+}
+
+fn password_from_stdin() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(password)
+}
+
+fn hashed(password_stdin: bool) -> Result<Option<String>, String> {
+    if !password_stdin {
+        return Ok(None);
+    }
+    let password = password_from_stdin()?;
+    lava_web::hash_password(&password)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Run a `users` command.
+pub fn run_users(args: UsersArgs, db: &Db) -> ExitCode {
+    let store = match db.open() {
+        Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    finish(match args.command {
+        Users::Add {
+            username,
+            email,
+            superuser,
+            password_stdin,
+            groups,
+        } => (|| {
+            let password_hash = hashed(password_stdin)?;
+            store
+                .add_user(&NewUser {
+                    username: username.clone(),
+                    email,
+                    password_hash,
+                    is_superuser: superuser,
+                })
+                .map_err(|e| e.to_string())?;
+            for group in &groups {
+                store
+                    .add_user_to_group(&username, group)
+                    .map_err(|e| e.to_string())?;
+            }
+            println!("User {username} added");
+            Ok::<(), String>(())
+        })(),
+        Users::List => store
+            .users()
+            .map(|users| {
+                for u in users {
+                    let mut flags = Vec::new();
+                    if u.is_superuser {
+                        flags.push("superuser".to_string());
+                    }
+                    if !u.is_active {
+                        flags.push("inactive".to_string());
+                    }
+                    if !u.groups.is_empty() {
+                        flags.push(format!("groups: {}", u.groups.join(", ")));
+                    }
+                    let flags = if flags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", flags.join("; "))
+                    };
+                    println!("* {}{flags}", u.username);
+                }
+            })
+            .map_err(|e| e.to_string()),
+        Users::Update {
+            username,
+            email,
+            superuser,
+            no_superuser,
+            active,
+            inactive,
+            password_stdin,
+            groups,
+        } => (|| {
+            let update = UserUpdate {
+                email,
+                password_hash: hashed(password_stdin)?.map(Some),
+                is_superuser: (superuser || no_superuser).then_some(superuser),
+                is_active: (active || inactive).then_some(active),
+            };
+            store
+                .update_user(&username, &update)
+                .map_err(|e| e.to_string())?;
+            for group in &groups {
+                store
+                    .add_user_to_group(&username, group)
+                    .map_err(|e| e.to_string())?;
+            }
+            println!("User {username} updated");
+            Ok::<(), String>(())
+        })(),
+    })
+}
+
+/// Run a `groups` command.
+pub fn run_groups(args: GroupsArgs, db: &Db) -> ExitCode {
+    let store = match db.open() {
+        Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    finish(match args.command {
+        Groups::Add { name } => store
+            .add_group(&name)
+            .map(|g| println!("Group {} added", g.name)),
+        Groups::List => store.groups().map(|groups| {
+            for g in groups {
+                println!("* {}", g.name);
+            }
+        }),
+    })
+}
+
+/// Run a `tokens` command.
+pub fn run_tokens(args: TokensArgs, db: &Db) -> ExitCode {
+    let store = match db.open() {
+        Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    finish(match args.command {
+        Tokens::Add { user, description } => (|| {
+            let token = lava_web::new_token().map_err(|e| e.to_string())?;
+            store
+                .add_token(&user, &description, &lava_web::token_digest(&token))
+                .map_err(|e| e.to_string())?;
+            // The only time the secret is shown.
+            println!("{token}");
+            Ok::<(), String>(())
+        })(),
+        Tokens::List { user } => store
+            .tokens(&user)
+            .map(|tokens| {
+                for t in tokens {
+                    println!(
+                        "* {}: {} (created {}, last used {})",
+                        t.id,
+                        if t.description.is_empty() {
+                            "-"
+                        } else {
+                            &t.description
+                        },
+                        when(Some(t.created)),
+                        when(t.last_used)
+                    );
+                }
+            })
+            .map_err(|e| e.to_string()),
+        Tokens::Rm { user, id } => store
+            .remove_token(&user, id)
+            .map(|()| println!("Token {id} of {user} revoked"))
+            .map_err(|e| e.to_string()),
+    })
+}

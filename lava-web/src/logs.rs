@@ -1,0 +1,168 @@
+//! Reading a job's log by line numbers without loading it: the master's log
+//! sink writes, for every line, its byte offset to `output.idx` (a
+//! little-endian u64) before the line itself to `output.yaml`. A range of
+//! lines is therefore two index reads and one byte range.
+//!
+//! Only complete lines are given: a line being written (its bytes not yet
+//! ended by a newline) is left for the next call.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// The most bytes of log one XML-RPC `scheduler.jobs.logs` answer carries;
+/// the client asks again from where the answer stopped.
+pub const LOG_BYTES_PER_CALL: u64 = 8 * 1024 * 1024;
+
+/// A range of complete lines of a job's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSlice {
+    /// `output.yaml`.
+    pub path: PathBuf,
+    /// The first line given (0-based).
+    pub first: u64,
+    /// How many lines are given.
+    pub lines: u64,
+    /// Their bytes in `output.yaml`: `start..end`.
+    pub start: u64,
+    /// End of the byte range (exclusive).
+    pub end: u64,
+    /// Complete lines in the whole log.
+    pub total: u64,
+}
+
+fn offset_at(index: &File, line: u64) -> io::Result<u64> {
+    let mut buf = [0u8; 8];
+    index.read_exact_at(&mut buf, line * 8)?;
+    Ok(u64::from_le_bytes(buf))
+}
+
+/// Locate lines `start..end` (`end` none: to the last complete line) of the
+/// log in `dir`, at most `max_bytes` of them (at least one line). `None`
+/// when the log does not exist.
+pub fn slice(
+    dir: &Path,
+    start: u64,
+    end: Option<u64>,
+    max_bytes: u64,
+) -> io::Result<Option<LogSlice>> {
+    let path = dir.join("output.yaml");
+    let (output, index) = match (File::open(&path), File::open(dir.join("output.idx"))) {
+        (Ok(o), Ok(i)) => (o, i),
+        (Err(e), _) | (_, Err(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    // The length of the text first, then the index: every line indexed
+    // after this point starts beyond `length` and is not counted.
+    let length = output.metadata()?.len();
+    let indexed = index.metadata()?.len() / 8;
+    let mut total = indexed;
+    // Drop indexed lines whose text is not (completely) there yet.
+    while total > 0 {
+        let last_start = offset_at(&index, total - 1)?;
+        if last_start >= length {
+            total -= 1;
+            continue;
+        }
+        let mut last = [0u8; 1];
+        output.read_exact_at(&mut last, length - 1)?;
+        if last[0] == b'\n' || total < indexed {
+            // complete, or followed by an indexed line (so complete)
+            break;
+        }
+        total -= 1;
+    }
+    let first = start.min(total);
+    let mut stop = end.unwrap_or(total).clamp(first, total);
+    let byte_at = |line: u64| -> io::Result<u64> {
+        if line < indexed {
+            offset_at(&index, line)
+        } else {
+            Ok(length)
+        }
+    };
+    let start_byte = byte_at(first)?;
+    if stop > first && byte_at(stop)? - start_byte > max_bytes {
+        // the largest stop within the budget, at least one line
+        let (mut low, mut high) = (first + 1, stop);
+        while low < high {
+            let mid = (low + high).div_ceil(2);
+            if byte_at(mid)? - start_byte <= max_bytes {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        stop = low;
+    }
+    let end_byte = if stop == total && total == indexed {
+        length
+    } else {
+        byte_at(stop)?
+    };
+    Ok(Some(LogSlice {
+        path,
+        first,
+        lines: stop - first,
+        start: start_byte,
+        end: end_byte.max(start_byte),
+        total,
+    }))
+}
+
+/// Read the bytes of a slice.
+pub fn read(slice: &LogSlice) -> io::Result<Vec<u8>> {
+    let file = File::open(&slice.path)?;
+    let mut buf = vec![0u8; (slice.end - slice.start) as usize];
+    file.read_exact_at(&mut buf, slice.start)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_log(dir: &Path, lines: &[&str], partial: &str) {
+        let mut text = String::new();
+        let mut index = Vec::new();
+        for line in lines {
+            index.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            text.push_str(&format!("- {line}\n"));
+        }
+        if !partial.is_empty() {
+            index.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            text.push_str(partial);
+        }
+        std::fs::write(dir.join("output.yaml"), text).unwrap();
+        std::fs::write(dir.join("output.idx"), index).unwrap();
+    }
+
+    fn text(s: &LogSlice) -> String {
+        String::from_utf8(read(s).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn ranges_of_complete_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(slice(dir.path(), 0, None, 100).unwrap(), None);
+        write_log(dir.path(), &["{a: 1}", "{b: 2}", "{c: 3}"], "- {d: ");
+        let all = slice(dir.path(), 0, None, 1000).unwrap().unwrap();
+        assert_eq!((all.first, all.lines, all.total), (0, 3, 3));
+        assert_eq!(text(&all), "- {a: 1}\n- {b: 2}\n- {c: 3}\n");
+        let middle = slice(dir.path(), 1, Some(2), 1000).unwrap().unwrap();
+        assert_eq!(text(&middle), "- {b: 2}\n");
+        let past = slice(dir.path(), 7, None, 1000).unwrap().unwrap();
+        assert_eq!((past.lines, past.total), (0, 3));
+        assert_eq!(text(&past), "");
+        // the budget cuts at a line boundary, but gives at least one line
+        let budget = slice(dir.path(), 0, None, 20).unwrap().unwrap();
+        assert_eq!(text(&budget), "- {a: 1}\n- {b: 2}\n");
+        let tiny = slice(dir.path(), 0, None, 1).unwrap().unwrap();
+        assert_eq!(text(&tiny), "- {a: 1}\n");
+        // the partial line is given once it is complete
+        write_log(dir.path(), &["{a: 1}", "{b: 2}", "{c: 3}", "{d: 4}"], "");
+        let all = slice(dir.path(), 3, None, 1000).unwrap().unwrap();
+        assert_eq!(text(&all), "- {d: 4}\n");
+    }
+}

@@ -1,0 +1,198 @@
+//! The service: configuration, the router, limits, and running it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use axum::Router;
+use lava_scheduler::SqlStore;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::WebError;
+
+/// The LAVA API level this service answers as (`system.version`): lavacli
+/// turns on its newest calls for it, and those calls are all served here.
+pub const API_VERSION: &str = "2026.07";
+
+/// The largest request body accepted (a job definition, an XML-RPC call):
+/// anything bigger is refused with 413 before it is read.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most rows one list answer holds (`limit` above it is lowered).
+pub const MAX_PAGE: i64 = 100;
+
+/// How long one request may take (not the streamed bodies of logs).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the service listens and what it serves.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// `HOST:PORT` to listen on.
+    pub bind: String,
+    /// The master's jobs directory (`output.yaml` of each job).
+    pub jobs_dir: PathBuf,
+    /// Device-type template directories (`installed`/`template` in
+    /// device-type lists).
+    pub device_types: Vec<PathBuf>,
+    /// Threads for store calls (each holds a database connection while it
+    /// works).
+    pub blocking_threads: usize,
+}
+
+impl ServiceConfig {
+    /// Listen on `bind`, read job output under `jobs_dir`.
+    pub fn new(bind: impl Into<String>, jobs_dir: impl Into<PathBuf>) -> ServiceConfig {
+        ServiceConfig {
+            bind: bind.into(),
+            jobs_dir: jobs_dir.into(),
+            device_types: Vec::new(),
+            blocking_threads: 16,
+        }
+    }
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub store: SqlStore,
+    pub jobs_dir: Arc<PathBuf>,
+    pub device_types: Arc<Vec<PathBuf>>,
+}
+
+impl AppState {
+    /// Run store work off the async threads.
+    pub async fn blocking<T, F>(&self, f: F) -> T
+    where
+        F: FnOnce(&AppState) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = self.clone();
+        match tokio::task::spawn_blocking(move || f(&state)).await {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+/// The HTTP service, bound and ready to run.
+pub struct Service {
+    runtime: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    address: SocketAddr,
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/RPC2", post(crate::rpc::handle))
+        .route("/RPC2/", post(crate::rpc::handle))
+        .nest("/api/v0.2", crate::rest::routes())
+        .route("/", get(index))
+        .fallback(any(not_found))
+        .with_state(state)
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+}
+
+async fn index() -> &'static str {
+    "LAVA in Rust: XML-RPC at /RPC2, REST API at /api/v0.2/\n"
+}
+
+async fn not_found(uri: axum::http::Uri) -> (axum::http::StatusCode, String) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        format!("{} is not here\n", uri.path()),
+    )
+}
+
+impl Service {
+    /// Bind the listening socket; nothing is served until [`Service::run`].
+    pub fn bind(store: SqlStore, config: ServiceConfig) -> Result<Service, WebError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("lava-web")
+            .max_blocking_threads(config.blocking_threads.max(1))
+            .build()
+            .map_err(WebError::Serve)?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(&config.bind))
+            .map_err(|source| WebError::Bind {
+                address: config.bind.clone(),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(WebError::Serve)?;
+        let state = AppState {
+            store,
+            jobs_dir: Arc::new(config.jobs_dir),
+            device_types: Arc::new(config.device_types),
+        };
+        Ok(Service {
+            runtime,
+            listener,
+            router: router(state),
+            address,
+        })
+    }
+
+    /// The address it listens on (the port when `:0` was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serve until `stop` completes; requests in progress are finished.
+    pub fn run(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), WebError> {
+        let Service {
+            runtime,
+            listener,
+            router,
+            address,
+        } = self;
+        log::info!("[HTTP] serving on http://{address}/");
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = runtime.block_on(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        });
+        // Streams of slow clients are not waited for.
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        log::info!("[HTTP] stopped");
+        result.map_err(WebError::Serve)
+    }
+
+    /// Serve until `flag` becomes true (checked every 100 ms): for programs
+    /// that already have a stop flag, such as `lava-lab`.
+    pub fn run_until(self, flag: Arc<AtomicBool>) -> Result<(), WebError> {
+        self.run(async move {
+            while !flag.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    }
+
+    /// Serve until SIGINT or SIGTERM.
+    pub fn run_until_signal(self) -> Result<(), WebError> {
+        let _guard = self.runtime.enter();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(WebError::Serve)?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .map_err(WebError::Serve)?;
+        drop(_guard);
+        self.run(async move {
+            tokio::select! {
+                _ = term.recv() => log::info!("[HTTP] SIGTERM: stopping"),
+                _ = int.recv() => log::info!("[HTTP] SIGINT: stopping"),
+            }
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! Formatting shared by the XML-RPC and REST answers: times, and the checks
+//! every read path makes before it shows a job.
+
+use lava_proto::time::UtcTime;
+use lava_scheduler::model::{Job, Timestamp};
+use lava_scheduler::{SqlStore, Store, StoreError};
+
+use crate::auth::Caller;
+
+fn utc(micros: Timestamp) -> UtcTime {
+    UtcTime::from_unix(
+        micros.div_euclid(1_000_000),
+        micros.rem_euclid(1_000_000) as u32,
+    )
+}
+
+/// ISO 8601 with `Z`, as DRF writes times: `2026-12-06T20:47:58.725291Z`.
+pub(crate) fn iso_z(micros: Timestamp) -> String {
+    format!("{}Z", utc(micros).isoformat())
+}
+
+/// XML-RPC's `dateTime.iso8601` text: `20261206T20:47:54`.
+pub(crate) fn xmlrpc_time(micros: Timestamp) -> String {
+    let iso = utc(micros).isoformat();
+    let (date, time) = iso.split_at(10);
+    format!("{}{}", date.replace('-', ""), &time[..9])
+}
+
+/// Why a job cannot be shown.
+pub(crate) enum JobRefusal {
+    /// No such job, or the caller may not see it (the same answer, so that
+    /// private jobs are not revealed).
+    NotFound,
+    /// The store failed.
+    Store(StoreError),
+}
+
+/// A job the caller may see; refusals are logged.
+pub(crate) fn visible_job(
+    store: &SqlStore,
+    caller: &Caller,
+    id: i64,
+    path: &str,
+) -> Result<Job, JobRefusal> {
+    match store.job(id) {
+        Ok(job) if job.visible_to(&caller.viewer()) => Ok(job),
+        Ok(_) => {
+            caller.refused(path, &format!("job {id} is not visible to this user"));
+            Err(JobRefusal::NotFound)
+        }
+        Err(StoreError::NotFound { .. }) => Err(JobRefusal::NotFound),
+        Err(e) => Err(JobRefusal::Store(e)),
+    }
+}
+
+/// Whether the caller may cancel or resubmit `job`: its submitter or an
+/// administrator.
+pub(crate) fn may_change(caller: &Caller, job: &Job) -> bool {
+    caller.is_superuser()
+        || caller
+            .user
+            .as_ref()
+            .is_some_and(|u| u.username == job.submitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_both_shapes() {
+        let t = 1_796_590_074_725_291; // 2026-12-06T20:47:54.725291
+        assert_eq!(iso_z(t), "2026-12-06T20:47:54.725291Z");
+        assert_eq!(xmlrpc_time(t), "20261206T20:47:54");
+        assert_eq!(iso_z(1_796_590_074_000_000), "2026-12-06T20:47:54Z");
+    }
+}
