@@ -1,5 +1,5 @@
 //! The control and log channels on real loopback sockets, framed by
-//! lava-proto's helpers: what goes on the wire is exactly protocol.md §4.
+//! lava-proto's helpers: what goes on the wire is exactly docs/protocol.md §4.
 
 use lava_proto::control::{Command, JobEnd, Message, StartJob};
 use lava_proto::log::{LogLevel, LogMessage, LogRecord};

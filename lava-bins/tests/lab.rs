@@ -68,6 +68,19 @@ fn the_lab_runs_its_sample_job_and_keeps_its_state() {
     };
     let token = token_of(&first);
     assert_eq!(token.len(), lava_web::TOKEN_LENGTH);
+    // the token printed is the admin's in the lab's store
+    let store = lava_scheduler::SqlStore::open_url(&format!(
+        "sqlite://{}",
+        state.path().join("lava.db").display()
+    ))
+    .unwrap();
+    let (user, _) = lava_scheduler::accounts::Accounts::user_by_token_digest(
+        &store,
+        &lava_web::token_digest(&token),
+    )
+    .unwrap()
+    .expect("the printed token is not in the store");
+    assert!(user.is_superuser && user.username == "admin");
 
     let second = lab(state.path());
     assert_eq!(token_of(&second), token, "the admin's token is kept");

@@ -1,4 +1,4 @@
-//! protocol.md §17: the conformance scenarios that need no board, against
+//! docs/protocol.md §17: the conformance scenarios that need no board, against
 //! the real daemons. A scripted peer built from lava-proto's sockets plays
 //! the other side where a scenario needs a message lost, duplicated or
 //! malformed: a scripted worker against the real lava-master, a scripted

@@ -1,5 +1,5 @@
 //! Decompression and archive extraction that cannot escape its directory
-//! (pipeline.md §14.26).
+//! (docs/pipeline.md §14.26).
 //!
 //! [`extract_tar`] refuses, before writing anything for that entry:
 //! absolute paths, `..` components, symbolic or hard links whose target

@@ -1,4 +1,4 @@
-//! Cooperative, two-stage cancellation (pipeline.md §1.4, §14.31).
+//! Cooperative, two-stage cancellation (docs/pipeline.md §1.4, §14.31).
 //!
 //! The first cancel (first SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 or
 //! SIGUSR2) means "stop and clean up": the running action's next blocking

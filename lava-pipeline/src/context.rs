@@ -2,7 +2,7 @@
 //! connections of each namespace, and the job's temporary directories.
 //!
 //! The data store is LAVA's `context[namespace][action][label][key]`
-//! (pipeline.md §4.8); keys are the well-known strings LAVA uses
+//! (docs/pipeline.md §4.8); keys are the well-known strings LAVA uses
 //! (`download-action`/`rootfs`/`file`, `test`/`results`/`lava_test_results_dir`, ...)
 //! so that actions written by others can find what built-in actions
 //! publish.

@@ -1,4 +1,4 @@
-//! Error classes of the dispatcher (pipeline.md §1.5).
+//! Error classes of the dispatcher (docs/pipeline.md §1.5).
 //!
 //! Every failure is a [`PipelineError`] with an [`ErrorKind`]. The kind of
 //! the error that ends a job decides the job's final `lava`/`job` result
@@ -77,7 +77,7 @@ impl ErrorKind {
         }
     }
 
-    /// Whether a retry action tries again after this error (pipeline.md
+    /// Whether a retry action tries again after this error (docs/pipeline.md
     /// §4.6): infrastructure, job and test errors; not bugs, cancels or
     /// timeouts that were kept as such.
     pub fn is_retryable(self) -> bool {

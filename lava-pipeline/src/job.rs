@@ -1,5 +1,5 @@
 //! A job: the parser that turns a job definition and a device
-//! configuration into a pipeline (pipeline.md §3.2), and the validate /
+//! configuration into a pipeline (docs/pipeline.md §3.2), and the validate /
 //! run / cleanup phases over it.
 //!
 //! ```
@@ -223,7 +223,7 @@ pub fn scalar(value: &Value) -> String {
     }
 }
 
-/// The OS deployment data of `os` (pipeline.md §3.6); empty for unknown.
+/// The OS deployment data of `os` (docs/pipeline.md §3.6); empty for unknown.
 pub fn deployment_data(os: Option<&str>) -> Mapping {
     let (distro, sh, results, shell_file) = match os {
         Some(os @ ("debian" | "fedora" | "centos" | "archlinux" | "slackware")) => {
@@ -255,7 +255,7 @@ pub struct Job {
     pub info: JobInfo,
     /// The root pipeline (one node per block, then `finalize`).
     pub root: Vec<Node>,
-    /// The compatibility level (pipeline.md §3.8).
+    /// The compatibility level (docs/pipeline.md §3.8).
     pub compatibility: u32,
     data: Option<JobData>,
     ran: bool,
@@ -292,7 +292,7 @@ fn uint(value: Option<&Value>, key: &str) -> Result<Option<u32>, PipelineError> 
 }
 
 impl Job {
-    /// Parse a job (pipeline.md §3.2). Errors are `Job` errors for the job
+    /// Parse a job (docs/pipeline.md §3.2). Errors are `Job` errors for the job
     /// definition and `Configuration` errors for the device configuration.
     pub fn parse(inputs: &JobInputs, registry: &Registry) -> Result<Job, PipelineError> {
         let device = DeviceConfig::from_yaml(&inputs.device).map_err(|e| {
@@ -571,7 +571,7 @@ impl Job {
         out
     }
 
-    /// The content of `description.yaml` (pipeline.md §1.6): the device
+    /// The content of `description.yaml` (docs/pipeline.md §1.6): the device
     /// configuration, the job as parsed (secrets redacted), the
     /// compatibility and the pipeline.
     pub fn description(&self) -> Value {
@@ -626,7 +626,7 @@ impl Job {
         )
     }
 
-    /// The validation phase (pipeline.md §3.7): every action validates,
+    /// The validation phase (docs/pipeline.md §3.7): every action validates,
     /// every error is collected; `Err` when any was found.
     pub fn validate(&mut self, logger: &Logger, cancel: &CancelToken) -> Result<(), PipelineError> {
         let namespaces: std::collections::BTreeSet<&str> = self

@@ -4,7 +4,7 @@
 //! added: its level (`1`, `1.2`, `1.2.3`: fixed at construction, retries
 //! re-run the same levels), section, timeouts, retries and character
 //! delay. [`run_nodes`] runs a list of siblings as LAVA does
-//! (pipeline.md §4.4):
+//! (docs/pipeline.md §4.4):
 //!
 //! 1. the deadline is `min(parent deadline, start + action timeout)`;
 //! 2. `start: <level> <name> (timeout HH:MM:SS) [<namespace>]` (info at the

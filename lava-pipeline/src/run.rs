@@ -1,4 +1,4 @@
-//! lava-run's main sequence (pipeline.md §1.2), for the thin binary and
+//! lava-run's main sequence (docs/pipeline.md §1.2), for the thin binary and
 //! for anyone embedding the dispatcher:
 //!
 //! 1. the logger (ZeroMQ PUSH with CURVE when certificates are given, else

@@ -1,4 +1,4 @@
-//! Strategies: which action a job block becomes (pipeline.md §3.1).
+//! Strategies: which action a job block becomes (docs/pipeline.md §3.1).
 //!
 //! Each `deploy`, `boot` and `test` block is offered to every registered
 //! [`Strategy`] of its family. `accepts` is a pure function of the device
@@ -90,7 +90,7 @@ pub trait Strategy: Send + Sync {
     fn priority(&self) -> i32 {
         0
     }
-    /// LAVA's compatibility level of this strategy (pipeline.md §3.8).
+    /// LAVA's compatibility level of this strategy (docs/pipeline.md §3.8).
     fn compatibility(&self) -> u32 {
         1
     }

@@ -1,7 +1,7 @@
 //! Timeouts: LAVA's precedence at construction, deadlines at run time.
 //!
 //! Every action starts with a 30 s action timeout and a 30 s connection
-//! timeout. When it is added to the pipeline (job-definition.md §3.3):
+//! timeout. When it is added to the pipeline (docs/job-definition.md §3.3):
 //!
 //! 1. `timeouts.action` — the device's, then the job's;
 //! 2. `timeouts.actions.<name>` — the device's, then the job's;
@@ -299,7 +299,7 @@ impl Deadline {
     }
 }
 
-/// `HH:MM:SS` of a number of seconds, rounded (pipeline.md §4.4).
+/// `HH:MM:SS` of a number of seconds, rounded (docs/pipeline.md §4.4).
 ///
 /// ```
 /// assert_eq!(lava_pipeline::timeout::hms(3725.4), "01:02:05");

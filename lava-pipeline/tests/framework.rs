@@ -1,5 +1,5 @@
 //! The framework with actions and strategies registered from outside the
-//! crate: level numbering (against pipeline.md §13.2's tree), retries and
+//! crate: level numbering (against docs/pipeline.md §13.2's tree), retries and
 //! repeats, deadlines and the class of timeout errors, error classes of
 //! the final result, description.yaml.
 
@@ -397,7 +397,7 @@ fn qemu_device() -> String {
         .unwrap()
 }
 
-/// pipeline.md §13.2: QEMU + tmpfs + lava-test-shell, level for level.
+/// docs/pipeline.md §13.2: QEMU + tmpfs + lava-test-shell, level for level.
 #[test]
 fn the_qemu_tmpfs_tree_matches_lavas() {
     let job = "job_name: kvm\ntimeouts: {job: {minutes: 10}}\ncontext: {arch: amd64}\nactions:\n\

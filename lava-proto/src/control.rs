@@ -157,7 +157,7 @@ impl Command {
             .find(|c| c.name().as_bytes() == frame)
     }
 
-    /// The receiver's frame-count rule (protocol.md §4).
+    /// The receiver's frame-count rule (docs/protocol.md §4).
     pub fn frame_count(self) -> FrameCount {
         match self {
             Command::HelloOk | Command::Ping => FrameCount::AtLeast(1),

@@ -30,7 +30,7 @@ use crate::time::UtcTime;
 use crate::yaml::{self, Mapping, Value};
 
 /// Lines whose serialisation reaches this many characters have their `msg`
-/// replaced (protocol.md §11.2).
+/// replaced (docs/protocol.md §11.2).
 pub const MAX_LINE_CHARS: usize = 1_000_000;
 
 /// The level of a log record (`lvl`).

@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn empty_input_compresses_to_the_32_byte_stream_lava_sends() {
-        // protocol.md §8.4: an empty description.yaml still gives 32 bytes.
+        // docs/protocol.md §8.4: an empty description.yaml still gives 32 bytes.
         assert_eq!(compress(b"").len(), 32);
         assert_eq!(decompress(&compress(b"")).unwrap(), b"");
     }

@@ -1,4 +1,4 @@
-//! The certificate file format, byte for byte (protocol.md §13.1).
+//! The certificate file format, byte for byte (docs/protocol.md §13.1).
 //!
 //! The key pair in the golden files is the published CurveZMQ example pair
 //! from libzmq's documentation, never a real secret.

@@ -2,7 +2,7 @@
 //! (`../shared/lava-corpus/jobs/`, or `$LAVA_CORPUS_DIR/jobs`): 324 job
 //! files with what LAVA 2020.01's validators said about each.
 //!
-//! The policy (spec `job-definition.md` §0): a job is invalid when LAVA's
+//! The policy (`docs/job-definition.md` §0): a job is invalid when LAVA's
 //! submit schema or its non-strict schema refuses it. Disagreements we
 //! chose are listed, with their reasons, in `job-corpus-disagreements.md`
 //! next to this file; any other disagreement fails.

@@ -2,7 +2,7 @@
 //! results and the transition log.
 //!
 //! Every state and health is a Rust enum. The integer stored in the
-//! database and the label shown to people are LAVA 2020.01's (scheduler.md
+//! database and the label shown to people are LAVA 2020.01's (docs/scheduler.md
 //! §1.1), so exported data and notifications keep their meaning:
 //!
 //! ```

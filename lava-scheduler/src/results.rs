@@ -1,4 +1,4 @@
-//! Exporting a job's test results in LAVA's shapes (scheduler.md §7.4):
+//! Exporting a job's test results in LAVA's shapes (docs/scheduler.md §7.4):
 //! YAML and CSV records as LAVA's results API gives them, JUnit XML for CI
 //! systems, and a plain table for people.
 //!

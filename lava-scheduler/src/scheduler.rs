@@ -12,7 +12,7 @@
 //! are considered (LAVA 2020.01 ignored the worker's health, so a device set
 //! Good by hand on a worker in Maintenance got jobs).
 //!
-//! Order of work (scheduler.md §3, improved where §8 says LAVA is weak):
+//! Order of work (docs/scheduler.md §3, improved where §8 says LAVA is weak):
 //!
 //! 1. **Health checks first.** An idle device whose health check is due
 //!    (health Unknown or Looping, never checked, or its type's frequency in
@@ -234,7 +234,7 @@ fn snapshot(conn: &mut dyn Conn) -> Result<Snapshot, StoreError> {
     })
 }
 
-/// Whether a health check is due on an idle device (scheduler.md §3.3).
+/// Whether a health check is due on an idle device (docs/scheduler.md §3.3).
 fn health_check_due(device: &FreeDevice, device_type: &DeviceType, now: Timestamp) -> bool {
     if matches!(device.health, DeviceHealth::Unknown | DeviceHealth::Looping) {
         return true;

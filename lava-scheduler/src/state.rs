@@ -1,5 +1,5 @@
 //! The state machines as pure functions: which transitions exist, and the
-//! cascades between workers, devices and jobs (scheduler.md §2). The store
+//! cascades between workers, devices and jobs (docs/scheduler.md §2). The store
 //! applies them inside guarded transactions; keeping the rules here makes
 //! them testable one by one.
 //!
@@ -90,7 +90,7 @@ pub fn health_check_outcome(device: DeviceHealth, job: JobHealth) -> Option<Devi
 /// The device health after an ordinary job ended with an infrastructure
 /// error: Unknown, so that a health check runs — but only from Good or
 /// Unknown. (LAVA 2020.01 also did it from Maintenance and Retired, putting
-/// devices an admin had taken out back into service; scheduler.md §8.4.5.)
+/// devices an admin had taken out back into service; docs/scheduler.md §8.4.5.)
 pub fn infrastructure_error_outcome(device: DeviceHealth) -> Option<DeviceHealth> {
     (device == DeviceHealth::Good).then_some(DeviceHealth::Unknown)
 }

@@ -324,7 +324,7 @@ pub trait Store: Send + Sync {
     fn workers(&self, include_retired: bool) -> Result<Vec<Worker>, StoreError>;
     /// Change a worker's description.
     fn set_worker_description(&self, hostname: &str, description: &str) -> Result<(), StoreError>;
-    /// Change a worker's health, cascading to its devices (scheduler.md
+    /// Change a worker's health, cascading to its devices (docs/scheduler.md
     /// §2.2). Returns the devices whose health changed, with old and new.
     fn set_worker_health(
         &self,
@@ -442,7 +442,7 @@ pub trait Store: Send + Sync {
 
     /// Delete a job and its results. A job that is not Finished is first
     /// finished as Canceled with an infrastructure error, releasing its
-    /// device (scheduler.md §2.6, path 5). Returns the job as it was.
+    /// device (docs/scheduler.md §2.6, path 5). Returns the job as it was.
     fn delete_job(&self, job_id: i64, actor: &str) -> Result<Job, StoreError>;
 
     // ---- results

@@ -1,5 +1,5 @@
 //! Submitting a job: validation as LAVA 2020.01 does it before a job is
-//! queued (scheduler.md §4.2–4.3), then one row in the store.
+//! queued (docs/scheduler.md §4.2–4.3), then one row in the store.
 //!
 //! A submission is refused, with a reason a person can act on, when:
 //! - the definition is not valid ([`lava_proto::job::validate`]; the first

@@ -57,21 +57,20 @@ pub fn slice(
     // after this point starts beyond `length` and is not counted.
     let length = output.metadata()?.len();
     let indexed = index.metadata()?.len() / 8;
+    // Lines indexed after `length` was read start at or past it: not
+    // counted. Of the others only the last can be incomplete (the sink
+    // writes a line's offset, then the line, then the next offset): it is
+    // complete when the text read so far ends with its newline.
     let mut total = indexed;
-    // Drop indexed lines whose text is not (completely) there yet.
-    while total > 0 {
-        let last_start = offset_at(&index, total - 1)?;
-        if last_start >= length {
-            total -= 1;
-            continue;
-        }
+    while total > 0 && offset_at(&index, total - 1)? >= length {
+        total -= 1;
+    }
+    if total > 0 {
         let mut last = [0u8; 1];
         output.read_exact_at(&mut last, length - 1)?;
-        if last[0] == b'\n' || total < indexed {
-            // complete, or followed by an indexed line (so complete)
-            break;
+        if last[0] != b'\n' {
+            total -= 1;
         }
-        total -= 1;
     }
     let first = start.min(total);
     let mut stop = end.unwrap_or(total).clamp(first, total);
@@ -160,6 +159,16 @@ mod tests {
         assert_eq!(text(&budget), "- {a: 1}\n- {b: 2}\n");
         let tiny = slice(dir.path(), 0, None, 1).unwrap().unwrap();
         assert_eq!(text(&tiny), "- {a: 1}\n");
+        // offsets indexed after the text was measured are not lines yet
+        let length = std::fs::metadata(dir.path().join("output.yaml")).unwrap().len();
+        let mut index = std::fs::read(dir.path().join("output.idx")).unwrap();
+        for offset in [length + 4, length + 14] {
+            index.extend_from_slice(&offset.to_le_bytes());
+        }
+        std::fs::write(dir.path().join("output.idx"), &index).unwrap();
+        let all = slice(dir.path(), 0, None, 1000).unwrap().unwrap();
+        assert_eq!((all.lines, all.total), (3, 3));
+        assert_eq!(text(&all), "- {a: 1}\n- {b: 2}\n- {c: 3}\n");
         // the partial line is given once it is complete
         write_log(dir.path(), &["{a: 1}", "{b: 2}", "{c: 3}", "{d: 4}"], "");
         let all = slice(dir.path(), 3, None, 1000).unwrap().unwrap();

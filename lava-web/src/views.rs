@@ -3,6 +3,7 @@
 
 use lava_proto::time::UtcTime;
 use lava_scheduler::model::{Job, Timestamp};
+use lava_scheduler::submit::SubmitError;
 use lava_scheduler::{SqlStore, Store, StoreError};
 
 use crate::auth::Caller;
@@ -50,6 +51,19 @@ pub(crate) fn visible_job(
         }
         Err(StoreError::NotFound { .. }) => Err(JobRefusal::NotFound),
         Err(e) => Err(JobRefusal::Store(e)),
+    }
+}
+
+/// A refused submission: the client's fault (`Ok`, the message to answer
+/// with 400, as LAVA words it) or the store's (`Err`, a 500).
+pub(crate) fn submit_refusal(e: SubmitError) -> Result<String, StoreError> {
+    match e {
+        SubmitError::Invalid(msg) => Ok(format!("Problem with submitted job data: {msg}")),
+        SubmitError::Unavailable(msg) | SubmitError::Unsupported(msg) => Ok(msg),
+        SubmitError::Store(StoreError::NotFound { kind, name }) => Ok(format!(
+            "Problem with submitted job data: {kind} '{name}' does not exist"
+        )),
+        SubmitError::Store(e) => Err(e),
     }
 }
 

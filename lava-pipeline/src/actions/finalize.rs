@@ -1,4 +1,4 @@
-//! `finalize`: the last root action (pipeline.md §4.9): power the device
+//! `finalize`: the last root action (docs/pipeline.md §4.9): power the device
 //! off and close every namespace's connection. It never fails the job.
 
 use std::time::Duration;

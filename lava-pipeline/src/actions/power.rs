@@ -1,4 +1,4 @@
-//! Power control (pipeline.md §8): the device's `power_on`, `power_off`,
+//! Power control (docs/pipeline.md §8): the device's `power_on`, `power_off`,
 //! `hard_reset`, `pre_power_command` and `pre_os_command` run on the
 //! worker, each with its action's timeout, output logged. A failure is an
 //! infrastructure error: the device, not the job, is at fault.

@@ -9,7 +9,7 @@
 //! printed). A [`Cursor`] remembers how far a wait has looked: complete
 //! lines are never scanned twice in one wait, only the partial last line
 //! is looked at again when more of it arrives — there is no whole-buffer
-//! rescan (pipeline.md §14.9).
+//! rescan (docs/pipeline.md §14.9).
 //!
 //! Memory is bounded: unconsumed text beyond [`Expect::with_limits`]'s
 //! buffer size is dropped, oldest complete lines first (they were already

@@ -2,7 +2,7 @@
 //! QEMU's serial on stdio, a simulated board...), the [`Expect`] engine,
 //! the current prompts and timeouts, and the line assembler that logs
 //! every complete line of device output once, as `target` (or `feedback`).
-//! What is sent is logged only as `input` (pipeline.md §5.3, §14.30).
+//! What is sent is logged only as `input` (docs/pipeline.md §5.3, §14.30).
 //!
 //! ```
 //! use std::time::{Duration, Instant};

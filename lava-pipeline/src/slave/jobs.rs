@@ -6,7 +6,7 @@
 //! upgraded worker keeps its jobs, plus `start_time` (the process identity,
 //! see [`super::process`]) and a `tombstones` table of jobs the master
 //! acknowledged, answered with END if the master ever STARTs them again
-//! (protocol.md D4).
+//! (docs/protocol.md D4).
 
 use std::path::Path;
 

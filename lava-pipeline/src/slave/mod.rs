@@ -8,7 +8,7 @@
 //! be restarted at any time without touching running jobs; it then reports
 //! their END when they finish.
 //!
-//! Protocol (protocol.md §5–8), with LAVA 2020.01's defects fixed as §16
+//! Protocol (docs/protocol.md §5–8), with LAVA 2020.01's defects fixed as §16
 //! suggests: PING whenever nothing was *sent* for a ping interval (D6),
 //! processes identified by pid and start time (D7), the configured
 //! `--slave-dir` used for cleanup (D8), stderr read lossily (D14), START of

@@ -6,7 +6,7 @@
 //! [`validate`] loads the text with PyYAML's rules ([`crate::yaml`]) and
 //! returns a [`Report`] of **errors** (the job is refused) and
 //! **warnings** (it is accepted). LAVA 2020.01 has two schemas that
-//! disagree; the policy here (spec `job-definition.md` §0) is:
+//! disagree; the policy here (`docs/job-definition.md` §0) is:
 //!
 //! 1. refuse what LAVA's **submit** schema refuses, with the server checks
 //!    that need no database (notify recipients, multinode role links,

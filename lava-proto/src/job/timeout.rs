@@ -5,11 +5,11 @@
 //! optional `skip` flag (on a top-level action block: when the block times
 //! out, carry on with the next block instead of failing the job).
 //!
-//! LAVA 2020.01's two schemas disagree on the edges (spec §3.1): the
-//! submit schema refuses floats, the strict schema refuses 0 and negative
-//! numbers; both read `true` as 1 (a Python bool is an int). The
-//! intersection is what is accepted here, `true` included (validation
-//! warns about it).
+//! LAVA 2020.01's two schemas disagree on the edges (`docs/job-definition.md`
+//! §3.1): the submit schema refuses floats, the strict schema refuses 0 and
+//! negative numbers; both read `true` as 1 (a Python bool is an int). The
+//! intersection is what is accepted here, `true` included (validation warns
+//! about it).
 
 use std::fmt;
 use std::time::Duration;

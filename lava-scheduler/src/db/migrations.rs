@@ -12,7 +12,7 @@ use crate::error::StoreError;
 
 /// The schema scripts, in order; the version of script `i` is `i + 1`.
 const MIGRATIONS: &[&str] = &[
-    // 1: the model of scheduler.md §1.
+    // 1: the model of docs/scheduler.md §1.
     r#"
 CREATE TABLE workers (
     hostname TEXT PRIMARY KEY,

@@ -1,5 +1,5 @@
 //! The log sink: every job's log lines appended to `output.yaml` with the
-//! `output.idx` index (protocol.md §11.7), results stored as they arrive,
+//! `output.idx` index (docs/protocol.md §11.7), results stored as they arrive,
 //! and the final `lava`/`job` result finishing the job.
 //!
 //! For every written line L (the frame text, untouched): the byte offset at

@@ -19,7 +19,7 @@
 //! assignment committed, and a worker drops duplicates.
 //!
 //! Differences from LAVA 2020.01 that a 2020.01 worker cannot notice
-//! (protocol.md §16): STATUS after every HELLO (D3), no START after END
+//! (docs/protocol.md §16): STATUS after every HELLO (D3), no START after END
 //! (D4), an empty `description.yaml` for crashed jobs (D5), refused
 //! messages about jobs of other workers (D13), per-message key checks so a
 //! revoked worker is cut off at once (D10), logged refusals (D11), and
@@ -916,7 +916,7 @@ impl Master {
     }
 
     /// A job that cannot be started: Incomplete with an infrastructure
-    /// error, and a `lava`/`job` result saying why (scheduler.md §2.6).
+    /// error, and a `lava`/`job` result saying why (docs/scheduler.md §2.6).
     fn start_failed(&mut self, job_id: i64, why: &str) {
         log::error!("[{job_id}] cannot start the job: {why}");
         let metadata = lava_proto::yaml::to_flow_line(&lava_proto::yaml::Value::Mapping(

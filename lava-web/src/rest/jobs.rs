@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use super::{base_url, detail, page, store_failed, Paging, Rest};
 use crate::auth::Caller;
 use crate::server::AppState;
-use crate::views::{iso_z, may_change, visible_job, JobRefusal};
+use crate::views::{iso_z, may_change, submit_refusal, visible_job, JobRefusal};
 
 /// A stable integer id for a tag (tags are named in the store; REST gives
 /// ids, and clients resolve them through `tags/`, which uses the same).
@@ -302,14 +302,12 @@ fn submitted(result: Result<i64, SubmitError>) -> Response {
             Json(json!({ "message": "job(s) successfully submitted", "job_ids": [id] })),
         )
             .into_response(),
-        Err(SubmitError::Store(e)) if !matches!(e, StoreError::NotFound { .. }) => store_failed(e),
-        Err(e) => {
-            let message = match e {
-                SubmitError::Invalid(m) => format!("Problem with submitted job data: {m}"),
-                other => format!("Problem with submitted job data: {other}"),
-            };
-            (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
-        }
+        Err(e) => match submit_refusal(e) {
+            Ok(message) => {
+                (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
+            }
+            Err(e) => store_failed(e),
+        },
     }
 }
 

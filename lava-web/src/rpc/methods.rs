@@ -14,7 +14,7 @@ use lava_scheduler::{Store, StoreError};
 use super::params::Params;
 use crate::auth::Caller;
 use crate::server::{AppState, API_VERSION, MAX_PAGE};
-use crate::views::{may_change, visible_job, xmlrpc_time, JobRefusal};
+use crate::views::{may_change, submit_refusal, visible_job, xmlrpc_time, JobRefusal};
 
 type Answer = Result<Value, Fault>;
 
@@ -244,16 +244,9 @@ fn job(s: &AppState, caller: &Caller, p: &Params, method: &str) -> Result<Job, F
 }
 
 fn submit_fault(e: SubmitError) -> Fault {
-    match e {
-        SubmitError::Invalid(msg) => {
-            Fault::new(400, format!("Problem with submitted job data: {msg}"))
-        }
-        SubmitError::Unavailable(msg) | SubmitError::Unsupported(msg) => Fault::new(400, msg),
-        SubmitError::Store(StoreError::NotFound { kind, name }) => Fault::new(
-            400,
-            format!("Problem with submitted job data: {kind} '{name}' does not exist"),
-        ),
-        SubmitError::Store(e) => store(e),
+    match submit_refusal(e) {
+        Ok(message) => Fault::new(400, message),
+        Err(e) => store(e),
     }
 }
 
@@ -476,11 +469,7 @@ fn results(s: &AppState, caller: &Caller, p: &Params, depth: usize, format: Form
         .test_cases(job.id)
         .map_err(store)?
         .into_iter()
-        .filter(|c| {
-            suite.as_ref().is_none_or(|s| {
-                c.suite == *s || c.suite.split_once('_').is_some_and(|(_, n)| n == s)
-            })
-        })
+        .filter(|c| suite.as_ref().is_none_or(|s| c.suite == *s))
         .filter(|c| case.as_ref().is_none_or(|n| c.name == *n))
         .collect();
     if let (Some(suite), true) = (&suite, cases.is_empty()) {

@@ -1,5 +1,5 @@
 //! From kernel start to a shell: `auto-login-action` as an explicit state
-//! machine (pipeline.md §7.6–7.7, §14.7, §14.11–12), then
+//! machine (docs/pipeline.md §7.6–7.7, §14.7, §14.11–12), then
 //! `expect-shell-connection` and `export-device-env`.
 //!
 //! The login wait takes one list of `(pattern, meaning)` pairs and acts on

@@ -1,4 +1,4 @@
-//! Boot actions (pipeline.md §10): `minimal` and `qemu`, and the
+//! Boot actions (docs/pipeline.md §10): `minimal` and `qemu`, and the
 //! actions they share — `connect-device`, the login state machine
 //! (`auto-login-action`), `expect-shell-connection` and
 //! `export-device-env`.
@@ -24,7 +24,7 @@ use crate::strategy::{Family, Strategy};
 
 pub use login::{AutoLogin, ExpectShellConnection, ExportDeviceEnv};
 
-/// Add the login tail of a boot (pipeline.md §10): `auto-login-action`
+/// Add the login tail of a boot (docs/pipeline.md §10): `auto-login-action`
 /// when the block has prompts, then `expect-shell-connection` and
 /// `export-device-env` when a test of the namespace needs a shell.
 pub fn add_login_tail(p: &mut Populate<'_>) {

@@ -1,4 +1,4 @@
-//! `boot: {method: qemu}` (pipeline.md §10.3): QEMU started by lava-run
+//! `boot: {method: qemu}` (docs/pipeline.md §10.3): QEMU started by lava-run
 //! itself, its first serial port on stdio (`-nographic`) as the console.
 //!
 //! ```text

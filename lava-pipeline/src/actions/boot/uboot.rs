@@ -1,4 +1,4 @@
-//! `boot: {method: u-boot}` (pipeline.md §10.1, §10.2): a board whose
+//! `boot: {method: u-boot}` (docs/pipeline.md §10.1, §10.2): a board whose
 //! firmware is U-Boot, reached over its serial console.
 //!
 //! ```text

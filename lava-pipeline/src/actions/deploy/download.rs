@@ -1,7 +1,7 @@
-//! `download-retry` and its downloaders (pipeline.md §9.1): `http-download`
-//! (HTTP and HTTPS) and `file-download`, with MD5/SHA-256/SHA-512 over the
-//! bytes as downloaded, decompression on the fly (gz, bz2, xz) and safe
-//! unpacking of `archive: tar`.
+//! `download-retry` and its downloaders (docs/pipeline.md §9.1):
+//! `http-download` (HTTP and HTTPS) and `file-download`, with
+//! MD5/SHA-256/SHA-512 over the bytes as downloaded, decompression on the fly
+//! (gz, bz2, xz) and safe unpacking of `archive: tar`.
 //!
 //! The file is written as `<deploy dir>/<label>/<name>`, `name` being the
 //! URL's last component without the compression's suffix (only when the

@@ -1,8 +1,8 @@
 //! The helper scripts installed in `<results dir>/bin` of the overlay
-//! (pipeline.md §9.8), written for this project. The overlay prepends
+//! (docs/pipeline.md §9.8), written for this project. The overlay prepends
 //! `#!<lava_test_sh_cmd>` and a blank line to each.
 //!
-//! Differences from LAVA's helpers, on purpose (pipeline.md §14):
+//! Differences from LAVA's helpers, on purpose (docs/pipeline.md §14):
 //! `lava-test-runner` does not rename its list (a retried test block runs
 //! its tests again) and reads the list on its own descriptor (a test that
 //! reads standard input cannot swallow it); `lava-background-process-start`

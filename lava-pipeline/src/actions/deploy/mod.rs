@@ -1,4 +1,4 @@
-//! Deploy actions (pipeline.md §9): `to: tmpfs` (QEMU images), `to:
+//! Deploy actions (docs/pipeline.md §9): `to: tmpfs` (QEMU images), `to:
 //! download` and `to: overlay`, with the download machinery
 //! ([`download`]), the test overlay ([`overlay`]) and its helper scripts
 //! ([`helpers`]).

@@ -1,4 +1,4 @@
-//! The LAVA test overlay (pipeline.md §9.7): the `/lava-<job id>` tree
+//! The LAVA test overlay (docs/pipeline.md §9.7): the `/lava-<job id>` tree
 //! with the helper scripts, the environment, the secrets, and one
 //! directory per test definition (`run.sh`, `install.sh`, metadata),
 //! packed as `overlay-<level>.tar.gz` whose members are the results
@@ -56,7 +56,7 @@ fn staging(ctx: &RunContext<'_>) -> Result<(PathBuf, PathBuf), PipelineError> {
     Ok((location, inside))
 }
 
-/// Flatten a value into `export NAME=VALUE` lines (pipeline.md §9.7).
+/// Flatten a value into `export NAME=VALUE` lines (docs/pipeline.md §9.7).
 pub fn flatten_env(prefix: &str, value: &Value, out: &mut Vec<String>) {
     let join = |p: &str, k: &str| {
         if p.is_empty() {

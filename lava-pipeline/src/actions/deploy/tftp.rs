@@ -1,4 +1,4 @@
-//! `to: tftp` (pipeline.md §9.2, §9.3): the kernel, device tree, ramdisk,
+//! `to: tftp` (docs/pipeline.md §9.2, §9.3): the kernel, device tree, ramdisk,
 //! modules and NFS root of a U-Boot job, downloaded into a per-job
 //! directory under the TFTP root, and the ramdisk prepared for the board.
 //!

@@ -1,4 +1,4 @@
-//! `lava-test-interactive-retry` → `lava-test-interactive` (pipeline.md
+//! `lava-test-interactive-retry` → `lava-test-interactive` (docs/pipeline.md
 //! §11.5): scripted dialogues with a console that has no test shell
 //! (bootloaders, minimal shells). Each command is sent, then the console
 //! is watched for the script's prompts, failures and successes.

@@ -1,4 +1,4 @@
-//! Test actions (pipeline.md §11): `lava-test-shell` (definitions run by
+//! Test actions (docs/pipeline.md §11): `lava-test-shell` (definitions run by
 //! the overlay's `lava-test-runner`, results from signals) and
 //! `lava-test-interactive` (scripted dialogues with a console).
 

@@ -1,4 +1,4 @@
-//! `lava-test-retry` → `lava-test-shell` (pipeline.md §11.2): start
+//! `lava-test-retry` → `lava-test-shell` (docs/pipeline.md §11.2): start
 //! `lava-test-runner` for the block's stage on the device and turn the
 //! signals it prints into results.
 //!

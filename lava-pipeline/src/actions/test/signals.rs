@@ -1,5 +1,5 @@
 //! Reading `<LAVA_SIGNAL_NAME params>` signals out of console lines,
-//! tolerantly (pipeline.md §11.3, §14.13).
+//! tolerantly (docs/pipeline.md §11.3, §14.13).
 //!
 //! A kernel message printed in the middle of a signal splits it over two
 //! lines:

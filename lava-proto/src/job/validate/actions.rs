@@ -1,4 +1,5 @@
-//! `actions:` — the deploy, boot, test and command blocks (spec §15).
+//! `actions:` — the deploy, boot, test and command blocks
+//! (`docs/job-definition.md` §15).
 
 use crate::yaml::{Mapping, Value};
 
@@ -502,7 +503,7 @@ const MEDIA: &[Field] = &[
 ];
 
 /// Deploy methods (`to:`). `sd` has no module in LAVA 2020.01's strict
-/// schema, but the dispatcher supports it (spec §15.2).
+/// schema, but the dispatcher supports it (`docs/job-definition.md` §15.2).
 static DEPLOY_METHODS: &[Method] = &[
     method("docker", &[req("image", Rule::Custom(docker_image))]),
     method("download", &[req("images", Rule::Images(&[], true))]),

@@ -2,17 +2,17 @@
 //! independent problem with its path.
 //!
 //! The rules are the union of LAVA 2020.01's submit schema and its strict
-//! schema in non-strict mode (spec §0), written as small declarative
-//! tables ([`Field`], [`Rule`], [`Shape`]) where the format is regular and
-//! as code where it is not. Keys LAVA's strict schema does not list become
-//! warnings. Nothing here recurses on the depth of the input: the walk
+//! schema in non-strict mode (`docs/job-definition.md` §0), written as small
+//! declarative tables ([`Field`], [`Rule`], [`Shape`]) where the format is
+//! regular and as code where it is not. Keys LAVA's strict schema does not list
+//! become warnings. Nothing here recurses on the depth of the input: the walk
 //! follows the schema, which is a few levels deep.
 //!
-//! This module checks the top level and the rules between keys (spec §10);
-//! `checker` is the toolkit (the walker, [`Rule`], [`Field`], [`Shape`],
-//! messages and "did you mean"), `actions` the deploy, boot, test and
-//! command blocks, `protocols` multinode, LXC, VLANs and xnbd, `notify`
-//! notifications, `names` the closed lists of names.
+//! This module checks the top level and the rules between keys
+//! (`docs/job-definition.md` §10); `checker` is the toolkit (the walker,
+//! [`Rule`], [`Field`], [`Shape`], messages and "did you mean"), `actions` the
+//! deploy, boot, test and command blocks, `protocols` multinode, LXC, VLANs and
+//! xnbd, `notify` notifications, `names` the closed lists of names.
 
 mod actions;
 mod checker;
@@ -306,7 +306,7 @@ impl Checker<'_> {
         }
     }
 
-    // Rules between keys (spec §10).
+    // Rules between keys (`docs/job-definition.md` §10).
 
     fn cross_checks(&mut self, job: &Mapping, timeouts: &Timeouts, blocks: &[Block]) {
         if let Some(limit) = timeouts.job {

@@ -1,7 +1,7 @@
 //! Closed lists of names that job definitions may use (LAVA 2020.01).
 
 /// Variables a job's `context:` may set: the names LAVA's device-type
-/// templates read (spec §7). A server may allow more
+/// templates read (`docs/job-definition.md` §7). A server may allow more
 /// ([`Options::extra_context_variables`](crate::job::Options)).
 pub const CONTEXT_VARIABLES: &[&str] = &[
     // QEMU

@@ -1,5 +1,6 @@
-//! `notify:` — e-mail/IRC recipients, callbacks, comparisons (spec §14 and
-//! the server checks of §12 that need no database).
+//! `notify:` — e-mail/IRC recipients, callbacks, comparisons
+//! (`docs/job-definition.md` §14 and the server checks of §12 that need no
+//! database).
 
 use crate::yaml::Value;
 

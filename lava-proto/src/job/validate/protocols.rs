@@ -1,4 +1,5 @@
-//! `protocols:` — multinode roles, LXC containers, VLANs, xnbd (spec §13).
+//! `protocols:` — multinode roles, LXC containers, VLANs, xnbd
+//! (`docs/job-definition.md` §13).
 
 use crate::yaml::{Mapping, Value};
 
