@@ -427,6 +427,11 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         "web UI and API: http://{}/  user: {ADMIN}  token: {token}",
         service.local_addr()
     );
+    let notifier = lava_web::Notifier::spawn(
+        SqlStore::open_url(&url).map_err(|e| e.to_string())?,
+        lava_web::NotifyConfig::new(format!("http://{}", service.local_addr()), &jobs_dir),
+    )
+    .map_err(|e| e.to_string())?;
     let web_stop = Arc::new(AtomicBool::new(false));
     let web_thread = {
         let web_stop = Arc::clone(&web_stop);
@@ -468,6 +473,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         .map_err(|_| "the worker thread panicked")?
         .map_err(|e| e.to_string())?;
     drop(board);
+    drop(notifier);
     web_thread
         .join()
         .map_err(|_| "the HTTP service's thread panicked")?

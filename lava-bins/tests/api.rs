@@ -19,6 +19,8 @@ use lava_scheduler::store::Store;
 /// A lab with the HTTP service and three accounts.
 struct ApiLab {
     lab: Lab,
+    /// Messages the SMTP sink received.
+    mail: std::sync::mpsc::Receiver<String>,
     images: PathBuf,
     base: String,
     _serve: Daemon,
@@ -42,7 +44,8 @@ fn manage(lab: &Lab, args: &[&str]) -> String {
 }
 
 fn token_for(lab: &Lab, user: &str, superuser: bool) -> String {
-    let mut add = vec!["users", "add", user];
+    let email = format!("{user}@example.com");
+    let mut add = vec!["users", "add", user, "--email", &email];
     if superuser {
         add.push("--superuser");
     }
@@ -63,6 +66,7 @@ fn api_lab(postgres: bool) -> Option<ApiLab> {
     let alice = token_for(&lab, "alice", false);
     let bob = token_for(&lab, "bob", false);
     let port = free_port();
+    let (smtp, mail) = smtp_sink();
     let log = std::fs::File::create(lab.path("serve.log")).unwrap();
     let share = Path::new(env!("CARGO_MANIFEST_DIR")).join("../share/device-types");
     let serve = Command::new(bin("lava-server"))
@@ -77,6 +81,7 @@ fn api_lab(postgres: bool) -> Option<ApiLab> {
         .arg(lab.path("jobs"))
         .arg("--device-types")
         .arg(&share)
+        .args(["--smtp", &format!("127.0.0.1:{smtp}")])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -87,6 +92,7 @@ fn api_lab(postgres: bool) -> Option<ApiLab> {
     });
     Some(ApiLab {
         lab,
+        mail,
         images,
         base: format!("http://127.0.0.1:{port}"),
         _serve: serve,
@@ -94,6 +100,91 @@ fn api_lab(postgres: bool) -> Option<ApiLab> {
         alice,
         bob,
     })
+}
+
+/// An SMTP server on loopback that accepts every message and passes each
+/// one on (envelope recipients, then the data).
+fn smtp_sink() -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let _ = stream.write_all(b"220 sink\r\n");
+            let mut message = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                let command = line.to_ascii_uppercase();
+                let answer: &[u8] = if command.starts_with("DATA") {
+                    let _ = stream.write_all(b"354 go on\r\n");
+                    let mut data = String::new();
+                    while reader.read_line(&mut data).unwrap_or(0) > 0
+                        && !data.ends_with("\r\n.\r\n")
+                    {}
+                    message.push_str(&data);
+                    let _ = tx.send(std::mem::take(&mut message));
+                    b"250 queued\r\n"
+                } else if command.starts_with("QUIT") {
+                    let _ = stream.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    if command.starts_with("RCPT") {
+                        message.push_str(&line);
+                    }
+                    b"250 ok\r\n"
+                };
+                let _ = stream.write_all(answer);
+                line.clear();
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// An HTTP receiver of callbacks on loopback: it answers 503 to the first
+/// request (so the notifier must try again) and 200 to the others, and
+/// passes each request on (head and body).
+fn callback_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                head.push_str(&line);
+                line.clear();
+            }
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let status = if n == 0 {
+                "503 Service Unavailable"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = tx.send(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
+        }
+    });
+    (url, rx)
 }
 
 fn agent() -> ureq::Agent {
@@ -264,9 +355,14 @@ fn visibility_and_flows(postgres: bool) {
     let bob = ("bob", api.bob.as_str());
     let sample = lava_bins::lab::sample_job(&api.images);
 
-    // alice submits through XML-RPC (the job id comes back as an int)
+    // alice submits through XML-RPC (the job id comes back as an int),
+    // asking for a callback and an e-mail when it ends
+    let (hook, hooks) = callback_receiver();
+    let notified = format!(
+        "{sample}notify:\n  criteria: {{status: finished}}\n  verbosity: verbose\n  recipients:\n  - to: {{method: email, user: alice}}\n  callbacks:\n  - url: {hook}\n    method: POST\n    token: callback-secret\n    dataset: results\n    content-type: json\n"
+    );
     let a = id_of(
-        &api.rpc(Some(alice), "scheduler.jobs.submit", vec![s(&sample)])
+        &api.rpc(Some(alice), "scheduler.jobs.submit", vec![s(&notified)])
             .value(),
     );
     // bob submits a personal job through REST
@@ -299,6 +395,51 @@ fn visibility_and_flows(postgres: bool) {
     );
     assert!(matches!(field(&shown, "submit_time"), Value::DateTime(_)));
     assert!(matches!(field(&shown, "end_time"), Value::DateTime(_)));
+
+    // the job's end reached the callback receiver, through a refusal and
+    // a retry, and the SMTP sink
+    let wait = std::time::Duration::from_secs(30);
+    let first = hooks.recv_timeout(wait).expect("no callback");
+    let second = hooks
+        .recv_timeout(wait)
+        .expect("the refused callback was not tried again");
+    assert_eq!(first, second, "the retry sends the same request");
+    assert!(second.starts_with("POST /hook "), "{second}");
+    assert!(
+        second
+            .to_ascii_lowercase()
+            .contains("authorization: callback-secret"),
+        "{second}"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(second.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["id"], a);
+    assert_eq!(
+        (body["health_string"].as_str(), body["health"].as_i64()),
+        (Some("Complete"), Some(1))
+    );
+    assert!(
+        body["results"]["0_smoke"]
+            .as_str()
+            .unwrap()
+            .contains("\"name\": \"uptime\""),
+        "{body}"
+    );
+    let mail = api.mail.recv_timeout(wait).expect("no e-mail");
+    assert!(mail.contains("RCPT TO:<alice@example.com>"), "{mail}");
+    assert!(
+        mail.contains(&format!(
+            "Subject: LAVA job {a} (lava-lab sample job): Complete"
+        )),
+        "{mail}"
+    );
+    assert!(mail.contains("0_smoke.uptime: pass"), "{mail}");
+    assert!(
+        hooks
+            .recv_timeout(std::time::Duration::from_millis(1500))
+            .is_err(),
+        "a delivered callback was sent again"
+    );
 
     // results as YAML (XML-RPC), CSV, JUnit and the test list (REST)
     let yaml = text(
@@ -442,7 +583,7 @@ fn visibility_and_flows(postgres: bool) {
         .value(),
     );
     assert!(d > c);
-    assert_eq!(api.lab.store.job(d).unwrap().original_definition, sample);
+    assert_eq!(api.lab.store.job(d).unwrap().original_definition, notified);
     assert_eq!(
         api.rpc(Some(bob), "scheduler.jobs.cancel", vec![s(&d.to_string())])
             .fault(),

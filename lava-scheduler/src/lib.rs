@@ -14,6 +14,7 @@
 //! - [`results`]: test results exported as LAVA's YAML/CSV, JUnit XML or a table;
 //! - [`accounts`]: users, groups and API tokens (digests only) for the HTTP
 //!   service;
+//! - [`notifications`]: the queue of job-end notifications to send;
 //! - [`submit`]: submission (validation, device-type and tag checks);
 //! - [`db`]: the connection pools (PostgreSQL via `postgres` + `r2d2`,
 //!   SQLite via `rusqlite` + `r2d2`) and the versioned migrations.
@@ -50,6 +51,7 @@ pub mod db;
 mod error;
 pub mod master;
 pub mod model;
+pub mod notifications;
 pub mod results;
 pub mod scheduler;
 pub mod state;

@@ -186,6 +186,9 @@ pub struct NewJob {
     pub visibility: JobVisibility,
     /// With [`JobVisibility::Group`]: the groups (which must exist).
     pub viewing_groups: Vec<String>,
+    /// The definition has a `notify` block: queue its notification, sent
+    /// when the job ends.
+    pub notify: bool,
 }
 
 /// Which jobs to list.
@@ -732,6 +735,9 @@ pub(crate) fn insert_job_in(conn: &mut dyn Conn, job: &NewJob) -> Result<i64, St
             "INSERT INTO job_tags (job, tag) VALUES ($1, $2)",
             &[id.into(), tag.into()],
         )?;
+    }
+    if job.notify {
+        conn.execute("INSERT INTO notifications (job) VALUES ($1)", &[id.into()])?;
     }
     if job.visibility == JobVisibility::Group {
         if job.viewing_groups.is_empty() {

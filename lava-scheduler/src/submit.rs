@@ -129,6 +129,7 @@ pub fn submit(store: &dyn Store, text: &str, submitter: &str) -> Result<i64, Sub
         tags: definition.tags.clone(),
         visibility,
         viewing_groups,
+        notify: definition.notify.is_some(),
         ..Default::default()
     })?;
     Ok(id)

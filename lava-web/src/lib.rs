@@ -8,6 +8,9 @@
 //! - **accounts**: API tokens stored as digests, passwords with Argon2id,
 //!   job visibility enforced on every read path, refusals logged with the
 //!   user and the address;
+//! - **notifications** when a job ends ([`Notifier`]): the job's `notify`
+//!   callbacks and e-mail, sent from their own thread, retried with
+//!   back-off, never in the master's way.
 //!
 //! The service talks to the store only. A job submitted here is a row like
 //! any other; the master sees it through the store's change notifications.
@@ -33,6 +36,7 @@
 mod auth;
 mod error;
 mod logs;
+mod notify;
 mod rest;
 mod rpc;
 mod secrets;
@@ -41,5 +45,6 @@ mod views;
 
 pub use error::WebError;
 pub use logs::{LogSlice, LOG_BYTES_PER_CALL};
+pub use notify::{Notifier, NotifyConfig, MAX_ATTEMPTS};
 pub use secrets::{hash_password, new_token, token_digest, verify_password, TOKEN_LENGTH};
 pub use server::{Service, ServiceConfig, API_VERSION, MAX_BODY_BYTES, MAX_PAGE};

@@ -160,7 +160,9 @@ mod tests {
         let tiny = slice(dir.path(), 0, None, 1).unwrap().unwrap();
         assert_eq!(text(&tiny), "- {a: 1}\n");
         // offsets indexed after the text was measured are not lines yet
-        let length = std::fs::metadata(dir.path().join("output.yaml")).unwrap().len();
+        let length = std::fs::metadata(dir.path().join("output.yaml"))
+            .unwrap()
+            .len();
         let mut index = std::fs::read(dir.path().join("output.idx")).unwrap();
         for offset in [length + 4, length + 14] {
             index.extend_from_slice(&offset.to_le_bytes());

@@ -159,6 +159,19 @@ CREATE TABLE job_viewing_groups (
 );
 CREATE INDEX jobs_by_submitter ON jobs(submitter);
 "#,
+    // 3: job-end notifications waiting to be sent (docs/api.md,
+    // "Notifications"): one row per job with a `notify` block.
+    r#"
+CREATE TABLE notifications (
+    job BIGINT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+    done BOOLEAN NOT NULL DEFAULT FALSE,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt BIGINT NOT NULL DEFAULT 0,
+    sent TEXT NOT NULL DEFAULT '',
+    last_error TEXT
+);
+CREATE INDEX notifications_pending ON notifications(done, next_attempt);
+"#,
 ];
 
 /// The newest schema version this program knows.

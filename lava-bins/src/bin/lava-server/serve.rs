@@ -1,10 +1,11 @@
 //! `lava-server serve`: the HTTP service (XML-RPC at /RPC2, REST API at
-//! /api/v0.2/). SIGINT or SIGTERM stop it with status 0.
+//! /api/v0.2/) and the sender of job notifications. SIGINT or SIGTERM stop
+//! it with status 0.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use lava_web::{Service, ServiceConfig};
+use lava_web::{Notifier, NotifyConfig, Service, ServiceConfig};
 
 use crate::output::{fail, Db};
 
@@ -20,6 +21,16 @@ pub struct Args {
     /// Device-type template directories (as lava-master's --device-types).
     #[arg(long, num_args = 1.., default_value = "/etc/lava-server/dispatcher-config/device-types")]
     device_types: Vec<PathBuf>,
+    /// SMTP server for job e-mail notifications (plain SMTP, a local relay).
+    #[arg(long, value_name = "HOST:PORT")]
+    smtp: Option<String>,
+    /// Sender address of notification e-mail.
+    #[arg(long, default_value = "lava@localhost")]
+    email_from: String,
+    /// The lab's address for links in notifications (default: the bind
+    /// address).
+    #[arg(long)]
+    instance_url: Option<String>,
     /// Log level: DEBUG, INFO, WARN, ERROR.
     #[arg(long, default_value = "INFO")]
     level: String,
@@ -35,6 +46,17 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
     }
     let store = match db.open() {
         Ok(store) => store,
+        Err(e) => return fail(e),
+    };
+    let mut notify = NotifyConfig::new(
+        args.instance_url
+            .unwrap_or_else(|| format!("http://{}", args.bind)),
+        &args.jobs_dir,
+    );
+    notify.smtp = args.smtp;
+    notify.from = args.email_from;
+    let _notifier = match Notifier::spawn(store.clone(), notify) {
+        Ok(notifier) => notifier,
         Err(e) => return fail(e),
     };
     let mut config = ServiceConfig::new(args.bind, args.jobs_dir);
