@@ -43,6 +43,8 @@ pub struct ServiceConfig {
     /// Threads for store calls (each holds a database connection while it
     /// works).
     pub blocking_threads: usize,
+    /// How long a connection may take to send a request's headers.
+    pub header_timeout: Duration,
 }
 
 impl ServiceConfig {
@@ -53,6 +55,7 @@ impl ServiceConfig {
             jobs_dir: jobs_dir.into(),
             device_types: Vec::new(),
             blocking_threads: 16,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -86,6 +89,62 @@ pub struct Service {
     listener: tokio::net::TcpListener,
     router: Router,
     address: SocketAddr,
+    header_timeout: Duration,
+}
+
+/// Accept connections and serve each on its own task until `stop`. Each
+/// connection must send its request headers within `header_timeout` or it
+/// is closed, so connections that never finish a request cannot pile up
+/// (axum's own `serve` sets no timer, and hyper then applies none).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // out of file descriptors and the like: wait, go on
+                    log::warn!("[HTTP] cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                log::debug!("[HTTP] connection from {peer} ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    // requests in progress finish; idle and slow connections do not hold
+    // the stop for long
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+    Ok(())
 }
 
 fn router(state: AppState) -> Router {
@@ -131,6 +190,7 @@ impl Service {
                 source,
             })?;
         let address = listener.local_addr().map_err(WebError::Serve)?;
+        let header_timeout = config.header_timeout;
         let state = AppState {
             store,
             jobs_dir: Arc::new(config.jobs_dir),
@@ -141,6 +201,7 @@ impl Service {
             listener,
             router: router(state),
             address,
+            header_timeout,
         })
     }
 
@@ -149,25 +210,22 @@ impl Service {
         self.address
     }
 
-    /// Serve until `stop` completes; requests in progress are finished.
+    /// Serve until `stop` completes; requests in progress are finished
+    /// (for at most a few seconds).
     pub fn run(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), WebError> {
         let Service {
             runtime,
             listener,
             router,
             address,
+            header_timeout,
         } = self;
         log::info!("[HTTP] serving on http://{address}/");
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = runtime.block_on(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-        });
+        let result = runtime.block_on(accept_loop(listener, router, header_timeout, stop));
         // Streams of slow clients are not waited for.
         runtime.shutdown_timeout(Duration::from_secs(1));
         log::info!("[HTTP] stopped");
-        result.map_err(WebError::Serve)
+        result
     }
 
     /// Serve until `flag` becomes true (checked every 100 ms): for programs
