@@ -687,9 +687,65 @@ fn visibility_and_flows(postgres: bool) {
         const { assert!(lava_web::MAX_BODY_BYTES < 1 << 30) };
     }
 
+    // accounts through XML-RPC (administrators only), and a job visible to
+    // the members of a group
+    let admin = ("admin", api.admin.as_str());
+    assert_eq!(
+        api.rpc(Some(alice), "auth.groups.add", vec![s("lkft")])
+            .fault(),
+        403
+    );
+    api.rpc(Some(admin), "auth.groups.add", vec![s("lkft")])
+        .value();
+    let no = Value::Boolean(false);
+    let add = vec![
+        s("carol"),
+        s(""),
+        s(""),
+        s("carol@example.com"),
+        Value::Boolean(true),
+        no.clone(),
+        no.clone(),
+        no,
+    ];
+    api.rpc(Some(admin), "auth.users.add", add).value();
+    api.rpc(
+        Some(admin),
+        "auth.users.groups.add",
+        vec![s("carol"), s("lkft")],
+    )
+    .value();
+    let group = api
+        .rpc(Some(admin), "auth.groups.show", vec![s("lkft")])
+        .value();
+    assert_eq!(field(&group, "users"), &Value::Array(vec![s("carol")]));
+    let carol = manage(&api.lab, &["tokens", "add", "--user", "carol"])
+        .trim()
+        .to_string();
+    let grouped = sample.replace("visibility: public", "visibility: {group: [lkft]}");
+    let (status, body) = api.post_job(Some(&api.admin), &grouped);
+    assert_eq!(status, 201, "{body}");
+    let g = body["job_ids"][0].as_i64().unwrap();
+    assert_eq!(
+        api.get(Some(&carol), &format!("jobs/{g}/")).0,
+        200,
+        "a member sees it"
+    );
+    assert_eq!(
+        api.get(Some(&api.alice), &format!("jobs/{g}/")).0,
+        404,
+        "a non-member does not"
+    );
+    assert_eq!(api.get(None, &format!("jobs/{g}/")).0, 404);
+    assert_eq!(
+        api.get(Some(&api.admin), &format!("jobs/{g}/cancel/")).0,
+        200
+    );
+    api.lab.wait_state(g, JobState::Finished);
+
     // pagination as DRF: absolute next links until the end
     let (_, page) = api.get_json(Some(&api.admin), "jobs/?ordering=id&limit=2");
-    assert_eq!(page["count"], 4);
+    assert_eq!(page["count"], 5);
     assert_eq!(page["results"][0]["id"], a);
     let next = page["next"].as_str().unwrap();
     assert!(

@@ -27,6 +27,15 @@ pub(crate) fn xmlrpc_time(micros: Timestamp) -> String {
     format!("{}{}", date.replace('-', ""), &time[..9])
 }
 
+/// A stable integer id for an object the store keys by name (tags, users):
+/// the APIs give ids, and clients resolve them through the lists that give
+/// the same id.
+pub(crate) fn stable_id(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(name.as_bytes());
+    i64::from(u32::from_be_bytes([d[0], d[1], d[2], d[3]]) & 0x7fff_ffff)
+}
+
 /// Why a job cannot be shown.
 pub(crate) enum JobRefusal {
     /// No such job, or the caller may not see it (the same answer, so that

@@ -20,15 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use super::{base_url, detail, page, store_failed, Paging, Rest};
 use crate::auth::Caller;
 use crate::server::AppState;
-use crate::views::{iso_z, may_change, submit_refusal, visible_job, JobRefusal};
-
-/// A stable integer id for a tag (tags are named in the store; REST gives
-/// ids, and clients resolve them through `tags/`, which uses the same).
-pub(crate) fn tag_id(name: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(name.as_bytes());
-    i64::from(u32::from_be_bytes([d[0], d[1], d[2], d[3]]) & 0x7fff_ffff)
-}
+use crate::views::{iso_z, may_change, stable_id, submit_refusal, visible_job, JobRefusal};
 
 fn opt_time(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| Value::String(iso_z(t)))
@@ -42,7 +34,7 @@ fn job_json(job: &Job, group_ids: &HashMap<String, i64>) -> Value {
         "description": job.description,
         "health_check": job.health_check,
         "requested_device_type": job.requested_device_type,
-        "tags": job.tags.iter().map(|t| tag_id(t)).collect::<Vec<_>>(),
+        "tags": job.tags.iter().map(|t| stable_id(t)).collect::<Vec<_>>(),
         "actual_device": job.actual_device,
         "submit_time": iso_z(job.submit_time),
         "start_time": opt_time(job.start_time),

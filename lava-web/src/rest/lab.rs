@@ -12,10 +12,9 @@ use lava_scheduler::store::DeviceFilter;
 use lava_scheduler::{Store, StoreError};
 use serde_json::{json, Value};
 
-use super::jobs::tag_id;
 use super::{detail, page_of, store_failed, Rest};
 use crate::server::AppState;
-use crate::views::iso_z;
+use crate::views::{iso_z, stable_id};
 
 fn device_json(d: &Device) -> Value {
     json!({
@@ -25,7 +24,7 @@ fn device_json(d: &Device) -> Value {
         "physical_owner": Value::Null,
         "physical_group": Value::Null,
         "description": d.description,
-        "tags": d.tags.iter().map(|t| tag_id(t)).collect::<Vec<_>>(),
+        "tags": d.tags.iter().map(|t| stable_id(t)).collect::<Vec<_>>(),
         "state": d.state.label(),
         "health": d.health.label(),
         "last_health_report_job": d.last_health_report_job,
@@ -191,7 +190,7 @@ pub(super) async fn tags(
         Ok(tags) => {
             let items = tags
                 .iter()
-                .map(|t| json!({ "id": tag_id(&t.name), "name": t.name, "description": t.description }))
+                .map(|t| json!({ "id": stable_id(&t.name), "name": t.name, "description": t.description }))
                 .collect();
             page_of(&headers, "/api/v0.2/tags/", query, items, "id")
         }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use dxr::{DateTime, Fault, Value};
-use lava_scheduler::accounts::Accounts;
+use lava_scheduler::accounts::{Accounts, NewUser, UserUpdate};
 use lava_scheduler::model::{DeviceHealth, Job, JobHealth, JobState, TestCase, WorkerHealth};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::{DeviceFilter, DeviceUpdate, JobQuery};
@@ -14,7 +14,7 @@ use lava_scheduler::{Store, StoreError};
 use super::params::Params;
 use crate::auth::Caller;
 use crate::server::{AppState, API_VERSION, MAX_PAGE};
-use crate::views::{may_change, submit_refusal, visible_job, xmlrpc_time, JobRefusal};
+use crate::views::{may_change, stable_id, submit_refusal, visible_job, xmlrpc_time, JobRefusal};
 
 type Answer = Result<Value, Fault>;
 
@@ -49,8 +49,13 @@ const METHODS: &[&str] = &[
     "scheduler.tags.add",
     "auth.users.list",
     "auth.users.show",
-    "auth.groups.list",
+    "auth.users.add",
+    "auth.users.update",
     "auth.users.groups.list",
+    "auth.users.groups.add",
+    "auth.groups.list",
+    "auth.groups.show",
+    "auth.groups.add",
 ];
 
 /// Run one method.
@@ -115,40 +120,9 @@ pub(super) fn call(state: &AppState, caller: &Caller, method: &str, values: Vec<
             s.store.add_tag(&name, &description).map_err(store)?;
             Ok(Value::Nil)
         }
-        "auth.users.list" => {
+        m if m.starts_with("auth.") => {
             admin(caller, method)?;
-            let users = s.store.users().map_err(store)?;
-            Ok(Value::Array(users.iter().map(user_summary).collect()))
-        }
-        "auth.users.show" => {
-            admin(caller, method)?;
-            let user = s.store.user(&p.string(0, "username")?).map_err(store)?;
-            let mut fields = match user_summary(&user) {
-                Value::Struct(m) => m,
-                _ => BTreeMap::new(),
-            };
-            fields.insert("email".into(), string(&user.email));
-            fields.insert("date_joined".into(), time(Some(user.date_joined)));
-            fields.insert("last_login".into(), Value::Nil);
-            fields.insert(
-                "groups".into(),
-                Value::Array(user.groups.iter().map(|g| string(g)).collect()),
-            );
-            Ok(Value::Struct(fields))
-        }
-        "auth.groups.list" => {
-            admin(caller, method)?;
-            let groups = s.store.groups().map_err(store)?;
-            Ok(Value::Array(
-                groups.iter().map(|g| string(&g.name)).collect(),
-            ))
-        }
-        "auth.users.groups.list" => {
-            admin(caller, method)?;
-            let user = s.store.user(&p.string(0, "username")?).map_err(store)?;
-            Ok(Value::Array(
-                user.groups.iter().map(|g| string(g)).collect(),
-            ))
+            auth(s, caller, &p)
         }
         _ => Err(Fault::new(
             -32601,
@@ -687,6 +661,122 @@ fn workers_update(s: &AppState, caller: &Caller, p: &Params) -> Answer {
             .map_err(store)?;
     }
     Ok(Value::Nil)
+}
+
+/// The `auth.*` methods (administrators only; checked by the caller).
+fn auth(s: &AppState, caller: &Caller, p: &Params) -> Answer {
+    let flag = |i: usize, name: &str| p.opt_bool(i, name);
+    match p.method {
+        "auth.users.list" => {
+            let users = s.store.users().map_err(store)?;
+            Ok(Value::Array(users.iter().map(user_summary).collect()))
+        }
+        "auth.users.show" => {
+            let user = s.store.user(&p.string(0, "username")?).map_err(store)?;
+            let Value::Struct(mut fields) = user_summary(&user) else {
+                unreachable!("user_summary gives a struct")
+            };
+            fields.insert("id".into(), int(stable_id(&user.username)));
+            fields.insert("email".into(), string(&user.email));
+            fields.insert("date_joined".into(), time(Some(user.date_joined)));
+            fields.insert("last_login".into(), Value::Nil);
+            fields.insert("groups".into(), strings(&user.groups));
+            fields.insert("permissions".into(), Value::Array(Vec::new()));
+            Ok(Value::Struct(fields))
+        }
+        // (username, first_name, last_name, email, is_active, is_staff,
+        // is_superuser, ldap): names and LDAP are not kept
+        "auth.users.add" => {
+            let username = p.string(0, "username")?;
+            let mut user = NewUser::new(&username);
+            user.email = p.opt_string(3, "email")?.unwrap_or_default();
+            user.is_superuser = flag(6, "is_superuser")?.unwrap_or(false);
+            s.store.add_user(&user).map_err(store)?;
+            if flag(4, "is_active")? == Some(false) {
+                let inactive = UserUpdate {
+                    is_active: Some(false),
+                    ..Default::default()
+                };
+                s.store.update_user(&username, &inactive).map_err(store)?;
+            }
+            log::info!(
+                "[RPC] user {username} added by {} from {}",
+                caller.name(),
+                caller.address
+            );
+            Ok(Value::Nil)
+        }
+        // (username, first_name, last_name, email, is_active, is_staff,
+        // is_superuser)
+        "auth.users.update" => {
+            let username = p.string(0, "username")?;
+            let update = UserUpdate {
+                email: p.opt_string(3, "email")?,
+                is_active: flag(4, "is_active")?,
+                is_superuser: flag(6, "is_superuser")?,
+                password_hash: None,
+            };
+            s.store.update_user(&username, &update).map_err(store)?;
+            log::info!(
+                "[RPC] user {username} updated by {} from {}",
+                caller.name(),
+                caller.address
+            );
+            Ok(Value::Nil)
+        }
+        "auth.users.groups.list" => {
+            let user = s.store.user(&p.string(0, "username")?).map_err(store)?;
+            Ok(strings(&user.groups))
+        }
+        "auth.users.groups.add" => {
+            let (username, group) = (p.string(0, "username")?, p.string(1, "group")?);
+            s.store
+                .add_user_to_group(&username, &group)
+                .map_err(store)?;
+            Ok(Value::Nil)
+        }
+        "auth.groups.list" => {
+            let groups = s.store.groups().map_err(store)?;
+            Ok(Value::Array(
+                groups.iter().map(|g| string(&g.name)).collect(),
+            ))
+        }
+        "auth.groups.show" => {
+            let name = p.string(0, "name")?;
+            let group = s
+                .store
+                .groups()
+                .map_err(store)?
+                .into_iter()
+                .find(|g| g.name == name)
+                .ok_or_else(|| Fault::new(404, format!("Group '{name}' was not found.")))?;
+            let users = s.store.users().map_err(store)?;
+            let members: Vec<String> = users
+                .into_iter()
+                .filter(|u| u.groups.contains(&group.name))
+                .map(|u| u.username)
+                .collect();
+            Ok(strukt([
+                ("id", int(group.id)),
+                ("name", string(&group.name)),
+                ("permissions", Value::Array(Vec::new())),
+                ("users", strings(&members)),
+            ]))
+        }
+        "auth.groups.add" => {
+            let name = p.string(0, "name")?;
+            s.store.add_group(&name).map_err(store)?;
+            Ok(Value::Nil)
+        }
+        method => Err(Fault::new(
+            -32601,
+            format!("method \"{method}\" is not supported"),
+        )),
+    }
+}
+
+fn strings(items: &[String]) -> Value {
+    Value::Array(items.iter().map(|i| string(i)).collect())
 }
 
 fn user_summary(u: &lava_scheduler::model::User) -> Value {
