@@ -15,22 +15,17 @@
 //! Printed: requests/s, latency percentiles from wrk, and the service's
 //! resident memory idle and at its peak under the load.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lava_scheduler::store::{NewDeviceType, NewJob, Store};
 use lava_scheduler::SqlStore;
+use support::Daemon;
 
 const CLIENTS: usize = 1000;
-
-struct Daemon(Child);
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -152,26 +147,5 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(20);
-    let dir = tempfile::tempdir().unwrap();
-    run(
-        "sqlite",
-        &format!("sqlite://{}/lava.db", dir.path().display()),
-        dir.path(),
-        seconds,
-    );
-    if let Ok(base) = std::env::var("LAVA_TEST_DATABASE_URL") {
-        let schema = format!("lava_api_load_{}", std::process::id());
-        let sep = if base.contains('?') { '&' } else { '?' };
-        run(
-            "postgres",
-            &format!("{base}{sep}schema={schema}"),
-            dir.path(),
-            seconds,
-        );
-        if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-        }
-    } else {
-        println!("postgres: skipped (LAVA_TEST_DATABASE_URL is not set)");
-    }
+    support::on_both_backends("api_load", |name, url, dir| run(name, url, dir, seconds));
 }

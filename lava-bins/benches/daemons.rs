@@ -16,7 +16,9 @@
 //! - **idle**: resident memory of an idle `lava-master` and `lava-slave`.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lava_proto::control::Message;
@@ -24,22 +26,7 @@ use lava_proto::log::{LogLevel, LogMessage, LogRecord};
 use lava_proto::socket::{self, Security, MASTER_ID};
 use lava_scheduler::store::{NewDeviceType, NewJob, NewWorker, Store};
 use lava_scheduler::SqlStore;
-
-struct Daemon(Child);
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, Daemon};
 
 /// (resident KiB, user + system clock ticks) of a process.
 fn usage(pid: u32) -> (u64, u64) {

@@ -13,8 +13,10 @@
 //! (a) from starting the submission to START at the worker, and (b) from
 //! the submission's answer (the job is committed) to START.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lava_proto::control::Message;
@@ -22,28 +24,13 @@ use lava_proto::socket::{self, Security, MASTER_ID};
 use lava_scheduler::model::JobHealth;
 use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, Store};
 use lava_scheduler::SqlStore;
+use support::{free_port, Daemon};
 
 const TEMPLATE: &str = "device_type: fixture\ncommands:\n  connect: echo connected\n  power_on: echo on\n  power_off: echo off\n\
 actions:\n  deploy:\n    methods:\n      image:\n  boot:\n    connections:\n      serial:\n    methods:\n      minimal:\n\
 timeouts:\n  job:\n    minutes: 5\n  actions:\n    auto-login-action:\n      minutes: 2\n  connections:\n    auto-login-action:\n      minutes: 2\n";
 
 const JOB: &str = "job_name: latency\ndevice_type: fixture\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions: []\n";
-
-struct Daemon(Child);
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -263,26 +250,5 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(200);
-    let dir = tempfile::tempdir().unwrap();
-    run(
-        "sqlite",
-        &format!("sqlite://{}/lava.db", dir.path().display()),
-        &dir.path().join("sqlite"),
-        jobs,
-    );
-    if let Ok(base) = std::env::var("LAVA_TEST_DATABASE_URL") {
-        let schema = format!("lava_latency_{}", std::process::id());
-        let sep = if base.contains('?') { '&' } else { '?' };
-        run(
-            "postgres",
-            &format!("{base}{sep}schema={schema}"),
-            &dir.path().join("postgres"),
-            jobs,
-        );
-        if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-        }
-    } else {
-        println!("postgres: skipped (LAVA_TEST_DATABASE_URL is not set)");
-    }
+    support::on_both_backends("latency", |name, url, dir| run(name, url, dir, jobs));
 }

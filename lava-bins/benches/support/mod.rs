@@ -1,0 +1,56 @@
+//! What the daemon benchmarks share: child processes killed on drop, free
+//! ports, and running a measurement on SQLite and on PostgreSQL.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Child;
+
+/// A child process, killed and reaped when dropped.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Run `measure(name, store URL, directory)` on a new SQLite store, then on
+/// a schema of its own at `LAVA_TEST_DATABASE_URL` (dropped afterwards)
+/// when that is set.
+pub fn on_both_backends(bench: &str, mut measure: impl FnMut(&str, &str, &Path)) {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = dir.path().join("sqlite");
+    std::fs::create_dir_all(&sqlite).unwrap();
+    measure(
+        "sqlite",
+        &format!("sqlite://{}/lava.db", sqlite.display()),
+        &sqlite,
+    );
+    let Ok(base) = std::env::var("LAVA_TEST_DATABASE_URL") else {
+        println!("postgres: skipped (LAVA_TEST_DATABASE_URL is not set)");
+        return;
+    };
+    let schema = format!("lava_{bench}_{}", std::process::id());
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let postgres = dir.path().join("postgres");
+    std::fs::create_dir_all(&postgres).unwrap();
+    measure(
+        "postgres",
+        &format!("{base}{sep}schema={schema}"),
+        &postgres,
+    );
+    if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
+        let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+    }
+}
