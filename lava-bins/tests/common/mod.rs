@@ -107,11 +107,11 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.slave.take();
         self.master.take();
-        // lava-run runs in its own process group: a failed test must not
-        // leave one behind.
+        // lava-run runs in its own process group (with QEMU, for the real
+        // one): a failed test must not leave one behind.
         for pid in all_lava_runs(self) {
             let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
+                .args(["-KILL", "--", &format!("-{pid}")])
                 .status();
         }
         if let Some((base, schema)) = self.cleanup.take() {
@@ -381,7 +381,8 @@ pub fn lava_runs(lab: &Lab, id: i64) -> Vec<u32> {
         .collect()
 }
 
-/// Every fake-lava-run process started for this lab (any job).
+/// Every lava-run process (the fake one or the real one) started for this
+/// lab, for any job: a failed test must not leave a QEMU job running.
 fn all_lava_runs(lab: &Lab) -> Vec<u32> {
     let dir = lab.path("slave").display().to_string();
     std::fs::read_dir("/proc")
@@ -391,7 +392,7 @@ fn all_lava_runs(lab: &Lab) -> Vec<u32> {
                     std::fs::read(format!("/proc/{pid}/cmdline"))
                         .map(|c| {
                             let text = String::from_utf8_lossy(&c);
-                            text.contains("fake-lava-run") && text.contains(&dir)
+                            text.contains("lava-run") && text.contains(&dir)
                         })
                         .unwrap_or(false)
                 })
