@@ -19,9 +19,9 @@
 //! 6. keeps running for more submissions until Ctrl-C.
 //!
 //! It also starts the HTTP service (`lava_web`) and prints its URL with an
-//! `admin` account and that account's token (kept, readable by its owner
-//! only, in `admin.token` in the state directory), so that lavacli, curl or
-//! a browser can reach the lab at once.
+//! `admin` account, its password and its token (kept, readable by their
+//! owner only, in `admin.password` and `admin.token` in the state
+//! directory), so that a browser, lavacli or curl can reach the lab at once.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -336,7 +336,6 @@ const ADMIN: &str = "admin";
 /// still knows it, else a new one (the store keeps only its digest).
 fn admin_token(store: &SqlStore, state: &Path) -> Result<String, String> {
     use lava_scheduler::accounts::{Accounts, NewUser};
-    use std::os::unix::fs::OpenOptionsExt;
     if let Err(lava_scheduler::StoreError::NotFound { .. }) = store.user(ADMIN) {
         let mut admin = NewUser::new(ADMIN);
         admin.is_superuser = true;
@@ -356,16 +355,53 @@ fn admin_token(store: &SqlStore, state: &Path) -> Result<String, String> {
     store
         .add_token(ADMIN, "lava-lab", &lava_web::token_digest(&token))
         .map_err(|e| e.to_string())?;
+    write_secret(&path, &token)?;
+    Ok(token)
+}
+
+/// Write a secret readable by its owner only.
+fn write_secret(path: &Path, secret: &str) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(token)
+    std::io::Write::write_all(&mut file, format!("{secret}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The admin's password for the web UI: the one kept in `admin.password`
+/// while it still matches the store's hash, else a new one.
+fn admin_password(store: &SqlStore, state: &Path) -> Result<String, String> {
+    use lava_scheduler::accounts::{Accounts, UserUpdate};
+    let path = state.join("admin.password");
+    let admin = store.user(ADMIN).map_err(|e| e.to_string())?;
+    if let (Ok(kept), Some(hash)) = (std::fs::read_to_string(&path), &admin.password_hash) {
+        let kept = kept.trim().to_string();
+        if lava_web::verify_password(&kept, hash) {
+            return Ok(kept);
+        }
+    }
+    let password: String = lava_web::new_token()
+        .map_err(|e| e.to_string())?
+        .chars()
+        .take(20)
+        .collect();
+    let hash = lava_web::hash_password(&password).map_err(|e| e.to_string())?;
+    store
+        .update_user(
+            ADMIN,
+            &UserUpdate {
+                password_hash: Some(Some(hash)),
+                ..UserUpdate::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    write_secret(&path, &password)?;
+    Ok(password)
 }
 
 /// Run the lab until `stop` is set (or after the first job with `once`).
@@ -416,6 +452,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let slave_thread = std::thread::spawn(move || slave.run(&worker_stop));
     say("master and worker started (CURVE on loopback)");
     let token = admin_token(&store, state)?;
+    let password = admin_password(&store, state)?;
     let mut web_config = lava_web::ServiceConfig::new(options.http_bind.clone(), &jobs_dir);
     web_config.device_types = vec![options.share_dir.join("device-types")];
     let service = lava_web::Service::bind(
@@ -424,7 +461,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     println!(
-        "web UI and API: http://{}/  user: {ADMIN}  token: {token}",
+        "web UI and API: http://{}/  user: {ADMIN}  password: {password}  token: {token}",
         service.local_addr()
     );
     let notifier = lava_web::Notifier::spawn(

@@ -57,16 +57,21 @@ fn the_lab_runs_its_sample_job_and_keeps_its_state() {
         "the boot log is followed: {first}"
     );
 
-    // the HTTP service's line, with the admin's token, kept across runs
-    let token_of = |out: &str| -> String {
+    // the HTTP service's line, with the admin's password and token, both
+    // kept across runs
+    let field = |out: &str, name: &str| -> String {
         let line = out
             .lines()
             .find(|l| l.starts_with("web UI and API: http://127.0.0.1:"))
             .unwrap_or_else(|| panic!("no web UI line in {out}"));
-        assert!(line.contains("  user: admin  token: "), "{line}");
-        line.rsplit(' ').next().unwrap().to_string()
+        assert!(line.contains("  user: admin  password: "), "{line}");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == name).unwrap();
+        words[at + 1].to_string()
     };
+    let token_of = |out: &str| field(out, "token:");
     let token = token_of(&first);
+    let password = field(&first, "password:");
     assert_eq!(token.len(), lava_web::TOKEN_LENGTH);
     // the token printed is the admin's in the lab's store
     let store = lava_scheduler::SqlStore::open_url(&format!(
@@ -81,9 +86,19 @@ fn the_lab_runs_its_sample_job_and_keeps_its_state() {
     .unwrap()
     .expect("the printed token is not in the store");
     assert!(user.is_superuser && user.username == "admin");
+    // the printed password is the admin's too (the web UI's login)
+    assert!(lava_web::verify_password(
+        &password,
+        user.password_hash.as_deref().unwrap()
+    ));
 
     let second = lab(state.path());
     assert_eq!(token_of(&second), token, "the admin's token is kept");
+    assert_eq!(
+        field(&second, "password:"),
+        password,
+        "the password is kept"
+    );
     assert!(second.contains("Job 2 finished: Complete"), "{second}");
     assert!(
         !second.contains("created the CURVE certificate"),

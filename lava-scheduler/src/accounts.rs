@@ -23,7 +23,7 @@
 
 use crate::db::{Conn, Row};
 use crate::error::StoreError;
-use crate::model::{now_micros, ApiToken, Group, User};
+use crate::model::{now_micros, ApiToken, Group, Timestamp, User};
 use crate::store::SqlStore;
 
 /// A new account.
@@ -90,6 +90,18 @@ pub trait Accounts {
     /// The active user owning the token with this digest, and the token
     /// (its `last_used` is updated at most once a minute).
     fn user_by_token_digest(&self, digest: &str) -> Result<Option<(User, ApiToken)>, StoreError>;
+    /// Store a web session (the digest of its cookie) for a user, valid
+    /// until `expires`; expired sessions of everyone are removed.
+    fn add_session(
+        &self,
+        username: &str,
+        digest: &str,
+        expires: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The active user of an unexpired session.
+    fn session_user(&self, digest: &str) -> Result<Option<User>, StoreError>;
+    /// End a session (logout); ending an unknown one is not an error.
+    fn remove_session(&self, digest: &str) -> Result<(), StoreError>;
 }
 
 const USER_COLUMNS: &str = "username, email, password_hash, is_superuser, is_active, date_joined";
@@ -361,5 +373,45 @@ impl Accounts for SqlStore {
             }
         }
         Ok(found)
+    }
+
+    fn add_session(
+        &self,
+        username: &str,
+        digest: &str,
+        expires: Timestamp,
+    ) -> Result<(), StoreError> {
+        let now = now_micros();
+        self.database().transaction(|conn| {
+            user_in(conn, username)?;
+            conn.execute("DELETE FROM sessions WHERE expires < $1", &[now.into()])?;
+            conn.execute(
+                "INSERT INTO sessions (digest, username, created, expires) VALUES ($1, $2, $3, $4)",
+                &[digest.into(), username.into(), now.into(), expires.into()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session_user(&self, digest: &str) -> Result<Option<User>, StoreError> {
+        let now = now_micros();
+        self.database().transaction(|conn| {
+            let Some(row) = conn.query_opt(
+                "SELECT username FROM sessions WHERE digest = $1 AND expires >= $2",
+                &[digest.into(), now.into()],
+            )?
+            else {
+                return Ok(None);
+            };
+            let user = user_in(conn, &row.text(0)?)?;
+            Ok(user.is_active.then_some(user))
+        })
+    }
+
+    fn remove_session(&self, digest: &str) -> Result<(), StoreError> {
+        self.database().transaction(|conn| {
+            conn.execute("DELETE FROM sessions WHERE digest = $1", &[digest.into()])?;
+            Ok(())
+        })
     }
 }

@@ -26,6 +26,7 @@ both_backends!(
     migrations_are_idempotent_and_newer_schemas_refused,
     device_types_aliases_and_tags,
     test_cases_are_stored_by_suite_and_set,
+    web_sessions_expire_end_and_follow_the_user,
 );
 
 fn setup(store: &SqlStore) {
@@ -757,4 +758,49 @@ fn test_cases_are_stored_by_suite_and_set(f: &Fixture) {
         s.add_test_case(424242, &case("x", None, "y", TestResultCode::Pass)),
         Err(StoreError::NotFound { kind: "job", .. })
     ));
+}
+
+fn web_sessions_expire_end_and_follow_the_user(f: &Fixture) {
+    use lava_scheduler::accounts::{Accounts, NewUser, UserUpdate};
+    let s = &f.store;
+    s.add_user(&NewUser::new("alice")).unwrap();
+    let later = now_micros() + 60_000_000;
+    s.add_session("alice", "digest-1", later).unwrap();
+    assert_eq!(
+        s.session_user("digest-1").unwrap().map(|u| u.username),
+        Some("alice".to_string())
+    );
+    assert!(s.session_user("digest-2").unwrap().is_none());
+    // an unknown user has no session
+    assert!(matches!(
+        s.add_session("nobody", "digest-3", later),
+        Err(StoreError::NotFound { .. })
+    ));
+    // expired: not a session, and removed when the next one is made
+    s.add_session("alice", "old", now_micros() - 1).unwrap();
+    assert!(s.session_user("old").unwrap().is_none());
+    s.add_session("alice", "digest-4", later).unwrap();
+    // an inactive user's sessions do not log anyone in
+    s.update_user(
+        "alice",
+        &UserUpdate {
+            is_active: Some(false),
+            ..UserUpdate::default()
+        },
+    )
+    .unwrap();
+    assert!(s.session_user("digest-1").unwrap().is_none());
+    s.update_user(
+        "alice",
+        &UserUpdate {
+            is_active: Some(true),
+            ..UserUpdate::default()
+        },
+    )
+    .unwrap();
+    // logout ends one session only
+    s.remove_session("digest-1").unwrap();
+    assert!(s.session_user("digest-1").unwrap().is_none());
+    assert!(s.session_user("digest-4").unwrap().is_some());
+    s.remove_session("digest-1").unwrap();
 }

@@ -35,15 +35,18 @@
 
 mod auth;
 mod error;
+mod live;
 mod logs;
 mod notify;
 mod rest;
 mod rpc;
 mod secrets;
 mod server;
+mod ui;
 mod views;
 
 pub use error::WebError;
+pub use live::BACKLOG_BYTES;
 pub use logs::{LogSlice, LOG_BYTES_PER_CALL};
 pub use notify::{Notifier, NotifyConfig, MAX_ATTEMPTS};
 pub use secrets::{hash_password, new_token, token_digest, verify_password, TOKEN_LENGTH};

@@ -1,7 +1,7 @@
 //! Reading a job's log by line numbers without loading it: the master's log
-//! sink writes, for every line, its byte offset to `output.idx` (a
-//! little-endian u64) before the line itself to `output.yaml`. A range of
-//! lines is therefore two index reads and one byte range.
+//! sink writes every line to `output.yaml` and its byte offset to
+//! `output.idx` (a little-endian u64). A range of lines is therefore two
+//! index reads and one byte range.
 //!
 //! Only complete lines are given: a line being written (its bytes not yet
 //! ended by a newline) is left for the next call.
@@ -53,34 +53,53 @@ pub fn slice(
         (Err(e), _) | (_, Err(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    // The length of the text first, then the index: every line indexed
-    // after this point starts beyond `length` and is not counted.
+    // The length of the text first, then the index. The master writes a
+    // line, then its offset; a reader can see a line whose offset is not
+    // written yet, or an offset whose line is not (wholly) written yet.
     let length = output.metadata()?.len();
     let indexed = index.metadata()?.len() / 8;
-    // Lines indexed after `length` was read start at or past it: not
-    // counted. Of the others only the last can be incomplete (the sink
-    // writes a line's offset, then the line, then the next offset): it is
-    // complete when the text read so far ends with its newline.
+    // Where the line after `lines` lines starts, i.e. where line
+    // `lines - 1` ends: the next offset when it is within the text read,
+    // else the byte after the line's newline; `None` while the line is
+    // incomplete.
+    let end_of = |lines: u64| -> io::Result<Option<u64>> {
+        if lines == 0 {
+            return Ok(Some(0));
+        }
+        if lines < indexed {
+            let next = offset_at(&index, lines)?;
+            if next <= length {
+                return Ok(Some(next));
+            }
+        }
+        let start = offset_at(&index, lines - 1)?;
+        let mut at = start;
+        let mut buf = vec![0u8; 64 * 1024];
+        while at < length {
+            let want = buf.len().min((length - at) as usize);
+            let got = output.read_at(&mut buf[..want], at)?;
+            if got == 0 {
+                break;
+            }
+            if let Some(n) = buf[..got].iter().position(|&b| b == b'\n') {
+                return Ok(Some(at + n as u64 + 1));
+            }
+            at += got as u64;
+        }
+        Ok(None)
+    };
+    // Lines indexed beyond the text read are not counted, nor a last line
+    // without its newline yet.
     let mut total = indexed;
     while total > 0 && offset_at(&index, total - 1)? >= length {
         total -= 1;
     }
-    if total > 0 {
-        let mut last = [0u8; 1];
-        output.read_exact_at(&mut last, length - 1)?;
-        if last[0] != b'\n' {
-            total -= 1;
-        }
+    if total > 0 && end_of(total)?.is_none() {
+        total -= 1;
     }
     let first = start.min(total);
     let mut stop = end.unwrap_or(total).clamp(first, total);
-    let byte_at = |line: u64| -> io::Result<u64> {
-        if line < indexed {
-            offset_at(&index, line)
-        } else {
-            Ok(length)
-        }
-    };
+    let byte_at = |lines: u64| -> io::Result<u64> { Ok(end_of(lines)?.unwrap_or(length)) };
     let start_byte = byte_at(first)?;
     if stop > first && byte_at(stop)? - start_byte > max_bytes {
         // the largest stop within the budget, at least one line
@@ -95,11 +114,7 @@ pub fn slice(
         }
         stop = low;
     }
-    let end_byte = if stop == total && total == indexed {
-        length
-    } else {
-        byte_at(stop)?
-    };
+    let end_byte = byte_at(stop)?;
     Ok(Some(LogSlice {
         path,
         first,
@@ -175,5 +190,15 @@ mod tests {
         write_log(dir.path(), &["{a: 1}", "{b: 2}", "{c: 3}", "{d: 4}"], "");
         let all = slice(dir.path(), 3, None, 1000).unwrap().unwrap();
         assert_eq!(text(&all), "- {d: 4}\n");
+        // a line written whose offset is not yet: not counted, and not in
+        // the bytes of the lines before it
+        let mut text_bytes = std::fs::read(dir.path().join("output.yaml")).unwrap();
+        text_bytes.extend_from_slice(b"- {e: 5}\n");
+        std::fs::write(dir.path().join("output.yaml"), &text_bytes).unwrap();
+        let all = slice(dir.path(), 2, None, 1000).unwrap().unwrap();
+        assert_eq!((all.lines, all.total), (2, 4));
+        assert_eq!(text(&all), "- {c: 3}\n- {d: 4}\n");
+        let budget = slice(dir.path(), 0, None, 25).unwrap().unwrap();
+        assert_eq!(text(&budget), "- {a: 1}\n- {b: 2}\n");
     }
 }

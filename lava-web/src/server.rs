@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get, post};
+use axum::routing::{any, post};
 use axum::Router;
 use lava_scheduler::SqlStore;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -66,6 +66,12 @@ pub(crate) struct AppState {
     pub store: SqlStore,
     pub jobs_dir: Arc<PathBuf>,
     pub device_types: Arc<Vec<PathBuf>>,
+    /// The web UI's templates, compiled in.
+    pub templates: Arc<minijinja::Environment<'static>>,
+    /// The live logs being followed.
+    pub live: Arc<crate::live::LogHub>,
+    /// Bumped on every store change (jobs ending, for live logs).
+    pub store_changes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl AppState {
@@ -90,6 +96,8 @@ pub struct Service {
     router: Router,
     address: SocketAddr,
     header_timeout: Duration,
+    /// Feeds `store_changes` while the service runs.
+    _changes: lava_scheduler::db::Watcher,
 }
 
 /// Accept connections and serve each on its own task until `stop`. Each
@@ -152,7 +160,7 @@ fn router(state: AppState) -> Router {
         .route("/RPC2", post(crate::rpc::handle))
         .route("/RPC2/", post(crate::rpc::handle))
         .nest("/api/v0.2", crate::rest::routes())
-        .route("/", get(index))
+        .merge(crate::ui::routes())
         .fallback(any(not_found))
         .with_state(state)
         .layer(DefaultBodyLimit::disable())
@@ -163,14 +171,10 @@ fn router(state: AppState) -> Router {
         ))
 }
 
-async fn index() -> &'static str {
-    "LAVA in Rust: XML-RPC at /RPC2, REST API at /api/v0.2/\n"
-}
-
-async fn not_found(uri: axum::http::Uri) -> (axum::http::StatusCode, String) {
-    (
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    crate::ui::error_page(
         axum::http::StatusCode::NOT_FOUND,
-        format!("{} is not here\n", uri.path()),
+        &format!("{} is not here.", uri.path()),
     )
 }
 
@@ -191,10 +195,20 @@ impl Service {
             })?;
         let address = listener.local_addr().map_err(WebError::Serve)?;
         let header_timeout = config.header_timeout;
+        let (changed, store_changes) = tokio::sync::watch::channel(0u64);
+        let changes = store
+            .database()
+            .watch_changes(Box::new(move || {
+                changed.send_modify(|n| *n = n.wrapping_add(1));
+            }))
+            .map_err(WebError::Store)?;
         let state = AppState {
             store,
             jobs_dir: Arc::new(config.jobs_dir),
             device_types: Arc::new(config.device_types),
+            templates: Arc::new(crate::ui::templates()),
+            live: Arc::new(crate::live::LogHub::default()),
+            store_changes,
         };
         Ok(Service {
             runtime,
@@ -202,6 +216,7 @@ impl Service {
             router: router(state),
             address,
             header_timeout,
+            _changes: changes,
         })
     }
 
@@ -219,6 +234,7 @@ impl Service {
             router,
             address,
             header_timeout,
+            _changes,
         } = self;
         log::info!("[HTTP] serving on http://{address}/");
         let result = runtime.block_on(accept_loop(listener, router, header_timeout, stop));

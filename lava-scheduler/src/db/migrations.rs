@@ -172,6 +172,17 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_pending ON notifications(done, next_attempt);
 "#,
+    // 4: web UI sessions (docs/web.md in the repository): the cookie's
+    // digest, never the cookie itself.
+    r#"
+CREATE TABLE sessions (
+    digest TEXT PRIMARY KEY,
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    created BIGINT NOT NULL,
+    expires BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions(expires);
+"#,
 ];
 
 /// The newest schema version this program knows.
