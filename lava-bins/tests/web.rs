@@ -753,6 +753,51 @@ fn live_log_resumes() {
         None,
     );
     assert_eq!(from_query, all[1_500..]);
+    // a queued job: lines written after the viewer connected arrive; the
+    // service makes no directory of the master's; deleting the job ends
+    // the stream
+    let queued = lab
+        .store
+        .insert_job(&NewJob {
+            submitter: "alice".into(),
+            definition: "job_name: queued\n".into(),
+            original_definition: "job_name: queued\n".into(),
+            requested_device_type: Some("qemu".into()),
+            ..NewJob::default()
+        })
+        .unwrap();
+    let queued_dir =
+        lava_scheduler::master::output_dir(&lab.path("jobs"), &lab.store.job(queued).unwrap());
+    let stream = {
+        let base = base.clone();
+        std::thread::spawn(move || {
+            read_events(&base, &format!("/scheduler/job/{queued}/log/live"), None)
+        })
+    };
+    // the stream is open once the service follows the job (its log says so)
+    wait_for("the service to follow the queued job", DEADLINE, || {
+        std::fs::read_to_string(lab.path("serve.log"))
+            .unwrap()
+            .contains(&format!("[{queued}] live log: first viewer"))
+    });
+    assert!(!queued_dir.exists(), "the service made the job's directory");
+    write_long_log(&queued_dir, 3);
+    wait_for("the service to read the new lines", DEADLINE, || {
+        std::fs::read_to_string(lab.path("serve.log"))
+            .unwrap()
+            .contains(&format!("[{queued}] live log: 3 lines"))
+    });
+    lab.store.delete_job(queued, "admin").unwrap();
+    let (lines, end) = stream.join().unwrap();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let end: serde_json::Value = serde_json::from_str(&end).unwrap();
+    // deleting finishes the job first (Canceled), then removes it: the
+    // stream ends with whichever the feed saw
+    assert!(
+        end["state"] == "Deleted" || end["state"] == "Finished",
+        "{end}"
+    );
+
     // a private job's stream is not found for anonymous viewers
     let private = lab
         .store

@@ -2,7 +2,8 @@
 //! every read path makes before it shows a job.
 
 use lava_proto::time::UtcTime;
-use lava_scheduler::model::{Job, Timestamp};
+use lava_scheduler::model::{Device, Job, Timestamp, Viewer};
+use lava_scheduler::store::JobQuery;
 use lava_scheduler::submit::SubmitError;
 use lava_scheduler::{SqlStore, Store, StoreError};
 
@@ -61,6 +62,33 @@ pub(crate) fn visible_job(
         Err(StoreError::NotFound { .. }) => Err(JobRefusal::NotFound),
         Err(e) => Err(JobRefusal::Store(e)),
     }
+}
+
+/// Hide the current job of each device that `viewer` may not see (one
+/// query): a device list must not name private jobs.
+pub(crate) fn hide_invisible_jobs(
+    store: &SqlStore,
+    viewer: &Viewer,
+    devices: &mut [Device],
+) -> Result<(), StoreError> {
+    let ids: Vec<i64> = devices.iter().filter_map(|d| d.current_job).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut query = JobQuery::new(viewer.clone(), ids.len() as i64);
+    query.ids = ids;
+    let visible: std::collections::HashSet<i64> = store
+        .query_jobs(&query)?
+        .jobs
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    for device in devices {
+        if device.current_job.is_some_and(|id| !visible.contains(&id)) {
+            device.current_job = None;
+        }
+    }
+    Ok(())
 }
 
 /// A refused submission: the client's fault (`Ok`, the message to answer

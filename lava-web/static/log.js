@@ -102,7 +102,8 @@
       const duration = s.duration ? s.duration.replace(/^00:/, "") : (s.end >= 0 ? "" : "…");
       return '<li class="depth-' + depth + '"><a href="#L' + (s.start + 1) + '" data-line="' + (s.start + 1) +
         '"><span class="level">' + escapeHtml(s.level) + '</span> <span class="name">' + escapeHtml(s.name) +
-        '</span></a> <span class="badge b-' + result + '">' + (SYMBOLS[result] || "") + result +
+        '</span></a> <span class="badge b-' + escapeHtml(result).replace(/[^a-z]/g, "") + '">' +
+        (SYMBOLS[result] || "") + escapeHtml(result) +
         '</span> <span class="duration">' + escapeHtml(duration) + "</span></li>";
     });
     box.innerHTML = html.join("");
@@ -264,9 +265,24 @@
   let startSeen = false;
 
   let source = null;
+  let lastId = 0; // the server's count of lines sent (the events' ids)
+  let failures = 0;
   function connect() {
-    source = new EventSource("/scheduler/job/" + job + "/log/live?line=" + lines.length);
+    source = new EventSource("/scheduler/job/" + job + "/log/live?line=" + lastId);
+    source.addEventListener("reset", function () {
+      // the master rebuilt the log (lines it had lost): start again
+      lines.length = 0;
+      sections.length = 0;
+      openSections.length = 0;
+      shown = null;
+      lastId = 0;
+      treeChanged = true;
+      schedule();
+    });
     source.addEventListener("lines", function (e) {
+      failures = 0;
+      const id = Number(e.lastEventId);
+      if (id >= 0) lastId = id;
       const data = e.data.split("\n");
       for (let k = 0; k < data.length; k++) add(data[k]);
       if (shown !== null) rebuild();
@@ -286,8 +302,16 @@
     });
     source.onerror = function () {
       // the browser reconnects by itself (with Last-Event-ID) unless the
-      // server refused the stream: then try again from the last line
-      if (source.readyState === EventSource.CLOSED && !ended) setTimeout(connect, 2000);
+      // server refused the stream: then try again from the last line, a
+      // few times
+      if (source.readyState === EventSource.CLOSED && !ended) {
+        failures += 1;
+        if (failures <= 5) {
+          setTimeout(connect, 2000 * failures);
+        } else if (counter) {
+          counter.textContent = lines.length + " lines · the live log stopped: reload the page";
+        }
+      }
     };
   }
   window.lavaLog = {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::{detail, page_of, store_failed, Rest};
 use crate::server::AppState;
-use crate::views::{iso_z, stable_id};
+use crate::views::{hide_invisible_jobs, iso_z, stable_id};
 
 fn device_json(d: &Device) -> Value {
     json!({
@@ -82,15 +82,18 @@ fn not_found(e: StoreError) -> Response {
 /// `GET devices/`.
 pub(super) async fn devices(
     State(state): State<AppState>,
-    _caller: Rest,
+    Rest(caller): Rest,
     headers: HeaderMap,
     query: Query<HashMap<String, String>>,
 ) -> Response {
-    match listed(&state, |s| {
-        s.store.devices(&DeviceFilter {
+    let viewer = caller.viewer();
+    match listed(&state, move |s| {
+        let mut devices = s.store.devices(&DeviceFilter {
             include_retired: true,
             ..Default::default()
-        })
+        })?;
+        hide_invisible_jobs(&s.store, &viewer, &mut devices)?;
+        Ok(devices)
     })
     .await
     {
@@ -108,10 +111,19 @@ pub(super) async fn devices(
 /// `GET devices/HOSTNAME/`.
 pub(super) async fn device(
     State(state): State<AppState>,
-    _caller: Rest,
+    Rest(caller): Rest,
     Path(hostname): Path<String>,
 ) -> Response {
-    match state.blocking(move |s| s.store.device(&hostname)).await {
+    let viewer = caller.viewer();
+    match state
+        .blocking(move |s| {
+            let mut found = [s.store.device(&hostname)?];
+            hide_invisible_jobs(&s.store, &viewer, &mut found)?;
+            let [d] = found;
+            Ok::<_, StoreError>(d)
+        })
+        .await
+    {
         Ok(d) => Json(device_json(&d)).into_response(),
         Err(e) => not_found(e),
     }

@@ -14,7 +14,10 @@ use lava_scheduler::{Store, StoreError};
 use super::params::Params;
 use crate::auth::Caller;
 use crate::server::{AppState, API_VERSION, MAX_PAGE};
-use crate::views::{may_change, stable_id, submit_refusal, visible_job, xmlrpc_time, JobRefusal};
+use crate::views::{
+    hide_invisible_jobs, may_change, stable_id, submit_refusal, visible_job, xmlrpc_time,
+    JobRefusal,
+};
 
 type Answer = Result<Value, Fault>;
 
@@ -86,8 +89,8 @@ pub(super) fn call(state: &AppState, caller: &Caller, method: &str, values: Vec<
         "results.get_testsuite_results_yaml" => results(s, caller, &p, 1, Format::Yaml),
         "results.get_testsuite_results_csv" => results(s, caller, &p, 1, Format::Csv),
         "results.get_testcase_results_yaml" => results(s, caller, &p, 2, Format::Yaml),
-        "scheduler.devices.list" => devices_list(s, &p),
-        "scheduler.devices.show" => devices_show(s, &p),
+        "scheduler.devices.list" => devices_list(s, caller, &p),
+        "scheduler.devices.show" => devices_show(s, caller, &p),
         "scheduler.devices.update" => devices_update(s, caller, &p),
         "scheduler.device_types.list" => device_types_list(s, &p),
         "scheduler.device_types.show" => device_types_show(s, &p),
@@ -460,15 +463,16 @@ fn results(s: &AppState, caller: &Caller, p: &Params, depth: usize, format: Form
 
 // ---- devices, device types, workers
 
-fn devices_list(s: &AppState, p: &Params) -> Answer {
+fn devices_list(s: &AppState, caller: &Caller, p: &Params) -> Answer {
     let all = p.opt_bool(0, "show_all")?.unwrap_or(false);
-    let devices = s
+    let mut devices = s
         .store
         .devices(&DeviceFilter {
             include_retired: all,
             ..Default::default()
         })
         .map_err(store)?;
+    hide_invisible_jobs(&s.store, &caller.viewer(), &mut devices).map_err(store)?;
     Ok(Value::Array(
         devices
             .iter()
@@ -486,8 +490,10 @@ fn devices_list(s: &AppState, p: &Params) -> Answer {
     ))
 }
 
-fn devices_show(s: &AppState, p: &Params) -> Answer {
-    let d = s.store.device(&p.string(0, "hostname")?).map_err(store)?;
+fn devices_show(s: &AppState, caller: &Caller, p: &Params) -> Answer {
+    let mut found = [s.store.device(&p.string(0, "hostname")?).map_err(store)?];
+    hide_invisible_jobs(&s.store, &caller.viewer(), &mut found).map_err(store)?;
+    let [d] = found;
     let health_job = s
         .store
         .device_type(&d.device_type)

@@ -16,10 +16,18 @@ use super::{
 use crate::secrets::{new_token, token_digest, verify_password};
 use crate::server::AppState;
 
-/// Where to go after logging in: a path of this site only.
+/// Where to go after logging in: a path of this site only. Browsers drop
+/// tabs and newlines and read `\\` as `/` in URLs, so only printable ASCII
+/// without spaces or backslashes is taken, starting with one `/`.
 fn local_next(next: Option<&String>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.clone(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.clone()
+        }
         _ => "/".to_string(),
     }
 }
@@ -243,5 +251,28 @@ pub(super) async fn revoke_token(
             error_page(StatusCode::NOT_FOUND, &format!("You have no token {id}."))
         }
         Err(e) => store_failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_next;
+
+    #[test]
+    fn next_is_a_local_path_only() {
+        let next = |s: &str| local_next(Some(&s.to_string()));
+        assert_eq!(next("/scheduler/job/3?x=1"), "/scheduler/job/3?x=1");
+        for outside in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "/a b",
+            "/\n/x",
+            "",
+        ] {
+            assert_eq!(next(outside), "/", "{outside:?}");
+        }
+        assert_eq!(local_next(None), "/");
     }
 }

@@ -14,7 +14,7 @@ use lava_scheduler::submit::submit as submit_job;
 use lava_scheduler::Store;
 use serde_json::{json, Value};
 
-use super::{encode, error_page, job_row, render, store_failed, Visitor};
+use super::{encode, error_page, job_row, render, secure, store_failed, Visitor};
 use crate::server::AppState;
 use crate::views::{may_change, submit_refusal, visible_job, JobRefusal};
 
@@ -361,7 +361,7 @@ fn plain(text: String, filename: Option<String>) -> Response {
             .headers_mut()
             .insert(header::CONTENT_DISPOSITION, name);
     }
-    response
+    secure(response)
 }
 
 /// `GET /scheduler/job/ID/definition/plain`.
@@ -409,20 +409,22 @@ pub(super) async fn log_plain(
     };
     let path = lava_scheduler::master::output_dir(&state.jobs_dir, &job).join("output.yaml");
     match tokio::fs::File::open(&path).await {
-        Ok(file) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    "text/plain; charset=utf-8".to_string(),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"job_{}.log\"", job.id),
-                ),
-            ],
-            Body::from_stream(tokio_util::io::ReaderStream::new(file)),
-        )
-            .into_response(),
+        Ok(file) => secure(
+            (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "text/plain; charset=utf-8".to_string(),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"job_{}.log\"", job.id),
+                    ),
+                ],
+                Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+            )
+                .into_response(),
+        ),
         Err(_) => error_page(
             StatusCode::NOT_FOUND,
             &format!("Job {} has no log (yet).", job.id),
@@ -605,17 +607,19 @@ async fn exported(state: AppState, visitor: Visitor, id: String, format: Format)
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
         _ => ("yaml", "application/yaml; charset=utf-8"),
     };
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{job_id}_results.{extension}\""),
-            ),
-        ],
-        export(&cases, format),
+    secure(
+        (
+            [
+                (header::CONTENT_TYPE, content_type.to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{job_id}_results.{extension}\""),
+                ),
+            ],
+            export(&cases, format),
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
 /// `GET /results/ID/csv`.

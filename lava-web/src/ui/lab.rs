@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::{error_page, job_row, render, store_failed, time, Visitor};
 use crate::server::AppState;
+use crate::views::hide_invisible_jobs;
 
 /// Recent jobs shown on a device, device-type or worker page.
 const RECENT: i64 = 10;
@@ -30,6 +31,11 @@ fn device_row(d: &Device) -> Value {
         "tags": d.tags,
         "current_job": d.current_job,
     })
+}
+
+/// Rows of devices whose invisible current jobs were hidden.
+fn device_rows(devices: &[Device]) -> Vec<Value> {
+    devices.iter().map(device_row).collect()
 }
 
 fn worker_row(w: &Worker) -> Value {
@@ -74,7 +80,8 @@ pub(super) async fn overview(State(state): State<AppState>, visitor: Visitor) ->
     let viewer = visitor.caller.viewer();
     let found = state
         .blocking(move |s| {
-            let devices = s.store.devices(&DeviceFilter::default())?;
+            let mut devices = s.store.devices(&DeviceFilter::default())?;
+            hide_invisible_jobs(&s.store, &viewer, &mut devices)?;
             let workers = s.store.workers(false)?;
             let mut queued = JobQuery::new(viewer.clone(), 1);
             queued.states = vec![JobState::Submitted];
@@ -109,7 +116,7 @@ pub(super) async fn overview(State(state): State<AppState>, visitor: Visitor) ->
         &visitor,
         "overview.html",
         json!({
-            "devices": devices.iter().map(device_row).collect::<Vec<_>>(),
+            "devices": device_rows(&devices),
             "by_state": by_state,
             "by_health": by_health,
             "workers": workers.iter().map(worker_row).collect::<Vec<_>>(),
@@ -124,15 +131,20 @@ pub(super) async fn overview(State(state): State<AppState>, visitor: Visitor) ->
 
 /// `GET /scheduler/alldevices`.
 pub(super) async fn devices(State(state): State<AppState>, visitor: Visitor) -> Response {
+    let viewer = visitor.caller.viewer();
     match state
-        .blocking(|s| s.store.devices(&DeviceFilter::default()))
+        .blocking(move |s| {
+            let mut devices = s.store.devices(&DeviceFilter::default())?;
+            hide_invisible_jobs(&s.store, &viewer, &mut devices)?;
+            Ok::<_, StoreError>(device_rows(&devices))
+        })
         .await
     {
         Ok(devices) => render(
             &state,
             &visitor,
             "devices.html",
-            json!({ "devices": devices.iter().map(device_row).collect::<Vec<_>>() }),
+            json!({ "devices": devices }),
         ),
         Err(e) => store_failed(e),
     }
@@ -288,10 +300,11 @@ pub(super) async fn device_type(
     let found = state
         .blocking(move |s| {
             let device_type = s.store.device_type(&wanted)?;
-            let devices = s.store.devices(&DeviceFilter {
+            let mut devices = s.store.devices(&DeviceFilter {
                 device_type: Some(wanted.clone()),
                 ..DeviceFilter::default()
             })?;
+            hide_invisible_jobs(&s.store, &viewer, &mut devices)?;
             let mut query = JobQuery::new(viewer, RECENT);
             query.device_type = Some(wanted);
             let jobs = recent(&s.store, query)?;
@@ -305,7 +318,7 @@ pub(super) async fn device_type(
             "device_type.html",
             json!({
                 "device_type": type_row(&device_type, &devices),
-                "devices": devices.iter().map(device_row).collect::<Vec<_>>(),
+                "devices": device_rows(&devices),
                 "jobs": jobs,
             }),
         ),
@@ -337,7 +350,7 @@ pub(super) async fn worker(
     let found = state
         .blocking(move |s| {
             let worker = s.store.worker(&name)?;
-            let devices = s.store.devices(&DeviceFilter {
+            let mut devices = s.store.devices(&DeviceFilter {
                 worker: Some(name.clone()),
                 include_retired: true,
                 ..DeviceFilter::default()
@@ -351,7 +364,8 @@ pub(super) async fn worker(
             jobs.sort_by(|a, b| b["id"].as_i64().cmp(&a["id"].as_i64()));
             jobs.truncate(RECENT as usize);
             let transitions = s.store.transitions("worker", &name)?;
-            Ok::<_, StoreError>((worker, devices, jobs, transitions))
+            hide_invisible_jobs(&s.store, &viewer, &mut devices)?;
+            Ok::<_, StoreError>((worker, device_rows(&devices), jobs, transitions))
         })
         .await;
     match found {
@@ -361,7 +375,7 @@ pub(super) async fn worker(
             "worker.html",
             json!({
                 "worker": worker_row(&worker),
-                "devices": devices.iter().map(device_row).collect::<Vec<_>>(),
+                "devices": devices,
                 "jobs": jobs,
                 "transitions": transitions.iter().rev().map(transition_row).collect::<Vec<_>>(),
                 "healths": WorkerHealth::ALL.iter().map(|h| h.label()).collect::<Vec<_>>(),

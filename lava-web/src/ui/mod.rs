@@ -349,7 +349,7 @@ pub(crate) fn encode(text: &str) -> String {
 }
 
 /// Headers every page carries: no inline scripts, no framing.
-fn secure(mut response: Response) -> Response {
+pub(crate) fn secure(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
