@@ -19,11 +19,9 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use lava_scheduler::store::{NewDeviceType, NewJob, Store};
 use lava_scheduler::SqlStore;
-use support::Daemon;
 
 const CLIENTS: usize = 1000;
 
@@ -53,32 +51,8 @@ fn run(name: &str, url: &str, dir: &Path, seconds: u64) {
             ..Default::default()
         })
         .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let serve = Daemon(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "ulimit -n 8192 && exec {} serve --database '{url}' --bind 127.0.0.1:{port} --level WARN --jobs-dir '{}'",
-                env!("CARGO_BIN_EXE_lava-server"),
-                dir.join("jobs").display()
-            ))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (serve, port) = support::serve(url, &dir.join("jobs"));
     let pid = serve.0.id();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "lava-server serve did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
     let idle = rss_kib(pid, "VmRSS:");
     let body = format!(
         "<?xml version='1.0'?><methodCall><methodName>scheduler.jobs.show</methodName><params><param><value><string>{job}</string></value></param></params></methodCall>"

@@ -16,14 +16,12 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use lava_scheduler::store::{NewDeviceType, NewJob, Store};
 use lava_scheduler::SqlStore;
-use support::Daemon;
 
 /// Lines written per burst, and bursts per second.
 const BURST: u64 = 50;
@@ -149,28 +147,8 @@ fn main() {
     let jobs_dir = dir.path().join("jobs");
     let output = lava_scheduler::master::output_dir(&jobs_dir, &store.job(job).unwrap());
     std::fs::create_dir_all(&output).unwrap();
-    let port = support::free_port();
-    let serve = Daemon(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "ulimit -n 8192 && exec {} serve --database '{url}' --bind 127.0.0.1:{port} --level WARN --jobs-dir '{}'",
-                env!("CARGO_BIN_EXE_lava-server"),
-                jobs_dir.display()
-            ))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (serve, port) = support::serve(&url, &jobs_dir);
     let pid = serve.0.id();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "lava-server serve did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
     let idle_rss = proc_field(pid, "VmRSS:");
 
     // the subscribers connect, then the log starts to grow

@@ -112,25 +112,7 @@ fn api_ways(url: &str, dir: &Path) -> (Daemon, Vec<Way>) {
     };
     manage(&["users", "add", "bench"]);
     let token = manage(&["tokens", "add", "--user", "bench"]);
-    let port = free_port();
-    let serve = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_lava-server"))
-            .args(["serve", "--database", url, "--level", "WARN"])
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .arg("--jobs-dir")
-            .arg(dir.join("jobs"))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "lava-server serve did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let (serve, port) = support::serve(url, &dir.join("jobs"));
     let base = format!("http://127.0.0.1:{port}");
     let agent = || -> ureq::Agent { ureq::Agent::config_builder().build().into() };
     let ways = vec![

@@ -57,6 +57,15 @@ impl Caller {
     }
 }
 
+/// The client's address (the accept loop records it on every request).
+pub(crate) fn peer(parts: &axum::http::request::Parts) -> SocketAddr {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
 /// Credentials as sent.
 enum Credentials {
     None,

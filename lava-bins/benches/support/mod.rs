@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A child process, killed and reaped when dropped.
 pub struct Daemon(pub Child);
@@ -23,6 +24,33 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// `lava-server serve` on `url` with `jobs_dir`, allowed 8,192 open files
+/// (for benchmarks with many clients), listening; it and its port.
+pub fn serve(url: &str, jobs_dir: &Path) -> (Daemon, u16) {
+    let port = free_port();
+    let serve = Daemon(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n 8192 && exec {} serve --database '{url}' --bind 127.0.0.1:{port} --level WARN --jobs-dir '{}'",
+                env!("CARGO_BIN_EXE_lava-server"),
+                jobs_dir.display()
+            ))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "lava-server serve did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (serve, port)
 }
 
 /// Run `measure(name, store URL, directory)` on a new SQLite store, then on

@@ -181,6 +181,20 @@ async fn visible(state: &AppState, visitor: &Visitor, id: &str) -> Result<Job, R
     }
 }
 
+/// The job `id` if the visitor may see it, with its test cases.
+async fn with_cases(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+) -> Result<(Job, Vec<TestCase>), Response> {
+    let job = visible(state, visitor, id).await?;
+    let job_id = job.id;
+    match state.blocking(move |s| s.store.test_cases(job_id)).await {
+        Ok(cases) => Ok((job, cases)),
+        Err(e) => Err(store_failed(e)),
+    }
+}
+
 fn result_label(result: TestResultCode) -> &'static str {
     result.label()
 }
@@ -296,14 +310,9 @@ pub(super) async fn show(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Response {
-    let job = match visible(&state, &visitor, &id).await {
-        Ok(job) => job,
+    let (job, cases) = match with_cases(&state, &visitor, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let job_id = job.id;
-    let cases = match state.blocking(move |s| s.store.test_cases(job_id)).await {
-        Ok(cases) => cases,
-        Err(e) => return store_failed(e),
     };
     let mut context = job_context(&visitor, &job, &cases);
     context["definition"] = Value::String(job.definition.clone());
@@ -317,14 +326,9 @@ pub(super) async fn state_fragment(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Response {
-    let job = match visible(&state, &visitor, &id).await {
-        Ok(job) => job,
+    let (job, cases) = match with_cases(&state, &visitor, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let job_id = job.id;
-    let cases = match state.blocking(move |s| s.store.test_cases(job_id)).await {
-        Ok(cases) => cases,
-        Err(e) => return store_failed(e),
     };
     render(
         &state,
@@ -565,14 +569,9 @@ pub(super) async fn results(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Response {
-    let job = match visible(&state, &visitor, &id).await {
-        Ok(job) => job,
+    let (job, cases) = match with_cases(&state, &visitor, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let job_id = job.id;
-    let cases = match state.blocking(move |s| s.store.test_cases(job_id)).await {
-        Ok(cases) => cases,
-        Err(e) => return store_failed(e),
     };
     let mut suites: Vec<(String, Vec<Value>)> = Vec::new();
     for case in &cases {
@@ -594,14 +593,9 @@ pub(super) async fn results(
 }
 
 async fn exported(state: AppState, visitor: Visitor, id: String, format: Format) -> Response {
-    let job = match visible(&state, &visitor, &id).await {
-        Ok(job) => job,
+    let (job, cases) = match with_cases(&state, &visitor, &id).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let job_id = job.id;
-    let cases = match state.blocking(move |s| s.store.test_cases(job_id)).await {
-        Ok(cases) => cases,
-        Err(e) => return store_failed(e),
     };
     let (extension, content_type) = match format {
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
@@ -613,7 +607,7 @@ async fn exported(state: AppState, visitor: Visitor, id: String, format: Format)
                 (header::CONTENT_TYPE, content_type.to_string()),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{job_id}_results.{extension}\""),
+                    format!("attachment; filename=\"{}_results.{extension}\"", job.id),
                 ),
             ],
             export(&cases, format),

@@ -230,6 +230,52 @@ fn admin_form(
     Ok(user.username.clone())
 }
 
+/// A health form posted for a device or a worker: checked (CSRF, an
+/// administrator, a known health), applied by `apply(store, health,
+/// actor, reason)`, logged, answered with the object's page.
+async fn change_health<H>(
+    state: AppState,
+    visitor: Visitor,
+    form: HashMap<String, String>,
+    kind: &'static str,
+    name: String,
+    parse: fn(&str) -> Option<H>,
+    apply: impl FnOnce(&lava_scheduler::SqlStore, H, &str, &str) -> Result<(), StoreError>
+        + Send
+        + 'static,
+) -> Response
+where
+    H: Copy + Send + std::fmt::Display + 'static,
+{
+    let actor = match admin_form(&visitor, &form, &format!("web {kind} health")) {
+        Ok(actor) => actor,
+        Err(r) => return r,
+    };
+    let wanted = form.get("health").map(String::as_str).unwrap_or("");
+    let Some(health) = parse(wanted) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("'{wanted}' is not a {kind} health"),
+        );
+    };
+    let reason = form.get("reason").cloned().unwrap_or_default();
+    match state
+        .blocking(move |s| apply(&s.store, health, &actor, &reason))
+        .await
+    {
+        Ok(()) => {
+            log::info!(
+                "[HTTP] {kind} {name} health -> {health} by {} from {}",
+                visitor.caller.name(),
+                visitor.caller.address
+            );
+            let page = if kind == "device" { "device" } else { "worker" };
+            Redirect::to(&format!("/scheduler/{page}/{name}")).into_response()
+        }
+        Err(e) => missing(e, &format!("{kind} {name}")),
+    }
+}
+
 /// `POST /scheduler/device/HOSTNAME/health` with `health` and `reason`.
 pub(super) async fn device_health(
     State(state): State<AppState>,
@@ -237,35 +283,21 @@ pub(super) async fn device_health(
     Path(hostname): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let actor = match admin_form(&visitor, &form, "web device health") {
-        Ok(actor) => actor,
-        Err(r) => return r,
-    };
-    let wanted = form.get("health").map(String::as_str).unwrap_or("");
-    let Some(health) = DeviceHealth::parse(wanted) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            &format!("'{wanted}' is not a device health"),
-        );
-    };
-    let reason = form.get("reason").cloned().unwrap_or_default();
     let name = hostname.clone();
-    match state
-        .blocking(move |s| s.store.set_device_health(&name, health, &actor, &reason))
-        .await
-    {
-        Ok(old) => {
-            log::info!(
-                "[HTTP] device {hostname} health {} -> {} by {} from {}",
-                old.label(),
-                health.label(),
-                visitor.caller.name(),
-                visitor.caller.address
-            );
-            Redirect::to(&format!("/scheduler/device/{hostname}")).into_response()
-        }
-        Err(e) => missing(e, &format!("device {hostname}")),
-    }
+    change_health(
+        state,
+        visitor,
+        form,
+        "device",
+        hostname,
+        DeviceHealth::parse,
+        move |store, health, actor, reason| {
+            store
+                .set_device_health(&name, health, actor, reason)
+                .map(|_| ())
+        },
+    )
+    .await
 }
 
 /// `GET /scheduler/device_types`.
@@ -392,32 +424,19 @@ pub(super) async fn worker_health(
     Path(hostname): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let actor = match admin_form(&visitor, &form, "web worker health") {
-        Ok(actor) => actor,
-        Err(r) => return r,
-    };
-    let wanted = form.get("health").map(String::as_str).unwrap_or("");
-    let Some(health) = WorkerHealth::parse(wanted) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            &format!("'{wanted}' is not a worker health"),
-        );
-    };
-    let reason = form.get("reason").cloned().unwrap_or_default();
     let name = hostname.clone();
-    match state
-        .blocking(move |s| s.store.set_worker_health(&name, health, &actor, &reason))
-        .await
-    {
-        Ok(_) => {
-            log::info!(
-                "[HTTP] worker {hostname} health -> {} by {} from {}",
-                health.label(),
-                visitor.caller.name(),
-                visitor.caller.address
-            );
-            Redirect::to(&format!("/scheduler/worker/{hostname}")).into_response()
-        }
-        Err(e) => missing(e, &format!("worker {hostname}")),
-    }
+    change_health(
+        state,
+        visitor,
+        form,
+        "worker",
+        hostname,
+        WorkerHealth::parse,
+        move |store, health, actor, reason| {
+            store
+                .set_worker_health(&name, health, actor, reason)
+                .map(|_| ())
+        },
+    )
+    .await
 }
