@@ -25,15 +25,6 @@ use lava_scheduler::SqlStore;
 
 const CLIENTS: usize = 1000;
 
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn run(name: &str, url: &str, dir: &Path, seconds: u64) {
     let store = SqlStore::open_url(url).unwrap();
     store
@@ -53,7 +44,7 @@ fn run(name: &str, url: &str, dir: &Path, seconds: u64) {
         .unwrap();
     let (serve, port) = support::serve(url, &dir.join("jobs"));
     let pid = serve.0.id();
-    let idle = rss_kib(pid, "VmRSS:");
+    let idle = support::memory_kib(pid, "VmRSS:");
     let body = format!(
         "<?xml version='1.0'?><methodCall><methodName>scheduler.jobs.show</methodName><params><param><value><string>{job}</string></value></param></params></methodCall>"
     );
@@ -98,7 +89,7 @@ fn run(name: &str, url: &str, dir: &Path, seconds: u64) {
             pick("errors:"),
         );
     }
-    let peak = rss_kib(pid, "VmHWM:");
+    let peak = support::memory_kib(pid, "VmHWM:");
     println!(
         "{name}: RSS idle {} MiB, peak under load {} MiB",
         idle / 1024,

@@ -27,15 +27,6 @@ use lava_scheduler::SqlStore;
 const BURST: u64 = 50;
 const BURSTS_PER_SECOND: u64 = 40;
 
-fn proc_field(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// User + system CPU time of a process, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -149,7 +140,7 @@ fn main() {
     std::fs::create_dir_all(&output).unwrap();
     let (serve, port) = support::serve(&url, &jobs_dir);
     let pid = serve.0.id();
-    let idle_rss = proc_field(pid, "VmRSS:");
+    let idle_rss = support::memory_kib(pid, "VmRSS:");
 
     // the subscribers connect, then the log starts to grow
     let start = Arc::new(Barrier::new(subscribers + 1));
@@ -238,7 +229,7 @@ fn main() {
         .max()
         .unwrap_or_default();
     let cpu = (cpu_after_write - cpu_before) as f64 / ticks_per_second() / writing.as_secs_f64();
-    let peak_rss = proc_field(pid, "VmHWM:");
+    let peak_rss = support::memory_kib(pid, "VmHWM:");
     let pages = pages.join().unwrap();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(

@@ -17,6 +17,17 @@ impl Drop for Daemon {
     }
 }
 
+/// A memory figure of a process from `/proc/PID/status` (`VmRSS:`,
+/// `VmHWM:`), in KiB; 0 when it cannot be read.
+pub fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
