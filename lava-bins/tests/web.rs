@@ -147,7 +147,14 @@ fn eval(tab: &Tab, expression: &str) -> serde_json::Value {
 /// say what the page shows.
 fn wait_js(tab: &Tab, what: &str, timeout: Duration, condition: &str) {
     let deadline = Instant::now() + timeout;
-    while eval(tab, &format!("Boolean({condition})")) != serde_json::Value::Bool(true) {
+    // a page being replaced answers with an error: not yet
+    let holds = || {
+        tab.evaluate(&format!("Boolean({condition})"), true)
+            .ok()
+            .and_then(|r| r.value)
+            == Some(serde_json::Value::Bool(true))
+    };
+    while !holds() {
         if Instant::now() > deadline {
             let seen = eval(
                 tab,
@@ -378,7 +385,6 @@ fn web_ui_in_chromium() {
     // cancel the queued job from its page
     open(&tab, &format!("{base}/scheduler/job/{queued}"));
     tab.wait_for_element("#cancel").unwrap().click().unwrap();
-    tab.wait_until_navigated().unwrap();
     lab.wait_state(queued, JobState::Finished);
     assert_eq!(lab.store.job(queued).unwrap().health, JobHealth::Canceled);
     open(&tab, &format!("{base}/scheduler/job/{queued}"));
@@ -404,6 +410,15 @@ fn web_ui_in_chromium() {
     screenshot(&tab, "jobs");
     open(&tab, &format!("{base}/results/{running}"));
     assert!(text_of(&tab, "main").contains("uptime"));
+    // the downloads with the session: JUnit of the job
+    let junit = eval(
+        &tab,
+        &format!("fetch('/results/{running}/junit').then(r => r.text())"),
+    );
+    assert!(
+        junit.as_str().unwrap_or("").contains("<testsuite"),
+        "{junit}"
+    );
     screenshot(&tab, "results");
     open(&tab, &format!("{base}/scheduler/worker/worker1"));
     assert!(text_of(&tab, "main").contains("qemu-01"));
@@ -419,7 +434,12 @@ fn web_ui_in_chromium() {
         .unwrap()
         .click()
         .unwrap();
-    tab.wait_until_navigated().unwrap();
+    wait_js(
+        &tab,
+        "the new token on the profile page",
+        DEADLINE,
+        "document.querySelector('#new-token code.secret') !== null",
+    );
     let secret = text_of(&tab, "#new-token code.secret");
     assert_eq!(secret.len(), 48, "{secret:?}");
     screenshot(&tab, "profile");

@@ -599,6 +599,7 @@ async fn exported(state: AppState, visitor: Visitor, id: String, format: Format)
     };
     let (extension, content_type) = match format {
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
+        Format::Junit => ("xml", "application/xml; charset=utf-8"),
         _ => ("yaml", "application/yaml; charset=utf-8"),
     };
     secure(
@@ -632,4 +633,14 @@ pub(super) async fn results_yaml(
     Path(id): Path<String>,
 ) -> Response {
     exported(state, visitor, id, Format::Yaml).await
+}
+
+/// `GET /results/ID/junit`: JUnit XML, for the browser (the REST
+/// endpoint wants a token; this one the session).
+pub(super) async fn results_junit(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    exported(state, visitor, id, Format::Junit).await
 }
