@@ -290,7 +290,39 @@ fn web_ui_in_chromium() {
     // bob's job runs first (the only device); alice's waits behind it and
     // is canceled from its page
     let running = submit(&base, &alice_token, &sample);
-    let queued = submit(&base, &alice_token, &sample);
+    // the second through the submission form: a bad definition comes
+    // back with the reason, a good one opens the new job's page
+    open(&tab, &format!("{base}/scheduler/jobsubmit"));
+    eval(
+        &tab,
+        "document.querySelector('#definition').value = 'job_name: [unclosed'; document.querySelector('#submit-form').submit()",
+    );
+    wait_js(
+        &tab,
+        "the refusal on the form",
+        DEADLINE,
+        "document.querySelector('#submit-form .error') !== null",
+    );
+    assert!(text_of(&tab, "#submit-form .error").contains("Problem with submitted job data"));
+    eval(
+        &tab,
+        &format!(
+            "document.querySelector('#definition').value = {}; document.querySelector('#submit-form').submit()",
+            serde_json::Value::String(sample.clone())
+        ),
+    );
+    wait_js(
+        &tab,
+        "the new job's page",
+        DEADLINE,
+        "/\\/scheduler\\/job\\/\\d+$/.test(location.pathname)",
+    );
+    let queued: i64 = eval(&tab, "location.pathname.split('/').pop()")
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(lab.store.job(queued).unwrap().submitter, "alice");
     lab.wait_state(private, JobState::Finished);
 
     // the running job's page: lines arrive without a reload

@@ -644,3 +644,62 @@ pub(super) async fn results_junit(
 ) -> Response {
     exported(state, visitor, id, Format::Junit).await
 }
+
+/// `GET /scheduler/jobsubmit`: the submission form.
+pub(super) async fn submit_form(State(state): State<AppState>, visitor: Visitor) -> Response {
+    if let Err(login) = visitor.require_login() {
+        return login;
+    }
+    render(
+        &state,
+        &visitor,
+        "submit.html",
+        json!({ "definition": null, "error": null }),
+    )
+}
+
+/// `POST /scheduler/jobsubmit` with `definition`: the new job's page, or
+/// the form again with the reason and the definition kept.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(refusal) = visitor.check_form(&form, "web job submit") {
+        return refusal;
+    }
+    let submitter = match visitor.require_login() {
+        Ok(user) => user.username.clone(),
+        Err(login) => return login,
+    };
+    // browsers send CRLF line ends from a textarea
+    let definition = form
+        .get("definition")
+        .cloned()
+        .unwrap_or_default()
+        .replace("\r\n", "\n");
+    let text = definition.clone();
+    match state
+        .blocking(move |s| submit_job(&s.store, &text, &submitter))
+        .await
+    {
+        Ok(id) => {
+            log::info!(
+                "[HTTP] job {id} submitted by {} from {}",
+                visitor.caller.name(),
+                visitor.caller.address
+            );
+            Redirect::to(&format!("/scheduler/job/{id}")).into_response()
+        }
+        Err(e) => match submit_refusal(e) {
+            Ok(message) => super::render_status(
+                &state,
+                &visitor,
+                StatusCode::BAD_REQUEST,
+                "submit.html",
+                json!({ "definition": definition, "error": message }),
+            ),
+            Err(e) => store_failed(e),
+        },
+    }
+}

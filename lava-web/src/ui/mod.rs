@@ -63,6 +63,7 @@ pub(crate) fn templates() -> minijinja::Environment<'static> {
             "job_results.html",
             include_str!("../../templates/job_results.html"),
         ),
+        ("submit.html", include_str!("../../templates/submit.html")),
         (
             "definition.html",
             include_str!("../../templates/definition.html"),
@@ -102,6 +103,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/scheduler/running", get(job::running))
         .route("/scheduler/joberrors", get(job::errors))
         .route("/scheduler/myjobs", get(job::my_jobs))
+        .route(
+            "/scheduler/jobsubmit",
+            get(job::submit_form).post(job::submit),
+        )
         .route("/scheduler/job/{id}", get(job::show))
         .route("/scheduler/job/{id}/state", get(job::state_fragment))
         .route("/scheduler/job/{id}/definition", get(job::definition))
@@ -583,6 +588,10 @@ mod tests {
                 "result": "pass", "namespace": "common"}], "lava_results": "{\"1.1\": \"pass\"}", "definition": "job_name: x\n"}),
             ),
             ("definition.html", json!({"job": job, "definition": "x"})),
+            (
+                "submit.html",
+                json!({"definition": "job_name: <x>", "error": "bad"}),
+            ),
             ("devices.html", json!({"devices": [device]})),
             (
                 "device.html",
