@@ -27,8 +27,8 @@ use lava_scheduler::SqlStore;
 const BURST: u64 = 50;
 const BURSTS_PER_SECOND: u64 = 40;
 
-/// User + system CPU time of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
+/// User and system CPU time of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -39,7 +39,7 @@ fn cpu_ticks(pid: u32) -> u64 {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    get(11) + get(12)
+    (get(11), get(12))
 }
 
 fn ticks_per_second() -> f64 {
@@ -228,7 +228,9 @@ fn main() {
         .map(|took| (began + *took).saturating_duration_since(last_written))
         .max()
         .unwrap_or_default();
-    let cpu = (cpu_after_write - cpu_before) as f64 / ticks_per_second() / writing.as_secs_f64();
+    let share = |ticks: u64| ticks as f64 / ticks_per_second() / writing.as_secs_f64();
+    let user = share(cpu_after_write.0 - cpu_before.0);
+    let system = share(cpu_after_write.1 - cpu_before.1);
     let peak_rss = support::memory_kib(pid, "VmHWM:");
     let pages = pages.join().unwrap();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -243,8 +245,10 @@ fn main() {
         ms(lag),
     );
     println!(
-        "service: CPU {:.0}% of one core while streaming, RSS idle {} MiB, peak {} MiB",
-        cpu * 100.0,
+        "service: CPU {:.0}% of one core while streaming ({:.0}% user, {:.0}% system), RSS idle {} MiB, peak {} MiB",
+        (user + system) * 100.0,
+        user * 100.0,
+        system * 100.0,
         idle_rss / 1024,
         peak_rss / 1024
     );
