@@ -175,10 +175,25 @@ fn chaos_kills_leave_no_device_stuck_and_no_line_twice() {
         }
     }
     // Whatever happened, every job ends and nothing is left behind.
-    wait_for("every job to finish", Duration::from_secs(120), || {
-        jobs.iter()
-            .all(|j| lab.store.job(*j).unwrap().state == JobState::Finished)
-    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !jobs
+        .iter()
+        .all(|j| lab.store.job(*j).unwrap().state == JobState::Finished)
+    {
+        if Instant::now() > deadline {
+            let open: Vec<String> = jobs
+                .iter()
+                .map(|j| lab.store.job(*j).unwrap())
+                .filter(|j| j.state != JobState::Finished)
+                .map(|j| format!("{} {:?} on {:?}", j.id, j.state, j.actual_device))
+                .collect();
+            panic!(
+                "timed out waiting for every job to finish: {open:?}\n{}",
+                lab.logs_of()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // and to be acknowledged (END_OK), which waits for complete logs
     wait_for("every END_OK", Duration::from_secs(120), || {
         jobs.iter().all(|j| !lab.slave_job_dir(*j).exists())

@@ -617,32 +617,25 @@ async fn exported(state: AppState, visitor: Visitor, id: String, format: Format)
     )
 }
 
-/// `GET /results/ID/csv`.
-pub(super) async fn results_csv(
+/// `GET /results/ID/csv`, `…/yaml`, `…/junit`: a job's results as a file
+/// (with the session; the REST endpoints want a token).
+pub(super) async fn results_file(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(id): Path<String>,
+    Path((id, format)): Path<(String, String)>,
 ) -> Response {
-    exported(state, visitor, id, Format::Csv).await
-}
-
-/// `GET /results/ID/yaml`.
-pub(super) async fn results_yaml(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-) -> Response {
-    exported(state, visitor, id, Format::Yaml).await
-}
-
-/// `GET /results/ID/junit`: JUnit XML, for the browser (the REST
-/// endpoint wants a token; this one the session).
-pub(super) async fn results_junit(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-) -> Response {
-    exported(state, visitor, id, Format::Junit).await
+    let format = match format.as_str() {
+        "csv" => Format::Csv,
+        "yaml" => Format::Yaml,
+        "junit" => Format::Junit,
+        _ => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                &format!("There are no results as '{format}': csv, yaml or junit."),
+            )
+        }
+    };
+    exported(state, visitor, id, format).await
 }
 
 /// `GET /scheduler/jobsubmit`: the submission form.

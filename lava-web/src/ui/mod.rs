@@ -135,9 +135,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/results/", get(job::all_results))
         .route("/results/{id}", get(job::results))
-        .route("/results/{id}/csv", get(job::results_csv))
-        .route("/results/{id}/yaml", get(job::results_yaml))
-        .route("/results/{id}/junit", get(job::results_junit))
+        .route("/results/{id}/{format}", get(job::results_file))
         .route(
             "/accounts/login/",
             get(account::login_form).post(account::login),
