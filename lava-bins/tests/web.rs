@@ -251,7 +251,7 @@ fn web_ui_in_chromium() {
     let Some(browser) = browser() else { return };
     lab.start_master();
     lab.start_slave();
-    let admin_token = user(&lab, "admin", "admin-secret", true);
+    user(&lab, "admin", "admin-secret", true);
     let alice_token = user(&lab, "alice", "alice-secret", false);
     let bob_token = user(&lab, "bob", "bob-secret", false);
     let (base, _serve) = serve(&lab);
@@ -442,7 +442,24 @@ fn web_ui_in_chromium() {
     screenshot(&tab, "jobs");
     open(&tab, &format!("{base}/results/{running}"));
     assert!(text_of(&tab, "main").contains("uptime"));
-    // the downloads with the session: JUnit of the job
+    // the downloads with the session: the log as stored, the pipeline
+    // description, JUnit of the job
+    let log_file = eval(
+        &tab,
+        &format!("fetch('/scheduler/job/{running}/log_file/plain').then(r => r.text())"),
+    );
+    assert_eq!(
+        log_file.as_str().unwrap_or(""),
+        std::fs::read_to_string(lab.job_dir(running).join("output.yaml")).unwrap()
+    );
+    let description = eval(
+        &tab,
+        &format!("fetch('/scheduler/job/{running}/description').then(r => r.text())"),
+    );
+    assert!(
+        description.as_str().unwrap_or("").contains("pipeline"),
+        "{description}"
+    );
     let junit = eval(
         &tab,
         &format!("fetch('/results/{running}/junit').then(r => r.text())"),
@@ -544,7 +561,6 @@ fn web_ui_in_chromium() {
         "Maintenance"
     );
     screenshot(&tab, "device");
-    drop(admin_token);
 
     // a phone: the job page fits its width (tables scroll inside), and the
     // keyboard reaches the skip link first

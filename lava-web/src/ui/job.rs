@@ -250,10 +250,11 @@ fn pipeline(cases: &[TestCase]) -> Vec<Value> {
     actions.into_iter().map(|(_, v)| v).collect()
 }
 
-/// The `lava` suite's result of each action, by level.
-fn lava_results(cases: &[TestCase]) -> Value {
+/// The `lava` suite's result of each action, by level, from
+/// [`pipeline`]'s rows.
+fn lava_results(actions: &[Value]) -> Value {
     let mut results = serde_json::Map::new();
-    for action in pipeline(cases) {
+    for action in actions {
         if let (Some(level), Some(result)) = (action["level"].as_str(), action["result"].as_str()) {
             results.insert(level.to_string(), Value::String(result.to_string()));
         }
@@ -277,30 +278,21 @@ fn case_row(case: &TestCase) -> Value {
 /// What the job page and its state fragment show.
 fn job_context(visitor: &Visitor, job: &Job, cases: &[TestCase]) -> Value {
     let changeable = may_change(&visitor.caller, job);
-    let mut suites: Vec<Value> = Vec::new();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for case in cases {
         *counts.entry(result_label(case.result)).or_default() += 1;
     }
-    let mut names: Vec<&str> = cases.iter().map(|c| c.suite.as_str()).collect();
-    names.dedup();
-    for name in names {
-        if !suites.iter().any(|s| s["name"] == name) {
-            suites.push(json!({ "name": name }));
-        }
-    }
+    let actions = pipeline(cases);
     json!({
         "job": job_row(job),
         "finished": job.state == JobState::Finished,
         "may_cancel": changeable && !matches!(job.state, JobState::Finished | JobState::Canceling),
         "may_resubmit": changeable,
         "cases": cases.iter().filter(|c| c.suite != "lava").map(case_row).collect::<Vec<_>>(),
-        "lava_cases": cases.iter().filter(|c| c.suite == "lava").count(),
         "counts": counts,
-        "suites": suites,
-        "pipeline": pipeline(cases),
         // level -> result of the `lava` suite, for the page's action tree
-        "lava_results": lava_results(cases).to_string(),
+        "lava_results": lava_results(&actions).to_string(),
+        "pipeline": actions,
     })
 }
 
@@ -380,38 +372,21 @@ pub(super) async fn definition_plain(
     }
 }
 
-/// `GET /scheduler/job/ID/description`: the pipeline description the
-/// worker sent at the end (`description.yaml`).
-pub(super) async fn description(
-    State(state): State<AppState>,
+/// A file of the job's output directory, streamed as plain text to save
+/// as `download`; "not found" saying `missing` when it is not there.
+async fn job_file(
+    state: AppState,
     visitor: Visitor,
-    Path(id): Path<String>,
+    id: String,
+    name: &str,
+    download: impl FnOnce(i64) -> String,
+    missing: &str,
 ) -> Response {
     let job = match visible(&state, &visitor, &id).await {
         Ok(job) => job,
         Err(r) => return r,
     };
-    let path = lava_scheduler::master::output_dir(&state.jobs_dir, &job).join("description.yaml");
-    match tokio::fs::read_to_string(&path).await {
-        Ok(text) => plain(text, Some(format!("job_{}_description.yaml", job.id))),
-        Err(_) => error_page(
-            StatusCode::NOT_FOUND,
-            &format!("Job {} has no pipeline description (yet).", job.id),
-        ),
-    }
-}
-
-/// `GET /scheduler/job/ID/log_file/plain`: `output.yaml`, streamed.
-pub(super) async fn log_plain(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-) -> Response {
-    let job = match visible(&state, &visitor, &id).await {
-        Ok(job) => job,
-        Err(r) => return r,
-    };
-    let path = lava_scheduler::master::output_dir(&state.jobs_dir, &job).join("output.yaml");
+    let path = lava_scheduler::master::output_dir(&state.jobs_dir, &job).join(name);
     match tokio::fs::File::open(&path).await {
         Ok(file) => secure(
             (
@@ -422,7 +397,7 @@ pub(super) async fn log_plain(
                     ),
                     (
                         header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"job_{}.log\"", job.id),
+                        format!("attachment; filename=\"{}\"", download(job.id)),
                     ),
                 ],
                 Body::from_stream(tokio_util::io::ReaderStream::new(file)),
@@ -431,9 +406,44 @@ pub(super) async fn log_plain(
         ),
         Err(_) => error_page(
             StatusCode::NOT_FOUND,
-            &format!("Job {} has no log (yet).", job.id),
+            &format!("Job {} has no {missing} (yet).", job.id),
         ),
     }
+}
+
+/// `GET /scheduler/job/ID/description`: the pipeline description the
+/// worker sent at the end (`description.yaml`).
+pub(super) async fn description(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    job_file(
+        state,
+        visitor,
+        id,
+        "description.yaml",
+        |job| format!("job_{job}_description.yaml"),
+        "pipeline description",
+    )
+    .await
+}
+
+/// `GET /scheduler/job/ID/log_file/plain`: `output.yaml`, streamed.
+pub(super) async fn log_plain(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    job_file(
+        state,
+        visitor,
+        id,
+        "output.yaml",
+        |job| format!("job_{job}.log"),
+        "log",
+    )
+    .await
 }
 
 /// `GET /scheduler/job/ID/log/live?line=N`: Server-Sent Events, from line
