@@ -9,9 +9,9 @@
 //! `--job-id` option): it streams a few log lines and a passing result, the
 //! way a real lava-run would after booting a board.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lava_pipeline::run::{Invocation, RunOptions};
 use lava_pipeline::slave::{Slave, SlaveConfig};
 use lava_proto::log::{LogLevel, LogMessage, LogRecord};
 use lava_proto::socket::{self, Security};
@@ -28,19 +28,13 @@ timeouts:\n  job:\n    minutes: 5\n  actions:\n    auto-login-action:\n      min
 const JOB: &str = "job_name: embedded demo\ndevice_type: demo\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions: []\n";
 
 /// The `lava-run` side: stream a few lines and the final result.
-fn lava_run(args: &[String]) {
-    let value = |name: &str| {
-        args.iter()
-            .find_map(|a| a.strip_prefix(&format!("--{name}=")).map(str::to_string))
-    };
-    let job_id: u64 = value("job-id")
-        .and_then(|v| v.parse().ok())
-        .expect("--job-id");
-    let out = PathBuf::from(value("output-dir").expect("--output-dir"));
+fn lava_run(options: &RunOptions) {
+    let job_id: u64 = options.job_id.parse().expect("a numeric --job-id");
+    let out = &options.output_dir;
     let ctx = zmq::Context::new();
     let push = socket::log_source(
         &ctx,
-        &value("logging-url").expect("--logging-url"),
+        options.logging_url.as_deref().expect("--logging-url"),
         &Security::Null,
         &Default::default(),
     )
@@ -68,11 +62,11 @@ fn lava_run(args: &[String]) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a.starts_with("--job-id=")) {
-        lava_run(&args);
+    if let Ok(Invocation::Run(options)) = RunOptions::from_args(std::env::args_os().skip(1)) {
+        lava_run(&options);
         return Ok(());
     }
+    let args: Vec<String> = std::env::args().collect();
     let dir = tempfile::tempdir()?;
     let url = args
         .get(1)

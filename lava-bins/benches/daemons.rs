@@ -160,7 +160,7 @@ fn log_ingest(dir: &Path, url: &str, store: &SqlStore, n: usize) {
 }
 
 fn logger_journal(dir: &Path, n: usize) {
-    use lava_pipeline::logger::{Logger, JOURNAL};
+    use lava_pipeline::{run::JOURNAL, Logger};
     let mut rates = Vec::new();
     for journal in [false, true] {
         let ctx = zmq::Context::new();

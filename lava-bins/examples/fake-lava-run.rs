@@ -11,41 +11,28 @@
 //! file `release` in the output directory, or a signal), `ignore_sigterm`,
 //! `stderr` (text written to standard error).
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lava_pipeline::logger::{Logger, JOURNAL};
+use lava_pipeline::run::{Invocation, RunOptions, JOURNAL};
+use lava_pipeline::Logger;
 use lava_proto::cert;
 use lava_proto::log::{LogLevel, LogRecord};
 use lava_proto::socket::{ConnectOptions, Security};
 use lava_proto::yaml::{self, Mapping, Value};
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    let prefix = format!("--{name}=");
-    args.iter()
-        .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
-        .or_else(|| {
-            let flag = format!("--{name}");
-            args.iter()
-                .position(|a| *a == flag)
-                .and_then(|i| args.get(i + 1).cloned())
-        })
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let job_id: u64 = arg(&args, "job-id")
-        .and_then(|v| v.parse().ok())
-        .expect("--job-id");
-    let out = PathBuf::from(arg(&args, "output-dir").expect("--output-dir"));
-    let url = arg(&args, "logging-url").expect("--logging-url");
-    let job_file = args
-        .iter()
-        .rev()
-        .find(|a| !a.starts_with("--") && a.ends_with("job.yaml"))
-        .expect("job.yaml");
+    // lava-run's own command line (the worker writes it with
+    // RunOptions::to_args)
+    let options = match RunOptions::from_args(std::env::args_os().skip(1)) {
+        Ok(Invocation::Run(options)) => options,
+        other => panic!("not a lava-run command line: {other:?}"),
+    };
+    let job_id = options.job_id.clone();
+    let out = options.output_dir.clone();
+    let url = options.logging_url.clone().expect("--logging-url");
+    let job_file = &options.definition;
     let definition = yaml::load(&std::fs::read_to_string(job_file).unwrap()).unwrap();
     let fixture = definition
         .get("fixture")
@@ -69,22 +56,17 @@ fn main() {
     if let Some(text) = fixture.get("stderr").and_then(Value::as_str) {
         eprint!("{text}");
     }
-    let security = match (arg(&args, "master-cert"), arg(&args, "slave-cert")) {
+    let security = match (&options.master_cert, &options.slave_cert) {
         (Some(master), Some(slave)) => Security::CurveClient {
-            own: cert::load_pair(&PathBuf::from(slave)).unwrap(),
-            server: cert::load_public(&PathBuf::from(master)).unwrap(),
+            own: cert::load_pair(slave).unwrap(),
+            server: cert::load_public(master).unwrap(),
         },
         _ => Security::Null,
     };
-    let logger = Logger::zmq(
-        &url,
-        &job_id.to_string(),
-        &security,
-        &ConnectOptions::default(),
-    )
-    .unwrap()
-    .with_journal(&out.join(JOURNAL))
-    .unwrap();
+    let logger = Logger::zmq(&url, &job_id, &security, &ConnectOptions::default())
+        .unwrap()
+        .with_journal(&out.join(JOURNAL))
+        .unwrap();
     let send = |lvl: LogLevel, msg: Value| logger.record(LogRecord::new(lvl, msg));
     let map = |pairs: &[(&str, Value)]| {
         Value::Mapping(

@@ -7,14 +7,29 @@
 //!   pair in pyzmq's certificate format;
 //! - `lava-server manage ...`: the admin commands;
 //! - `lava-master`: the master daemon (control, logs, scheduling);
-//! - `lava-slave`: the worker daemon.
+//! - `lava-slave`: the worker daemon;
+//! - `lava-run`: one job's pipeline, with the built-in strategies
+//!   ([`lava_run_main`]).
 
 pub mod follow;
 pub mod lab;
-pub mod run_cli;
 
 use std::fmt::Display;
 use std::process::ExitCode;
+
+/// `lava-run`'s `main` with the built-in strategies, for any binary that
+/// acts as lava-run (`lava-run` itself, and `lava-lab`, which runs its
+/// jobs with itself). `args` includes the program name; the command line
+/// is [`lava_pipeline::run::RunOptions`]'s.
+pub fn lava_run_main<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString>,
+{
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .try_init();
+    lava_pipeline::run::main_with(args, &lava_pipeline::Registry::with_builtins())
+}
 
 /// Set up `env_logger` with `default_level` unless `RUST_LOG` says otherwise.
 pub fn init_logging(default_level: &str) {

@@ -1,6 +1,8 @@
 //! The real `lava-run` under the real `lava-slave` and `lava-master`: a
 //! job on a console-only device goes from the store to the worker, runs,
-//! and its log, results and description come back.
+//! and its log, results and description come back. Then the same with a
+//! lava-run of the lab's own: a binary built on
+//! `lava_pipeline::run::main_with` with a strategy of its own.
 
 mod common;
 
@@ -91,4 +93,89 @@ fn the_real_lava_run_under_the_real_daemons() {
         description.contains("\"name\": \"minimal-boot\""),
         "{description}"
     );
+}
+
+const LOCAL_SHELL_JOB: &str = r#"job_name: a strategy of the lab's own
+visibility: public
+device_type: fixture
+timeouts: {job: {minutes: 2}}
+actions:
+- boot:
+    method: local-shell
+    ps1: 'lab$ '
+    prompt: 'lab\$ '
+- test:
+    interactive:
+    - name: shell-checks
+      prompts: ['lab\$ ']
+      script:
+      - command: echo hello from the device
+        name: echo
+        successes: [{message: hello from the device}]
+"#;
+
+/// `examples/custom-lava-run.rs` is the worker's lava-run: a job using its
+/// `local-shell` boot method completes through the master, with the
+/// strategy's actions in the log and the results in the store.
+#[test]
+fn a_lava_run_of_the_labs_own_runs_its_strategy_through_the_daemons() {
+    let custom = bin("custom-lava-run");
+    assert!(
+        custom.exists(),
+        "{} is not built: `cargo build -p lava-examples --examples` (cargo test --workspace does)",
+        custom.display()
+    );
+    let mut lab = Lab::new(false).unwrap();
+    std::fs::write(lab.path("device-types/fixture.jinja2"), TEMPLATE).unwrap();
+    lab.lava_run = Some(custom);
+    lab.start_master();
+    lab.start_slave();
+    wait_for("the worker to come online", DEADLINE, || {
+        lab.store.worker("worker1").unwrap().state == WorkerState::Online
+    });
+    let job = lab
+        .store
+        .insert_job(&NewJob {
+            submitter: "alice".into(),
+            description: "local shell".into(),
+            definition: LOCAL_SHELL_JOB.into(),
+            original_definition: LOCAL_SHELL_JOB.into(),
+            requested_device_type: Some("fixture".into()),
+            priority: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    wait_for("the job to finish", DEADLINE, || {
+        lab.store.job(job).unwrap().state == JobState::Finished
+    });
+    let finished = lab.store.job(job).unwrap();
+    assert_eq!(finished.health, JobHealth::Complete, "{}", lab.logs_of());
+    let messages = messages(&log_lines(&lab.job_dir(job)));
+    for expected in [
+        "start: 1 local-shell-boot",
+        "start: 1.1 start-local-shell",
+        "Starting the local shell",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(expected)),
+            "{expected}: {messages:?}"
+        );
+    }
+    let cases: Vec<(String, String, String)> = lab
+        .store
+        .test_cases(job)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.suite, c.name, c.result.to_string()))
+        .collect();
+    for (suite, name) in [
+        ("lava", "start-local-shell"),
+        ("0_shell-checks", "echo"),
+        ("lava", "job"),
+    ] {
+        assert!(
+            cases.contains(&(suite.into(), name.into(), "pass".into())),
+            "{suite}/{name}: {cases:?}"
+        );
+    }
 }

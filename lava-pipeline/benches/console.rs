@@ -15,13 +15,16 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lava_pipeline::actions::test::shell::SignalHandler;
-use lava_pipeline::actions::test::signals::SignalParser;
-use lava_pipeline::cancel::CancelToken;
-use lava_pipeline::connection::expect::{Cursor, Expect, Pattern};
-use lava_pipeline::job::{Job, JobInputs};
-use lava_pipeline::logger::Logger;
-use lava_pipeline::strategy::Registry;
+use lava_pipeline::unstable::actions::test::shell::SignalHandler;
+use lava_pipeline::unstable::actions::test::signals::SignalParser;
+use lava_pipeline::CancelToken;
+use lava_pipeline::Logger;
+use lava_pipeline::Registry;
+use lava_pipeline::{
+    connection::Pattern,
+    unstable::{Cursor, Expect},
+};
+use lava_pipeline::{Job, JobInputs};
 
 /// Console output of `total` bytes; with `start`, a STARTRUN first (the
 /// stream is then a whole test run on its own).

@@ -9,17 +9,16 @@
 //! its `lava` result.
 //!
 //! ```
-//! use lava_pipeline::action::{Action, RunContext};
-//! use lava_pipeline::error::PipelineError;
+//! use lava_pipeline::{About, Action, Error, RunContext};
 //!
 //! /// Says hello in the log.
 //! struct Hello;
 //!
+//! const ABOUT_HELLO: About = About::new("say-hello", "log a greeting", "hello");
+//!
 //! impl Action for Hello {
-//!     fn name(&self) -> &str { "say-hello" }
-//!     fn description(&self) -> &str { "log a greeting" }
-//!     fn summary(&self) -> &str { "hello" }
-//!     fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+//!     fn about(&self) -> About { ABOUT_HELLO }
+//!     fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
 //!         ctx.logger.info("hello");
 //!         ctx.results.insert("greeted", true);
 //!         Ok(())
@@ -36,7 +35,7 @@ use lava_proto::yaml::{Mapping, Value};
 use crate::cancel::CancelToken;
 use crate::connection::SessionHandle;
 use crate::context::JobData;
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::job::JobInfo;
 use crate::logger::Logger;
 use crate::pipeline::{self, Node};
@@ -80,7 +79,7 @@ pub struct Block {
     pub index: usize,
     /// The block's mapping as the parser completed it (`namespace`,
     /// `stage`, `deployment_data`...).
-    pub params: Mapping,
+    pub mapping: Mapping,
     /// The typed block (absent for `finalize`).
     pub typed: Option<job::Action>,
     /// The namespace (`common` by default).
@@ -104,7 +103,7 @@ impl Block {
         Block {
             section: Section::Finalize,
             index: usize::MAX,
-            params: Mapping::new(),
+            mapping: Mapping::new(),
             typed: None,
             namespace: "common".into(),
             connection_namespace: None,
@@ -115,14 +114,56 @@ impl Block {
         }
     }
 
+    /// The block's parameters as a typed struct: an action declares what
+    /// it reads with serde (unknown keys are ignored unless the struct
+    /// says `deny_unknown_fields`). A parameter that does not fit is a
+    /// `Job` error naming it.
+    ///
+    /// ```
+    /// use lava_pipeline::{Block, Mapping};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Flash {
+    ///     to: String,
+    ///     #[serde(default)]
+    ///     erase: bool,
+    /// }
+    ///
+    /// let mut block = Block::finalize();
+    /// block.mapping = Mapping::from_iter([("to".into(), "my-flasher".into()), ("erase".into(), true.into())]);
+    /// let flash: Flash = block.params().unwrap();
+    /// assert_eq!((flash.to.as_str(), flash.erase), ("my-flasher", true));
+    ///
+    /// block.mapping.insert("erase", "twice");
+    /// let e = block.params::<Flash>().err().unwrap();
+    /// assert!(e.message.starts_with("Invalid finalize parameter erase: "), "{e}");
+    /// ```
+    pub fn params<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        let value = Value::Mapping(self.mapping.clone());
+        lava_proto::yaml::from_value::<T>(&value).map_err(|e| {
+            let path = e.path();
+            let what = if path.is_empty() {
+                String::new()
+            } else {
+                format!(" {path}")
+            };
+            Error::job(format!(
+                "Invalid {} parameter{what}: {}",
+                self.section.as_str(),
+                e.message()
+            ))
+            .with_source(e)
+        })
+    }
+
     /// A parameter of the block.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.params.get(key)
+        self.mapping.get(key)
     }
 
     /// A string parameter of the block.
     pub fn get_str(&self, key: &str) -> Option<&str> {
-        self.params.get(key).and_then(Value::as_str)
+        self.mapping.get(key).and_then(Value::as_str)
     }
 
     /// The typed deploy block.
@@ -157,14 +198,33 @@ impl Block {
     }
 }
 
+/// What an action is called: one constant per action, returned by
+/// [`Action::about`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct About {
+    /// Kebab-case name: in logs, results, timeouts overrides.
+    pub name: &'static str,
+    /// One sentence for the UI.
+    pub description: &'static str,
+    /// A short label for the UI.
+    pub summary: &'static str,
+}
+
+impl About {
+    /// An action's name, description and summary.
+    pub const fn new(name: &'static str, description: &'static str, summary: &'static str) -> Self {
+        About {
+            name,
+            description,
+            summary,
+        }
+    }
+}
+
 /// A step of a job. See the module documentation.
 pub trait Action {
-    /// Kebab-case name: in logs, results, timeouts overrides.
-    fn name(&self) -> &str;
-    /// One sentence for the UI.
-    fn description(&self) -> &str;
-    /// A short label for the UI.
-    fn summary(&self) -> &str;
+    /// The action's name, description and summary (a constant).
+    fn about(&self) -> About;
     /// The class of the error raised when this action's deadline passes.
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Job
@@ -184,16 +244,16 @@ pub trait Action {
         None
     }
     /// Parse time: add children.
-    fn populate(&mut self, _populate: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, _populate: &mut Populate<'_>) -> Result<(), Error> {
         Ok(())
     }
     /// Validation: record problems with [`Validate::error`]; an `Err`
     /// of class `Job` is recorded the same way, other classes end the job.
-    fn validate(&mut self, _validate: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, _validate: &mut Validate<'_>) -> Result<(), Error> {
         Ok(())
     }
     /// Do the work. The default runs the children.
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         ctx.run_children()
     }
     /// Undo, at the end of the job (also between retries).
@@ -325,7 +385,7 @@ pub struct RunContext<'a> {
 
 impl RunContext<'_> {
     /// Run the children in order under this action's deadline.
-    pub fn run_children(&mut self) -> Result<(), PipelineError> {
+    pub fn run_children(&mut self) -> Result<(), Error> {
         let mut env = pipeline::Env {
             job: self.job,
             logger: self.logger,
@@ -368,13 +428,13 @@ impl RunContext<'_> {
     }
 
     /// The error for this action's deadline having passed.
-    pub fn timeout_error(&self) -> PipelineError {
+    pub fn timeout_error(&self) -> Error {
         self.deadline.error()
     }
 
     /// Fail with `Canceled` if the job was canceled, or with the
     /// deadline's timeout error if it passed.
-    pub fn check(&self) -> Result<(), PipelineError> {
+    pub fn check(&self) -> Result<(), Error> {
         self.cancel.check()?;
         if self.deadline.expired() {
             return Err(self.deadline.error());

@@ -8,7 +8,7 @@
 //! from the data.
 //!
 //! ```
-//! use lava_pipeline::archive::{extract_tar, ArchiveError};
+//! use lava_pipeline::unstable::archive::{extract_tar, ArchiveError};
 //!
 //! // a tar whose member is "../evil"
 //! let mut builder = tar::Builder::new(Vec::new());

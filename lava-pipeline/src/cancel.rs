@@ -10,7 +10,7 @@
 //! wakes it at once (no polling loop, no sleep).
 //!
 //! ```
-//! use lava_pipeline::cancel::CancelToken;
+//! use lava_pipeline::CancelToken;
 //!
 //! let token = CancelToken::new().unwrap();
 //! assert!(token.check().is_ok());
@@ -27,7 +27,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use crate::error::PipelineError;
+use crate::error::Error;
 
 /// A cancel flag that blocking waits can poll.
 #[derive(Clone, Debug)]
@@ -114,11 +114,11 @@ impl CancelToken {
     }
 
     /// `Err(Canceled)` when waits must stop.
-    pub fn check(&self) -> Result<(), PipelineError> {
+    pub fn check(&self) -> Result<(), Error> {
         if !self.is_stopped() {
             return Ok(());
         }
-        Err(PipelineError::canceled(if self.level() >= 2 {
+        Err(Error::canceled(if self.level() >= 2 {
             "canceled again (too long to cancel)"
         } else {
             "The job was canceled"
@@ -161,7 +161,7 @@ pub fn wait_readable(
     fd: RawFd,
     until: Option<std::time::Instant>,
     cancel: &CancelToken,
-) -> Result<bool, PipelineError> {
+) -> Result<bool, Error> {
     loop {
         cancel.check()?;
         let timeout_ms: libc::c_int = match until {
@@ -195,7 +195,7 @@ pub fn wait_readable(
             if err.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(PipelineError::infrastructure(format!("poll: {err}")));
+            return Err(Error::infrastructure(format!("poll: {err}")));
         }
         cancel.check()?;
         if fds[0].revents != 0 {

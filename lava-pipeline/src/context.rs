@@ -8,7 +8,7 @@
 //! publish.
 //!
 //! ```
-//! use lava_pipeline::context::JobData;
+//! use lava_pipeline::JobData;
 //! use lava_proto::yaml::Value;
 //!
 //! let mut data = JobData::new("/tmp/lava-doc", "7");
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use lava_proto::yaml::Value;
 
 use crate::connection::SessionHandle;
-use crate::error::PipelineError;
+use crate::error::Error;
 
 type Key = (String, String, String);
 
@@ -130,7 +130,7 @@ impl JobData {
 
     /// A new directory `<job dir>/<name>-<unique>` (mode 0755), created now
     /// and removed with the job's other temporary directories.
-    pub fn mkdtemp(&mut self, name: &str) -> Result<PathBuf, PipelineError> {
+    pub fn mkdtemp(&mut self, name: &str) -> Result<PathBuf, Error> {
         use std::os::unix::fs::DirBuilderExt;
         let base = self.job_dir();
         std::fs::DirBuilder::new()
@@ -138,7 +138,7 @@ impl JobData {
             .mode(0o755)
             .create(&base)
             .map_err(|e| {
-                PipelineError::infrastructure(format!("Unable to create {}: {e}", base.display()))
+                Error::infrastructure(format!("Unable to create {}: {e}", base.display()))
             })?;
         if !self.created.contains(&base) {
             self.created.push(base.clone());
@@ -156,14 +156,14 @@ impl JobData {
                 Ok(()) => return Ok(dir),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
-                    return Err(PipelineError::infrastructure(format!(
+                    return Err(Error::infrastructure(format!(
                         "Unable to create {}: {e}",
                         dir.display()
                     )))
                 }
             }
         }
-        Err(PipelineError::infrastructure(format!(
+        Err(Error::infrastructure(format!(
             "Unable to create a temporary directory in {}",
             base.display()
         )))

@@ -3,7 +3,7 @@
 //! so the file has no language-specific tags and loads back as written.
 //!
 //! ```
-//! use lava_pipeline::describe::to_block_yaml;
+//! use lava_pipeline::unstable::describe::to_block_yaml;
 //! use lava_proto::yaml::{self, Value};
 //!
 //! let value = yaml::load("{a: 1, b: [x, {c: true}], d: {}, e: []}").unwrap();

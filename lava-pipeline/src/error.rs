@@ -1,25 +1,33 @@
 //! Error classes of the dispatcher (docs/pipeline.md §1.5).
 //!
-//! Every failure is a [`PipelineError`] with an [`ErrorKind`]. The kind of
+//! Every failure is a [`Error`] with an [`ErrorKind`]. The kind of
 //! the error that ends a job decides the job's final `lava`/`job` result
 //! (`error_type`) and, on the server, whether the device is taken out of
 //! service: `Infrastructure`, `Configuration` and `Bug` reset the device's
 //! health; `Job`, `Test`, `Canceled` and the timeout kinds blame the job.
 //!
 //! ```
-//! use lava_pipeline::error::{ErrorKind, PipelineError};
+//! use std::error::Error as _;
+//! use lava_pipeline::{Error, ErrorKind};
 //!
-//! let e = PipelineError::infrastructure("Connection closed");
+//! let e = Error::infrastructure("Connection closed");
 //! assert_eq!(e.kind.error_type(), "Infrastructure");
 //! assert!(e.kind.is_retryable());
 //! assert!(!ErrorKind::Canceled.is_retryable());
 //! assert_eq!(e.to_string(), "Connection closed");
+//!
+//! // A cause is kept, not flattened into the message.
+//! let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+//! let e = Error::infrastructure("Unable to read the kernel").with_source(io);
+//! assert_eq!(e.source().unwrap().to_string(), "no such file");
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The class of an error: LAVA's exception classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The lab or the worker failed (serial line, power, network, tools).
     Infrastructure,
@@ -103,26 +111,59 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error with its class.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct PipelineError {
+/// An error with its class, its message and, where there is one, its
+/// cause ([`std::error::Error::source`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Error {
     /// The class.
     pub kind: ErrorKind,
     /// The message (the final result's `error_msg`).
     pub message: String,
     /// For timeouts: the action (or `job`) whose deadline expired.
     pub expired: Option<String>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
-impl PipelineError {
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two errors are equal when their class, message and timeout scope are;
+/// causes are not compared.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message && self.expired == other.expired
+    }
+}
+
+impl Eq for Error {}
+
+impl Error {
     /// An error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        PipelineError {
+        Error {
             kind,
             message: message.into(),
             expired: None,
+            source: None,
         }
+    }
+
+    /// The same error, caused by `source`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// [`ErrorKind::Infrastructure`].
@@ -157,10 +198,11 @@ impl PipelineError {
 
     /// A timeout of `scope` (an action name or `job`), of class `kind`.
     pub fn timeout(kind: ErrorKind, scope: &str, seconds: u64) -> Self {
-        PipelineError {
+        Error {
             kind,
             message: format!("{scope} timed out after {seconds} seconds"),
             expired: Some(scope.to_string()),
+            source: None,
         }
     }
 
@@ -177,4 +219,4 @@ impl PipelineError {
 }
 
 /// The result type of the crate.
-pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,11 +5,11 @@
 //! fires).
 //!
 //! ```
-//! use lava_pipeline::cancel::CancelToken;
-//! use lava_pipeline::error::ErrorKind;
+//! use lava_pipeline::CancelToken;
+//! use lava_pipeline::ErrorKind;
 //! use lava_pipeline::host::{run, split_command};
-//! use lava_pipeline::logger::Logger;
-//! use lava_pipeline::timeout::Deadline;
+//! use lava_pipeline::Logger;
+//! use lava_pipeline::Deadline;
 //! use std::time::Duration;
 //!
 //! assert_eq!(split_command(r#"echo 'a b' "c\"d" e\ f"#).unwrap(), ["echo", "a b", "c\"d", "e f"]);
@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::cancel::{wait_readable, CancelToken};
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::logger::Logger;
 use crate::timeout::Deadline;
 
@@ -118,7 +118,7 @@ pub struct CommandOutput {
 }
 
 /// Which path `which` finds `name` at.
-pub fn which(name: &str) -> Result<std::path::PathBuf, PipelineError> {
+pub fn which(name: &str) -> Result<std::path::PathBuf, Error> {
     use std::os::unix::fs::PermissionsExt;
     let executable = |p: &std::path::Path| {
         p.metadata()
@@ -140,7 +140,7 @@ pub fn which(name: &str) -> Result<std::path::PathBuf, PipelineError> {
             }
         }
     }
-    Err(PipelineError::infrastructure(format!(
+    Err(Error::infrastructure(format!(
         "Cannot find command '{name}' in $PATH"
     )))
 }
@@ -153,10 +153,10 @@ pub fn run(
     cancel: &CancelToken,
     logger: &Logger,
     kind: ErrorKind,
-) -> Result<CommandOutput, PipelineError> {
+) -> Result<CommandOutput, Error> {
     let output = run_allow_fail(argv, deadline, cancel, logger)?;
     if output.code != 0 {
-        return Err(PipelineError::new(
+        return Err(Error::new(
             kind,
             format!(
                 "Unable to run '{}': exit code {}",
@@ -174,15 +174,15 @@ pub fn run_allow_fail(
     deadline: &Deadline,
     cancel: &CancelToken,
     logger: &Logger,
-) -> Result<CommandOutput, PipelineError> {
+) -> Result<CommandOutput, Error> {
     let Some((program, args)) = argv.split_first() else {
-        return Err(PipelineError::job("empty command"));
+        return Err(Error::job("empty command"));
     };
     logger.debug(format!("Calling: '{}'", argv.join("' '")));
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 returns.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(PipelineError::infrastructure(format!(
+        return Err(Error::infrastructure(format!(
             "pipe: {}",
             std::io::Error::last_os_error()
         )));
@@ -197,9 +197,8 @@ pub fn run_allow_fail(
         .stderr(Stdio::from(writer))
         .process_group(0)
         .spawn();
-    let mut child = spawned.map_err(|e| {
-        PipelineError::infrastructure(format!("Unable to run '{}': {e}", argv.join(" ")))
-    })?;
+    let mut child = spawned
+        .map_err(|e| Error::infrastructure(format!("Unable to run '{}': {e}", argv.join(" "))))?;
     let mut file = std::fs::File::from(reader);
     let mut output = Vec::new();
     let mut partial = Vec::new();
@@ -266,8 +265,8 @@ pub fn run_allow_fail(
     })
 }
 
-fn io_err(e: std::io::Error) -> PipelineError {
-    PipelineError::infrastructure(e.to_string())
+fn io_err(e: std::io::Error) -> Error {
+    Error::infrastructure(e.to_string())
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! run / cleanup phases over it.
 //!
 //! ```
-//! use lava_pipeline::job::{Job, JobInputs};
-//! use lava_pipeline::strategy::Registry;
+//! use lava_pipeline::{Job, JobInputs};
+//! use lava_pipeline::Registry;
 //!
 //! let device = "commands: {connect: 'cat'}\n\
 //!               actions:\n  deploy: {methods: {image: }}\n  boot: {connections: {serial: }, methods: {minimal: }}\n\
@@ -28,7 +28,7 @@ use lava_proto::yaml::{self, Mapping, Value};
 use crate::action::{Block, Section};
 use crate::cancel::CancelToken;
 use crate::context::JobData;
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::logger::Logger;
 use crate::pipeline::{self, Env, Node};
 use crate::strategy::{Family, Registry, TestNeeds};
@@ -271,20 +271,20 @@ impl std::fmt::Debug for Job {
     }
 }
 
-fn block_timeout(value: Option<&Value>) -> Result<Option<ActionTimeout>, PipelineError> {
+fn block_timeout(value: Option<&Value>) -> Result<Option<ActionTimeout>, Error> {
     value
         .filter(|v| !v.is_null())
-        .map(|v| parse_timeout(v).map_err(|e| PipelineError::job(format!("timeout: {e}"))))
+        .map(|v| parse_timeout(v).map_err(|e| Error::job(format!("timeout: {e}"))))
         .transpose()
 }
 
-fn uint(value: Option<&Value>, key: &str) -> Result<Option<u32>, PipelineError> {
+fn uint(value: Option<&Value>, key: &str) -> Result<Option<u32>, Error> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Int(n)) if *n >= 1 => u32::try_from(*n)
             .map(Some)
-            .map_err(|_| PipelineError::job(format!("{key} is too large"))),
-        Some(other) => Err(PipelineError::job(format!(
+            .map_err(|_| Error::job(format!("{key} is too large"))),
+        Some(other) => Err(Error::job(format!(
             "{key} must be an integer ≥ 1, not {}",
             yaml::to_flow_line(other)
         ))),
@@ -294,16 +294,15 @@ fn uint(value: Option<&Value>, key: &str) -> Result<Option<u32>, PipelineError> 
 impl Job {
     /// Parse a job (docs/pipeline.md §3.2). Errors are `Job` errors for the job
     /// definition and `Configuration` errors for the device configuration.
-    pub fn parse(inputs: &JobInputs, registry: &Registry) -> Result<Job, PipelineError> {
-        let device = DeviceConfig::from_yaml(&inputs.device).map_err(|e| {
-            PipelineError::configuration(format!("Invalid device configuration: {e}"))
-        })?;
+    pub fn parse(inputs: &JobInputs, registry: &Registry) -> Result<Job, Error> {
+        let device = DeviceConfig::from_yaml(&inputs.device)
+            .map_err(|e| Error::configuration(format!("Invalid device configuration: {e}")))?;
         let dispatcher = match &inputs.dispatcher {
             Some(text) => match yaml::load(text) {
                 Ok(Value::Mapping(m)) => m,
                 Ok(_) => Mapping::new(),
                 Err(e) => {
-                    return Err(PipelineError::configuration(format!(
+                    return Err(Error::configuration(format!(
                         "Invalid dispatcher configuration: {e}"
                     )))
                 }
@@ -313,23 +312,23 @@ impl Job {
         let mut definition = match yaml::load(&inputs.definition) {
             Ok(Value::Mapping(m)) => m,
             Ok(other) => {
-                return Err(PipelineError::job(format!(
+                return Err(Error::job(format!(
                     "The job definition is a {}, not a mapping",
                     other.type_name()
                 )))
             }
-            Err(e) => return Err(PipelineError::job(format!("Invalid job definition: {e}"))),
+            Err(e) => return Err(Error::job(format!("Invalid job definition: {e}"))),
         };
         let timeouts =
             TimeoutTable::from_values(device.data.get("timeouts"), definition.get("timeouts"))?;
         if timeouts.job().is_none() {
-            return Err(PipelineError::job("The job definition has no timeouts.job"));
+            return Err(Error::job("The job definition has no timeouts.job"));
         }
         let raw_actions = match definition.get("actions") {
             Some(Value::Sequence(items)) => items.clone(),
             None | Some(Value::Null) => Vec::new(),
             Some(other) => {
-                return Err(PipelineError::job(format!(
+                return Err(Error::job(format!(
                     "'actions' must be a list, not a {}",
                     other.type_name()
                 )))
@@ -341,7 +340,7 @@ impl Job {
         let mut new_actions = Vec::new();
         for (index, item) in raw_actions.iter().enumerate() {
             let Some(map) = item.as_mapping().filter(|m| m.len() == 1) else {
-                return Err(PipelineError::job(format!(
+                return Err(Error::job(format!(
                     "actions[{index}] must be a mapping with one key (deploy, boot, test or command)"
                 )));
             };
@@ -355,12 +354,12 @@ impl Job {
                 "boot" => Section::Boot,
                 "test" => Section::Test,
                 "command" => Section::Command,
-                other => return Err(PipelineError::job(format!("Unknown action name '{other}'"))),
+                other => return Err(Error::job(format!("Unknown action name '{other}'"))),
             };
             let mut params = match value {
                 Value::Mapping(m) => m,
                 other => {
-                    return Err(PipelineError::job(format!(
+                    return Err(Error::job(format!(
                         "actions[{index}].{key} must be a mapping, not a {}",
                         other.type_name()
                     )))
@@ -386,7 +385,7 @@ impl Job {
             let failure_retry = uint(params.get("failure_retry"), "failure_retry")?;
             let repeat = uint(params.get("repeat"), "repeat")?;
             if failure_retry.is_some() && repeat.is_some() {
-                return Err(PipelineError::job(
+                return Err(Error::job(
                     "Unable to use repeat and failure_retry, use a repeat block",
                 ));
             }
@@ -398,7 +397,7 @@ impl Job {
                     .get("connection-namespace")
                     .and_then(Value::as_str)
                     .map(str::to_string),
-                params,
+                mapping: params,
                 typed,
                 namespace,
                 failure_retry,
@@ -433,7 +432,7 @@ impl Job {
                 Section::Test => {
                     let counter = counters.entry(block.namespace.clone()).or_insert(0);
                     block.stage = Some(*counter);
-                    block.params.insert("stage", i64::from(*counter));
+                    block.mapping.insert("stage", i64::from(*counter));
                     let needs_overlay = test_info
                         .get(&block.namespace)
                         .and_then(|t| t.iter().find(|t| t.index == block.index))
@@ -446,13 +445,13 @@ impl Job {
                     let needs_data = test_info
                         .get(&block.namespace)
                         .is_some_and(|t| t.iter().any(|t| t.needs.deployment_data));
-                    if needs_data || block.params.contains_key("preseed") {
+                    if needs_data || block.mapping.contains_key("preseed") {
                         let os = block
-                            .params
+                            .mapping
                             .get("os")
                             .and_then(Value::as_str)
                             .map(str::to_string);
-                        block.params.insert(
+                        block.mapping.insert(
                             "deployment_data",
                             Value::Mapping(deployment_data(os.as_deref())),
                         );
@@ -462,7 +461,7 @@ impl Job {
             }
             new_actions.push(Value::Mapping(Mapping::from_iter([(
                 Value::from(block.section.as_str()),
-                Value::Mapping(block.params.clone()),
+                Value::Mapping(block.mapping.clone()),
             )])));
         }
         definition.insert("actions", Value::Sequence(new_actions));
@@ -520,7 +519,7 @@ impl Job {
         )?);
         if let Some(wanted) = info.definition.get("compatibility").and_then(Value::as_i64) {
             if wanted > i64::from(compatibility) {
-                return Err(PipelineError::job(format!(
+                return Err(Error::job(format!(
                     "Dispatcher unable to meet job compatibility requirement. {compatibility} < {wanted}"
                 )));
             }
@@ -628,7 +627,7 @@ impl Job {
 
     /// The validation phase (docs/pipeline.md §3.7): every action validates,
     /// every error is collected; `Err` when any was found.
-    pub fn validate(&mut self, logger: &Logger, cancel: &CancelToken) -> Result<(), PipelineError> {
+    pub fn validate(&mut self, logger: &Logger, cancel: &CancelToken) -> Result<(), Error> {
         let namespaces: std::collections::BTreeSet<&str> = self
             .info
             .blocks
@@ -637,7 +636,7 @@ impl Job {
             .collect();
         let mut fatal = Vec::new();
         if namespaces.len() > 1 && namespaces.contains("common") {
-            return Err(PipelineError::job(
+            return Err(Error::job(
                 "'common' is a reserved namespace that should not be present with other namespaces.",
             ));
         }
@@ -645,18 +644,18 @@ impl Job {
         pipeline::validate_nodes(&mut env, root, &mut fatal);
         if let Some(first) = fatal.first() {
             let messages: Vec<String> = fatal.iter().map(|e| e.message.clone()).collect();
-            return Err(PipelineError::new(first.kind, messages.join("; ")));
+            return Err(Error::new(first.kind, messages.join("; ")));
         }
         let mut errors = Vec::new();
         pipeline::collect_errors(root, &mut errors);
         if !errors.is_empty() {
-            return Err(PipelineError::job(format!("Invalid job data: {errors:?}")));
+            return Err(Error::job(format!("Invalid job data: {errors:?}")));
         }
         Ok(())
     }
 
     /// The run phase, under the job timeout.
-    pub fn run(&mut self, logger: &Logger, cancel: &CancelToken) -> Result<(), PipelineError> {
+    pub fn run(&mut self, logger: &Logger, cancel: &CancelToken) -> Result<(), Error> {
         self.ran = true;
         let deadline = Deadline::after(self.info.job_timeout(), "job", ErrorKind::Job);
         let (mut env, root) = self.env(logger, cancel);

@@ -17,7 +17,7 @@
 //! every record is scrubbed before it leaves the process.
 //!
 //! ```
-//! use lava_pipeline::logger::Logger;
+//! use lava_pipeline::Logger;
 //! use lava_proto::log::LogLevel;
 //!
 //! let (logger, memory) = Logger::memory("42");
@@ -35,18 +35,22 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lava_proto::log::{LogLevel, LogRecord};
+#[cfg(feature = "zmq-logger")]
 use lava_proto::socket::{self, ConnectOptions, Security};
 use lava_proto::yaml::{Mapping, Value};
 
 /// Why the log socket could not be set up.
+#[cfg(feature = "zmq-logger")]
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoggerError {
     /// Socket creation or connection failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Socket(#[from] socket::SocketError),
 }
 
 enum Sink {
+    #[cfg(feature = "zmq-logger")]
     Zmq {
         // declared before the context so that it is dropped first
         socket: Option<zmq::Socket>,
@@ -179,6 +183,8 @@ impl Logger {
     }
 
     /// Lines to the master's log socket at `url` (PUSH, lossless).
+    /// Feature `zmq-logger`.
+    #[cfg(feature = "zmq-logger")]
     pub fn zmq(
         url: &str,
         job_id: &str,
@@ -260,6 +266,7 @@ impl Logger {
             scrub(&mut record.msg, &secrets);
         }
         inner.lines += 1;
+        #[cfg(feature = "zmq-logger")]
         let job_id = inner.job_id.clone();
         if let Some((journal, path)) = &mut inner.journal {
             let mut line = record.to_line();
@@ -279,6 +286,7 @@ impl Logger {
                 let _ = w.write_all(line.as_bytes());
                 let _ = w.flush();
             }
+            #[cfg(feature = "zmq-logger")]
             Sink::Zmq { socket, .. } => {
                 let line = record.to_line();
                 let sent = match socket {
@@ -359,6 +367,7 @@ impl Logger {
     pub fn close(&self) {
         let mut inner = lock(&self.inner);
         match &mut inner.sink {
+            #[cfg(feature = "zmq-logger")]
             Sink::Zmq { socket, context } => {
                 drop(socket.take());
                 let _ = context.destroy();
@@ -374,7 +383,7 @@ impl Logger {
 /// A `results` mapping from pairs (keys in the given order).
 ///
 /// ```
-/// let r = lava_pipeline::logger::result_map([("definition", "lava".into()), ("case", "job".into())]);
+/// let r = lava_pipeline::unstable::result_map([("definition", "lava".into()), ("case", "job".into())]);
 /// assert_eq!(r.get("case").and_then(|v| v.as_str()), Some("job"));
 /// ```
 pub fn result_map<const N: usize>(pairs: [(&str, Value); N]) -> Mapping {

@@ -28,7 +28,7 @@ use crate::action::{
 };
 use crate::cancel::CancelToken;
 use crate::context::JobData;
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::job::JobInfo;
 use crate::logger::{result_map, Logger};
 use crate::timeout::{hms, Deadline};
@@ -72,7 +72,7 @@ impl Node {
         mut action: Box<dyn Action>,
         level: String,
         top: bool,
-    ) -> Result<Node, PipelineError> {
+    ) -> Result<Node, Error> {
         let mut populate = Populate::new(job, block, &level);
         action.populate(&mut populate)?;
         let children = populate
@@ -81,7 +81,7 @@ impl Node {
             .enumerate()
             .map(|(i, child)| Node::build(job, block, child, format!("{level}.{}", i + 1), false))
             .collect::<Result<Vec<_>, _>>()?;
-        let name = action.name().to_string();
+        let name = action.about().name.to_string();
         let timeout = job.timeouts.action(&name, block.timeout);
         let connection_timeout = job.timeouts.connection(&name);
         let character_delay = match block.section {
@@ -142,8 +142,8 @@ impl Node {
         m.insert("name", self.info.name.as_str());
         m.insert("level", self.info.level.as_str());
         m.insert("section", self.info.section.as_str());
-        m.insert("summary", self.action.summary());
-        m.insert("description", self.action.description());
+        m.insert("summary", self.action.about().summary);
+        m.insert("description", self.action.about().description);
         m.insert("max_retries", i64::from(self.max_retries));
         let mut timeout = Mapping::new();
         timeout.insert(
@@ -185,7 +185,7 @@ pub struct Env<'a> {
 /// Validate nodes (each action, then its children); errors are recorded
 /// on the nodes. Errors other than `Job` are returned at the end, the
 /// first of them, after the whole tree was walked.
-pub fn validate_nodes(env: &mut Env<'_>, nodes: &mut [Node], fatal: &mut Vec<PipelineError>) {
+pub fn validate_nodes(env: &mut Env<'_>, nodes: &mut [Node], fatal: &mut Vec<Error>) {
     for node in nodes.iter_mut() {
         let name = node.info.name.clone();
         if name.is_empty() || name.contains(' ') || name.contains('_') {
@@ -193,7 +193,7 @@ pub fn validate_nodes(env: &mut Env<'_>, nodes: &mut [Node], fatal: &mut Vec<Pip
                 "Invalid action name '{name}': use lower case and '-'"
             ));
         }
-        if node.action.summary().is_empty() || node.action.description().is_empty() {
+        if node.action.about().summary.is_empty() || node.action.about().description.is_empty() {
             node.errors.push(format!(
                 "{name}: an action needs a summary and a description"
             ));
@@ -243,7 +243,7 @@ pub fn run_nodes(
     nodes: &mut [Node],
     parent: &Deadline,
     root: bool,
-) -> Result<(), PipelineError> {
+) -> Result<(), Error> {
     for node in nodes.iter_mut() {
         match run_node(env, node, parent) {
             Ok(()) => {}
@@ -264,7 +264,7 @@ pub fn run_nodes(
     Ok(())
 }
 
-fn run_node(env: &mut Env<'_>, node: &mut Node, parent: &Deadline) -> Result<(), PipelineError> {
+fn run_node(env: &mut Env<'_>, node: &mut Node, parent: &Deadline) -> Result<(), Error> {
     let level = node.info.level.clone();
     let name = node.info.name.clone();
     let namespace = node.info.block.namespace.clone();
@@ -346,7 +346,7 @@ fn run_node(env: &mut Env<'_>, node: &mut Node, parent: &Deadline) -> Result<(),
         }
     }
     if node.repeat && outcome.is_ok() && failed_attempts > 0 {
-        outcome = Err(PipelineError::job(format!(
+        outcome = Err(Error::job(format!(
             "{failed_attempts} retries failed for {name}"
         )));
     }

@@ -14,10 +14,10 @@
 //! ```
 //! use std::sync::Arc;
 //! use lava_devices::DeviceConfig;
-//! use lava_pipeline::action::{Action, Block};
-//! use lava_pipeline::error::PipelineError;
-//! use lava_pipeline::job::JobInfo;
-//! use lava_pipeline::strategy::{Family, Registry, Strategy};
+//! use lava_pipeline::{Action, Block};
+//! use lava_pipeline::Error;
+//! use lava_pipeline::JobInfo;
+//! use lava_pipeline::{Family, Registry, Strategy};
 //!
 //! struct Flash;
 //! impl Strategy for Flash {
@@ -29,7 +29,7 @@
 //!             _ => Err("'to' is not my-flasher".into()),
 //!         }
 //!     }
-//!     fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, PipelineError> {
+//!     fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
 //!         unimplemented!("see examples/custom-strategy.rs")
 //!     }
 //! }
@@ -44,7 +44,7 @@ use std::sync::Arc;
 use lava_devices::DeviceConfig;
 
 use crate::action::{Action, Block};
-use crate::error::PipelineError;
+use crate::error::Error;
 use crate::job::JobInfo;
 
 /// The three strategy families.
@@ -59,6 +59,54 @@ pub enum Family {
 }
 
 impl Family {
+    /// The first check of most strategies: the block is of `value`.
+    /// Deploy blocks name it in `to:`, boot blocks in `method:`; a test
+    /// block has it as a key (`definitions`, `interactive`).
+    ///
+    /// The reason given otherwise is LAVA's wording.
+    pub fn require(self, block: &Block, value: &str) -> Result<(), String> {
+        let (key, given) = match self {
+            Family::Deploy => ("to", block.get_str("to")),
+            Family::Boot => ("method", block.get_str("method")),
+            Family::Test => {
+                return match block.get(value) {
+                    Some(_) => Ok(()),
+                    None => Err(format!("no '{value}' in the test block")),
+                };
+            }
+        };
+        match given {
+            Some(given) if given == value => Ok(()),
+            _ => Err(format!("'{key}' was not '{value}'")),
+        }
+    }
+
+    /// That the device configuration lists `method` among its deploy or
+    /// boot methods (a test block needs none: always `Ok`).
+    pub fn require_device(self, device: &DeviceConfig, method: &str) -> Result<(), String> {
+        let listed = match self {
+            Family::Deploy => device.has_deploy_method(method),
+            Family::Boot => device.boot_method(method).is_some(),
+            Family::Test => true,
+        };
+        if listed {
+            Ok(())
+        } else {
+            Err(format!(
+                "'{method}' not in the device configuration {} methods",
+                self.key()
+            ))
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Family::Deploy => "deploy",
+            Family::Boot => "boot",
+            Family::Test => "test",
+        }
+    }
+
     fn noun(self) -> &'static str {
         match self {
             Family::Deploy => "deployment",
@@ -98,7 +146,7 @@ pub trait Strategy: Send + Sync {
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String>;
     /// The top action for the block (its children are added by the
     /// action's `populate`).
-    fn action(&self, job: &JobInfo, block: &Arc<Block>) -> Result<Box<dyn Action>, PipelineError>;
+    fn action(&self, job: &JobInfo, block: &Arc<Block>) -> Result<Box<dyn Action>, Error>;
     /// Test strategies: what they need from deploys and boots.
     fn needs(&self) -> TestNeeds {
         TestNeeds::default()
@@ -125,7 +173,19 @@ impl Registry {
         Registry::default()
     }
 
-    /// The built-in strategies (see [`crate::actions`]).
+    /// The built-in strategies:
+    ///
+    /// | family | strategy | block | top action |
+    /// |---|---|---|---|
+    /// | deploy | `tmpfs` | `to: tmpfs` | `deployimages` |
+    /// | deploy | `download` | `to: download` | `download-deploy` |
+    /// | deploy | `overlay` | `to: overlay` | `lava-overlay` |
+    /// | deploy | `tftp` | `to: tftp` | `tftp-deploy` |
+    /// | boot | `minimal` | `method: minimal` | `minimal-boot` |
+    /// | boot | `qemu` | `method: qemu` (`qemu-nfs`, `monitor`) | `boot-image-retry` |
+    /// | boot | `u-boot` | `method: u-boot` | `uboot-action` |
+    /// | test | `lava-test-shell` | `definitions:` | `lava-test-retry` |
+    /// | test | `interactive` | `interactive:` | `lava-test-interactive-retry` |
     pub fn with_builtins() -> Self {
         let mut registry = Registry::new();
         crate::actions::register_builtins(&mut registry);
@@ -149,36 +209,32 @@ impl Registry {
         family: Family,
         device: &DeviceConfig,
         block: &Block,
-    ) -> Result<Arc<dyn Strategy>, PipelineError> {
+    ) -> Result<Arc<dyn Strategy>, Error> {
         match family {
             Family::Deploy => {
                 if block.get("to").is_none() {
-                    return Err(PipelineError::job(
-                        "Deploy action must have a 'to' parameter",
-                    ));
+                    return Err(Error::job("Deploy action must have a 'to' parameter"));
                 }
                 if device
                     .actions
                     .as_ref()
                     .is_none_or(|a| a.deploy_methods.is_empty())
                 {
-                    return Err(PipelineError::configuration(
+                    return Err(Error::configuration(
                         "Device misconfiguration: actions.deploy.methods is missing",
                     ));
                 }
             }
             Family::Boot => {
                 if block.get("method").is_none() {
-                    return Err(PipelineError::job(
-                        "Boot action must have a 'method' parameter",
-                    ));
+                    return Err(Error::job("Boot action must have a 'method' parameter"));
                 }
                 if device
                     .actions
                     .as_ref()
                     .is_none_or(|a| a.boot_methods.is_empty())
                 {
-                    return Err(PipelineError::configuration(
+                    return Err(Error::configuration(
                         "Device misconfiguration: actions.boot.methods is missing",
                     ));
                 }
@@ -198,7 +254,7 @@ impl Registry {
             }
         }
         best.cloned().ok_or_else(|| {
-            PipelineError::job(format!(
+            Error::job(format!(
                 "None of the {} strategies accepted your {} parameters, reasons given: {}",
                 family.noun(),
                 family.noun(),

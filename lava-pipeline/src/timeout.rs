@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use lava_pipeline::timeout::TimeoutTable;
+//! use lava_pipeline::unstable::TimeoutTable;
 //! use lava_proto::yaml;
 //!
 //! let device = yaml::load("timeouts: {actions: {http-download: {minutes: 5}}, connections: {}}").unwrap();
@@ -27,7 +27,7 @@
 //! assert_eq!(table.action("http-download", None).duration, Duration::from_secs(300));
 //! assert_eq!(table.action("power-off", None).duration, Duration::from_secs(120));
 //! // a block timeout beats both
-//! let block = lava_pipeline::timeout::ActionTimeout::new(Duration::from_secs(7));
+//! let block = lava_pipeline::ActionTimeout::new(Duration::from_secs(7));
 //! assert_eq!(table.action("http-download", Some(block)).duration, Duration::from_secs(7));
 //! assert_eq!(table.connection("lava-test-shell"), Duration::from_secs(30));
 //! assert_eq!(table.job().unwrap().as_secs(), 3600);
@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use lava_proto::yaml::Value;
 
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 
 /// LAVA's default action and connection timeout (`ACTION_TIMEOUT`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -175,10 +175,10 @@ pub struct TimeoutTable {
 
 impl TimeoutTable {
     /// From the device's and the job's `timeouts:` values.
-    pub fn from_values(device: Option<&Value>, job: Option<&Value>) -> Result<Self, PipelineError> {
+    pub fn from_values(device: Option<&Value>, job: Option<&Value>) -> Result<Self, Error> {
         Ok(TimeoutTable {
-            device: TimeoutLayer::from_value(device).map_err(PipelineError::configuration)?,
-            job: TimeoutLayer::from_value(job).map_err(PipelineError::job)?,
+            device: TimeoutLayer::from_value(device).map_err(Error::configuration)?,
+            job: TimeoutLayer::from_value(job).map_err(Error::job)?,
         })
     }
 
@@ -265,8 +265,8 @@ impl Deadline {
 
     /// The error raised when this deadline passes:
     /// `<scope> timed out after <N> seconds`.
-    pub fn error(&self) -> PipelineError {
-        PipelineError::timeout(self.kind, &self.scope, self.seconds)
+    pub fn error(&self) -> Error {
+        Error::timeout(self.kind, &self.scope, self.seconds)
     }
 
     /// The earlier of two deadlines (the parent wins a tie).
@@ -302,8 +302,8 @@ impl Deadline {
 /// `HH:MM:SS` of a number of seconds, rounded (docs/pipeline.md §4.4).
 ///
 /// ```
-/// assert_eq!(lava_pipeline::timeout::hms(3725.4), "01:02:05");
-/// assert_eq!(lava_pipeline::timeout::hms(360000.0), "100:00:00");
+/// assert_eq!(lava_pipeline::unstable::hms(3725.4), "01:02:05");
+/// assert_eq!(lava_pipeline::unstable::hms(360000.0), "100:00:00");
 /// ```
 pub fn hms(seconds: f64) -> String {
     let total = if seconds.is_finite() && seconds > 0.0 {

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lava_pipeline::cancel::CancelToken;
-use lava_pipeline::error::ErrorKind;
-use lava_pipeline::job::{Job, JobInputs};
-use lava_pipeline::logger::{Logger, MemoryLog};
-use lava_pipeline::strategy::Registry;
+use lava_pipeline::CancelToken;
+use lava_pipeline::ErrorKind;
+use lava_pipeline::Registry;
+use lava_pipeline::{Job, JobInputs};
+use lava_pipeline::{Logger, MemoryLog};
 use lava_proto::log::LogLevel;
 use lava_proto::yaml::Mapping;
 
@@ -89,7 +89,7 @@ fn job(boot_extra: &str, tests: &str) -> String {
 fn run(
     inputs: &JobInputs,
 ) -> (
-    Result<(), lava_pipeline::error::PipelineError>,
+    Result<(), lava_pipeline::Error>,
     MemoryLog,
     Vec<(String, String)>,
 ) {
@@ -115,9 +115,7 @@ fn result<'a>(results: &'a [Mapping], definition: &str, case: &str) -> Option<&'
 }
 
 fn text(m: &Mapping, key: &str) -> String {
-    m.get(key)
-        .map(lava_pipeline::job::scalar)
-        .unwrap_or_default()
+    m.get(key).map(lava_pipeline::scalar).unwrap_or_default()
 }
 
 #[test]

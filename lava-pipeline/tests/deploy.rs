@@ -8,11 +8,11 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use lava_pipeline::cancel::CancelToken;
-use lava_pipeline::error::{ErrorKind, PipelineError};
-use lava_pipeline::job::{Job, JobInputs};
-use lava_pipeline::logger::Logger;
-use lava_pipeline::strategy::Registry;
+use lava_pipeline::CancelToken;
+use lava_pipeline::Logger;
+use lava_pipeline::Registry;
+use lava_pipeline::{Error, ErrorKind};
+use lava_pipeline::{Job, JobInputs};
 use md5::Digest as _;
 
 const DEVICE: &str = "actions:\n  deploy: {methods: {image: }}\n  boot: {connections: {serial: }, methods: {minimal: }}\n\
@@ -105,7 +105,7 @@ fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 struct Ran {
-    outcome: Result<(), PipelineError>,
+    outcome: Result<(), Error>,
     files: Vec<(String, Vec<u8>)>,
     results: Vec<lava_proto::yaml::Mapping>,
 }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lava_devices::{DeviceConfig, TemplateSet};
-use lava_pipeline::action::{Action, Block, Populate, RunContext};
-use lava_pipeline::cancel::CancelToken;
-use lava_pipeline::error::{ErrorKind, PipelineError};
-use lava_pipeline::job::{Job, JobInfo, JobInputs};
-use lava_pipeline::logger::{Logger, MemoryLog};
-use lava_pipeline::strategy::{Family, Registry, Strategy};
+use lava_pipeline::CancelToken;
+use lava_pipeline::{About, Action, Block, Populate, RunContext};
+use lava_pipeline::{Error, ErrorKind};
+use lava_pipeline::{Family, Registry, Strategy};
+use lava_pipeline::{Job, JobInfo, JobInputs};
+use lava_pipeline::{Logger, MemoryLog};
 use lava_proto::log::LogLevel;
 use lava_proto::yaml::{self, Value};
 
@@ -29,23 +29,19 @@ struct Flaky {
     sleep: Duration,
 }
 
+const ABOUT_FLAKY_STEP: About = About::new("flaky-step", "fails a few times", "flaky");
+
 impl Action for Flaky {
-    fn name(&self) -> &str {
-        "flaky-step"
-    }
-    fn description(&self) -> &str {
-        "fails a few times"
-    }
-    fn summary(&self) -> &str {
-        "flaky"
+    fn about(&self) -> About {
+        ABOUT_FLAKY_STEP
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
         if n <= self.failures {
-            return Err(PipelineError::new(self.kind, format!("attempt {n} broke")));
+            return Err(Error::new(self.kind, format!("attempt {n} broke")));
         }
         // a blocking wait that honours the deadline, as every action must
         let until = ctx.deadline.within(self.sleep);
@@ -66,20 +62,16 @@ struct FlakyRetry {
     sleep: Duration,
 }
 
+const ABOUT_FLAKY_RETRY: About = About::new("flaky-retry", "retry the flaky step", "flaky retry");
+
 impl Action for FlakyRetry {
-    fn name(&self) -> &str {
-        "flaky-retry"
-    }
-    fn description(&self) -> &str {
-        "retry the flaky step"
-    }
-    fn summary(&self) -> &str {
-        "flaky retry"
+    fn about(&self) -> About {
+        ABOUT_FLAKY_RETRY
     }
     fn retries(&self) -> Option<u32> {
         Some(1)
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(Container);
         p.add(Flaky {
             runs: self.runs.clone(),
@@ -93,17 +85,13 @@ impl Action for FlakyRetry {
 
 struct Container;
 
+const ABOUT_CONTAINER: About = About::new("container", "holds a leaf", "container");
+
 impl Action for Container {
-    fn name(&self) -> &str {
-        "container"
+    fn about(&self) -> About {
+        ABOUT_CONTAINER
     }
-    fn description(&self) -> &str {
-        "holds a leaf"
-    }
-    fn summary(&self) -> &str {
-        "container"
-    }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(Leaf);
         Ok(())
     }
@@ -111,15 +99,11 @@ impl Action for Container {
 
 struct Leaf;
 
+const ABOUT_LEAF: About = About::new("leaf", "does nothing", "leaf");
+
 impl Action for Leaf {
-    fn name(&self) -> &str {
-        "leaf"
-    }
-    fn description(&self) -> &str {
-        "does nothing"
-    }
-    fn summary(&self) -> &str {
-        "leaf"
+    fn about(&self) -> About {
+        ABOUT_LEAF
     }
 }
 
@@ -143,11 +127,7 @@ impl Strategy for FlakyStrategy {
             _ => Err("'method' was not 'flaky'".into()),
         }
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
         Ok(Box::new(FlakyRetry {
             runs: self.runs.clone(),
             failures: self.failures,
@@ -158,7 +138,7 @@ impl Strategy for FlakyStrategy {
 }
 
 struct Outcome {
-    result: Result<(), PipelineError>,
+    result: Result<(), Error>,
     memory: MemoryLog,
     runs: u32,
     tree: Vec<(String, String)>,

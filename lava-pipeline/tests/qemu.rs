@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lava_devices::TemplateSet;
-use lava_pipeline::cancel::CancelToken;
-use lava_pipeline::job::{scalar, Job, JobInputs};
-use lava_pipeline::logger::{Logger, MemoryLog};
-use lava_pipeline::strategy::Registry;
+use lava_pipeline::CancelToken;
+use lava_pipeline::Registry;
+use lava_pipeline::{scalar, Job, JobInputs};
+use lava_pipeline::{Logger, MemoryLog};
 use lava_proto::yaml::{self, Mapping};
 
 fn workspace() -> PathBuf {
@@ -114,14 +114,7 @@ actions:
     )
 }
 
-fn run(
-    device: &str,
-    lab: &Path,
-) -> (
-    MemoryLog,
-    Result<(), lava_pipeline::error::PipelineError>,
-    Duration,
-) {
+fn run(device: &str, lab: &Path) -> (MemoryLog, Result<(), lava_pipeline::Error>, Duration) {
     let tmp = tempfile::tempdir().unwrap();
     let mut inputs = JobInputs::new("4242", &job(lab), device);
     inputs.tmp_dir = tmp.path().to_path_buf();
@@ -148,7 +141,7 @@ fn find<'a>(results: &'a [Mapping], definition: &str, case: &str) -> &'a Mapping
 
 fn check(
     memory: &MemoryLog,
-    outcome: Result<(), lava_pipeline::error::PipelineError>,
+    outcome: Result<(), lava_pipeline::Error>,
     elapsed: Duration,
     label: &str,
 ) {

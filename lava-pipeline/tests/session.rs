@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use lava_pipeline::cancel::CancelToken;
-use lava_pipeline::connection::expect::Pattern;
-use lava_pipeline::connection::session::LineOutcome;
+use lava_pipeline::connection::LineOutcome;
+use lava_pipeline::connection::Pattern;
 use lava_pipeline::connection::{SessionKind, ShellSession, WaitOutcome};
-use lava_pipeline::error::ErrorKind;
-use lava_pipeline::logger::Logger;
-use lava_pipeline::timeout::Deadline;
+use lava_pipeline::CancelToken;
+use lava_pipeline::Deadline;
+use lava_pipeline::ErrorKind;
+use lava_pipeline::Logger;
 use lava_proto::log::LogLevel;
 
 fn echo_board() -> Vec<String> {

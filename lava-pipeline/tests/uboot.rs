@@ -21,10 +21,10 @@ use std::time::Instant;
 
 use bench_board::{workspace, Arch, Board};
 use lava_devices::TemplateSet;
-use lava_pipeline::cancel::CancelToken;
-use lava_pipeline::job::{scalar, Job, JobInputs};
-use lava_pipeline::logger::{Logger, MemoryLog};
-use lava_pipeline::strategy::Registry;
+use lava_pipeline::CancelToken;
+use lava_pipeline::Registry;
+use lava_pipeline::{scalar, Job, JobInputs};
+use lava_pipeline::{Logger, MemoryLog};
 use lava_proto::yaml::Mapping;
 
 fn free_port() -> u16 {
@@ -318,7 +318,7 @@ fn pretend_uboot_sees_the_substituted_commands_and_an_error_is_retried() {
     // U-Boot header (made by our own wrapper)
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, b"070701 pretend cpio").unwrap();
-    let wrapped = lava_pipeline::actions::deploy::tftp::uboot_wrap(
+    let wrapped = lava_pipeline::unstable::actions::deploy::tftp::uboot_wrap(
         &gz.finish().unwrap(),
         "arm64",
         "ramdisk",
@@ -617,7 +617,7 @@ actions:
 /// its comments say.
 #[test]
 fn the_example_dispatcher_configuration_is_read_as_documented() {
-    use lava_pipeline::actions::deploy::tftp::{tftp_root, tftp_server};
+    use lava_pipeline::unstable::actions::deploy::tftp::{tftp_root, tftp_server};
     let text =
         std::fs::read_to_string(workspace().join("share/dispatchers/bench-worker.yaml")).unwrap();
     let value = lava_proto::yaml::load(&text).unwrap();
@@ -628,7 +628,7 @@ fn the_example_dispatcher_configuration_is_read_as_documented() {
     );
     assert_eq!(tftp_server(config).unwrap(), None);
     assert_eq!(
-        lava_pipeline::actions::boot::uboot::dispatcher_ip(config).unwrap(),
+        lava_pipeline::unstable::actions::boot::uboot::dispatcher_ip(config).unwrap(),
         "10.0.2.2"
     );
 }

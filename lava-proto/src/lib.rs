@@ -33,13 +33,17 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "zmq")]
 pub mod auth;
+#[cfg(feature = "zmq")]
 pub mod cert;
 pub mod control;
 mod error;
+#[cfg(feature = "zmq")]
 mod ffi;
 pub mod job;
 pub mod log;
+#[cfg(feature = "zmq")]
 pub mod socket;
 pub mod time;
 pub mod xz;

@@ -29,6 +29,10 @@ use crate::error::ProtoError;
 use crate::time::UtcTime;
 use crate::yaml::{self, Mapping, Value};
 
+/// Largest log message the master accepts (16 MiB): lava-run replaces lines
+/// of a million characters or more.
+pub const MAX_LOG_MESSAGE: i64 = 16 * 1024 * 1024;
+
 /// Lines whose serialisation reaches this many characters have their `msg`
 /// replaced (docs/protocol.md §11.2).
 pub const MAX_LINE_CHARS: usize = 1_000_000;
@@ -159,7 +163,7 @@ pub struct LogRecord {
 /// refuses bigger messages) and shallow.
 fn line_limits() -> yaml::Limits {
     yaml::Limits {
-        max_bytes: crate::socket::MAX_LOG_MESSAGE as usize,
+        max_bytes: MAX_LOG_MESSAGE as usize,
         ..yaml::Limits::default()
     }
 }

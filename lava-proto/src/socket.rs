@@ -47,9 +47,7 @@ pub const WORKER_SNDHWM: i32 = 10;
 /// lava-run's stderr and the compressed description.
 pub const MAX_CONTROL_MESSAGE: i64 = 64 * 1024 * 1024;
 
-/// Largest log message the master accepts (16 MiB): lava-run replaces lines
-/// of a million characters or more.
-pub const MAX_LOG_MESSAGE: i64 = 16 * 1024 * 1024;
+pub use crate::log::MAX_LOG_MESSAGE;
 
 /// Errors of socket set-up and I/O.
 #[derive(Debug, thiserror::Error)]

@@ -39,8 +39,8 @@ fn default_state_dir() -> PathBuf {
 
 fn main() -> ExitCode {
     // The worker starts lava-run with LAVA's options: act as lava-run.
-    if std::env::args().any(|a| a.starts_with("--job-id")) {
-        return lava_bins::run_cli::main_with(std::env::args_os());
+    if lava_pipeline::run::is_lava_run_command(std::env::args_os()) {
+        return lava_bins::lava_run_main(std::env::args_os());
     }
     lava_bins::restore_sigpipe();
     let args = Args::parse();

@@ -43,6 +43,8 @@ pub fn bin(name: &str) -> PathBuf {
     let dir = master.parent().unwrap();
     match name {
         "fake-lava-run" => dir.join("examples").join(name),
+        // lava-examples' example, built by `cargo test --workspace`
+        "custom-lava-run" => dir.join("examples").join(name),
         _ => dir.join(name),
     }
 }

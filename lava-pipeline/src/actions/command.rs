@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::action::{Action, Block, CleanupContext, RunContext, Validate};
-use crate::error::{ErrorKind, PipelineError};
+use crate::action::{About, Action, Block, CleanupContext, RunContext, Validate};
+use crate::error::{Error, ErrorKind};
 use crate::host;
 use crate::timeout::Deadline;
 
@@ -18,10 +18,10 @@ pub struct UserCommand {
 
 impl UserCommand {
     /// The action of a `command:` block.
-    pub fn new(block: &Arc<Block>) -> Result<Self, PipelineError> {
+    pub fn new(block: &Arc<Block>) -> Result<Self, Error> {
         let name = block
             .get_str("name")
-            .ok_or_else(|| PipelineError::job("A command block needs a 'name'"))?;
+            .ok_or_else(|| Error::job("A command block needs a 'name'"))?;
         Ok(UserCommand {
             name: name.to_string(),
             undo: None,
@@ -30,15 +30,15 @@ impl UserCommand {
     }
 }
 
+const ABOUT_USER_COMMAND: About = About::new(
+    "user-command",
+    "execute one of the commands listed by the admin",
+    "execute commands",
+);
+
 impl Action for UserCommand {
-    fn name(&self) -> &str {
-        "user-command"
-    }
-    fn description(&self) -> &str {
-        "execute one of the commands listed by the admin"
-    }
-    fn summary(&self) -> &str {
-        "execute commands"
+    fn about(&self) -> About {
+        ABOUT_USER_COMMAND
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
@@ -46,11 +46,9 @@ impl Action for UserCommand {
     fn command_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         if v.job.device.commands.users.is_empty() {
-            return Err(PipelineError::configuration(
-                "Device command 'users' is missing",
-            ));
+            return Err(Error::configuration("Device command 'users' is missing"));
         }
         match v
             .job
@@ -65,7 +63,7 @@ impl Action for UserCommand {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(user) = ctx
             .job
             .device
@@ -74,12 +72,9 @@ impl Action for UserCommand {
             .iter()
             .find(|u| u.name == self.name)
         else {
-            return Err(PipelineError::job(format!(
-                "Unknown user command '{}'",
-                self.name
-            )));
+            return Err(Error::job(format!("Unknown user command '{}'", self.name)));
         };
-        let argv = host::split_command(&user.run).map_err(PipelineError::configuration)?;
+        let argv = host::split_command(&user.run).map_err(Error::configuration)?;
         ctx.logger
             .info(format!("Running user command '{}'", self.name));
         self.ran = true;

@@ -3,34 +3,34 @@
 
 use std::time::Duration;
 
-use crate::action::{Action, Populate, RunContext};
+use crate::action::{About, Action, Populate, RunContext};
 use crate::actions::power::PowerOff;
 use crate::connection::lock;
-use crate::error::PipelineError;
+use crate::error::Error;
 
 /// `finalize`.
 #[derive(Debug, Default)]
 pub struct Finalize;
 
+const ABOUT_FINALIZE: About = About::new(
+    "finalize",
+    "finish the process and cleanup",
+    "finalize the job",
+);
+
 impl Action for Finalize {
-    fn name(&self) -> &str {
-        "finalize"
-    }
-    fn description(&self) -> &str {
-        "finish the process and cleanup"
-    }
-    fn summary(&self) -> &str {
-        "finalize the job"
+    fn about(&self) -> About {
+        ABOUT_FINALIZE
     }
     fn is_finalize(&self) -> bool {
         true
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(PowerOff);
         p.add(ReadFeedback);
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         if let Err(e) = ctx.run_children() {
             ctx.logger.error(format!("Failed to finalize: {e}"));
         }
@@ -42,17 +42,17 @@ impl Action for Finalize {
 #[derive(Debug, Default)]
 pub struct ReadFeedback;
 
+const ABOUT_READ_FEEDBACK: About = About::new(
+    "read-feedback",
+    "Check for messages on all other namespaces",
+    "Read from other namespaces",
+);
+
 impl Action for ReadFeedback {
-    fn name(&self) -> &str {
-        "read-feedback"
+    fn about(&self) -> About {
+        ABOUT_READ_FEEDBACK
     }
-    fn description(&self) -> &str {
-        "Check for messages on all other namespaces"
-    }
-    fn summary(&self) -> &str {
-        "Read from other namespaces"
-    }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let mut closed = Vec::new();
         for ns in ctx.data.connection_namespaces() {
             let Some(session) = ctx.data.take_connection(&ns) else {

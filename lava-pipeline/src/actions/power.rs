@@ -5,16 +5,16 @@
 
 use std::time::Duration;
 
-use crate::action::{Action, Populate, RunContext};
-use crate::error::{ErrorKind, PipelineError};
+use crate::action::{About, Action, Populate, RunContext};
+use crate::error::{Error, ErrorKind};
 use crate::host;
 
-fn run_all(ctx: &mut RunContext<'_>, commands: &[String], what: &str) -> Result<(), PipelineError> {
+fn run_all(ctx: &mut RunContext<'_>, commands: &[String], what: &str) -> Result<(), Error> {
     for command in commands {
-        let argv = host::split_command(command).map_err(PipelineError::configuration)?;
+        let argv = host::split_command(command).map_err(Error::configuration)?;
         let out = host::run_allow_fail(&argv, &ctx.deadline, ctx.cancel, ctx.logger)?;
         if out.code != 0 {
-            return Err(PipelineError::new(
+            return Err(Error::new(
                 ctx.node.command_error,
                 format!("Unable to {what}: '{command}' failed"),
             ));
@@ -23,40 +23,29 @@ fn run_all(ctx: &mut RunContext<'_>, commands: &[String], what: &str) -> Result<
     Ok(())
 }
 
-macro_rules! power_action {
-    ($(#[$doc:meta])* $ty:ident, $name:literal, $summary:literal, $description:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Default)]
-        pub struct $ty;
-        impl $ty {
-            const NAME: &'static str = $name;
-        }
-    };
-}
+/// `power-off`: the device's `power_off` commands, if any.
+#[derive(Debug, Default)]
+pub struct PowerOff;
 
-power_action!(
-    /// `power-off`: the device's `power_off` commands, if any.
-    PowerOff, "power-off", "send power_off command", "discontinue power to device"
+const ABOUT_POWER_OFF: About = About::new(
+    "power-off",
+    "discontinue power to device",
+    "send power_off command",
 );
-power_action!(
-    /// `power-on`: `pre_power_command` then `power_on` (a warning when
-    /// the device has none).
-    PowerOn, "power-on", "send power_on command", "supply power to device"
-);
-power_action!(
-    /// `pdu-reboot`: the device's `hard_reset` commands.
-    PduReboot, "pdu-reboot", "hard reset the device", "issue commands to a PDU to power cycle a board"
+
+/// `pdu-reboot`: the device's `hard_reset` commands.
+#[derive(Debug, Default)]
+pub struct PduReboot;
+
+const ABOUT_PDU_REBOOT: About = About::new(
+    "pdu-reboot",
+    "issue commands to a PDU to power cycle a board",
+    "hard reset the device",
 );
 
 impl Action for PowerOff {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn description(&self) -> &str {
-        "discontinue power to device"
-    }
-    fn summary(&self) -> &str {
-        "send power_off command"
+    fn about(&self) -> About {
+        ABOUT_POWER_OFF
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
@@ -64,7 +53,7 @@ impl Action for PowerOff {
     fn command_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(commands) = ctx.job.device.commands.power_off.clone() else {
             return Ok(());
         };
@@ -74,46 +63,9 @@ impl Action for PowerOff {
     }
 }
 
-impl Action for PowerOn {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn description(&self) -> &str {
-        "supply power to device"
-    }
-    fn summary(&self) -> &str {
-        "send power_on command"
-    }
-    fn timeout_error(&self) -> ErrorKind {
-        ErrorKind::Infrastructure
-    }
-    fn command_error(&self) -> ErrorKind {
-        ErrorKind::Infrastructure
-    }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
-        let Some(commands) = ctx.job.device.commands.power_on.clone() else {
-            ctx.logger
-                .warning("Unable to power on the device: no power_on command");
-            return Ok(());
-        };
-        if let Some(pre) = ctx.job.device.commands.pre_power_command.clone() {
-            run_all(ctx, &pre, "run the pre-power command")?;
-        }
-        run_all(ctx, &commands, "power-on")?;
-        ctx.results.insert("status", "success");
-        Ok(())
-    }
-}
-
 impl Action for PduReboot {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn description(&self) -> &str {
-        "issue commands to a PDU to power cycle a board"
-    }
-    fn summary(&self) -> &str {
-        "hard reset the device"
+    fn about(&self) -> About {
+        ABOUT_PDU_REBOOT
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
@@ -121,9 +73,9 @@ impl Action for PduReboot {
     fn command_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(commands) = ctx.job.device.commands.hard_reset.clone() else {
-            return Err(PipelineError::infrastructure(
+            return Err(Error::infrastructure(
                 "Hard reset required but not defined.",
             ));
         };
@@ -138,17 +90,17 @@ impl Action for PduReboot {
 #[derive(Debug, Default)]
 pub struct ResetDevice;
 
+const ABOUT_RESET_DEVICE: About = About::new(
+    "reset-device",
+    "reboot or power-cycle the device",
+    "reboot the device",
+);
+
 impl Action for ResetDevice {
-    fn name(&self) -> &str {
-        "reset-device"
+    fn about(&self) -> About {
+        ABOUT_RESET_DEVICE
     }
-    fn description(&self) -> &str {
-        "reboot or power-cycle the device"
-    }
-    fn summary(&self) -> &str {
-        "reboot the device"
-    }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         if p.job.device.commands.hard_reset.is_some() {
             p.add(PduReboot);
         } else {
@@ -163,17 +115,17 @@ impl Action for ResetDevice {
 #[derive(Debug, Default)]
 pub struct SendRebootCommands;
 
+const ABOUT_SEND_REBOOT_COMMANDS: About = About::new(
+    "send-reboot-commands",
+    "Send reboot commands to the device",
+    "Send reboot commands",
+);
+
 impl Action for SendRebootCommands {
-    fn name(&self) -> &str {
-        "send-reboot-commands"
+    fn about(&self) -> About {
+        ABOUT_SEND_REBOOT_COMMANDS
     }
-    fn description(&self) -> &str {
-        "Send reboot commands to the device"
-    }
-    fn summary(&self) -> &str {
-        "Send reboot commands"
-    }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(session) = ctx.connection() else {
             ctx.logger
                 .warning("No connection to send reboot commands to");
@@ -205,7 +157,7 @@ impl Action for SendRebootCommands {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| "The system is going down for reboot NOW".into());
-        let patterns = crate::connection::session::compile(&[regex::escape(&message)])?;
+        let patterns = crate::connection::compile(&[regex::escape(&message)])?;
         let mut s = crate::connection::lock(&session);
         for command in &commands {
             s.sendline(command, ctx.node.character_delay, ctx.cancel)?;
@@ -220,6 +172,6 @@ impl Action for SendRebootCommands {
                 return Ok(());
             }
         }
-        Err(PipelineError::job("Soft reboot failed."))
+        Err(Error::job("Soft reboot failed."))
     }
 }

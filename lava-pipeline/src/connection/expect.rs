@@ -17,7 +17,7 @@
 //! last part.
 //!
 //! ```
-//! use lava_pipeline::connection::expect::{Cursor, Expect, Pattern};
+//! use lava_pipeline::{connection::Pattern, unstable::{Cursor, Expect}};
 //!
 //! let mut engine = Expect::new();
 //! let patterns = [Pattern::new("login:").unwrap(), Pattern::new(r"root@\w+:.*# ").unwrap()];
@@ -131,6 +131,7 @@ impl Expect {
         }
     }
 
+    #[cfg_attr(not(feature = "unstable"), allow(dead_code))]
     /// Bytes of unconsumed text dropped to stay within the buffer size.
     pub fn dropped(&self) -> u64 {
         self.dropped

@@ -1,9 +1,17 @@
 //! Connections to the device: a child process on a pseudo-terminal
-//! ([`pty`]), the bounded expect engine ([`expect`]) and the shell session
-//! that combines them with prompts, timeouts and logging ([`session`]).
+//! ([`Pty`]), a bounded expect engine, and the [`ShellSession`] that
+//! combines them with prompts, timeouts and logging.
+//!
+//! A boot action that brings up a console stores its session for the
+//! namespace ([`crate::JobData::set_connection`]); later actions of the
+//! namespace get it back with [`crate::RunContext::connection`].
 
-pub mod expect;
-pub mod pty;
-pub mod session;
+pub(crate) mod expect;
+mod pty;
+mod session;
 
-pub use session::{lock, SessionHandle, SessionKind, ShellSession, WaitOutcome};
+pub use expect::{Match, Pattern};
+pub use pty::Pty;
+pub use session::{
+    compile, lock, LineOutcome, SessionHandle, SessionKind, ShellSession, WaitOutcome,
+};

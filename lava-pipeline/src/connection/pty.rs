@@ -9,13 +9,13 @@
 //! so [`Pty::kill`] ends it and everything it started.
 //!
 //! ```
-//! use lava_pipeline::connection::pty::Pty;
+//! use lava_pipeline::connection::Pty;
 //!
 //! let mut pty = Pty::spawn(&["sh".into(), "-c".into(), "echo ready".into()]).unwrap();
 //! let mut seen = Vec::new();
 //! let mut buf = [0u8; 256];
 //! loop {
-//!     lava_pipeline::cancel::wait_readable(pty.fd(), None, &lava_pipeline::cancel::CancelToken::new().unwrap()).unwrap();
+//!     lava_pipeline::unstable::wait_readable(pty.fd(), None, &lava_pipeline::CancelToken::new().unwrap()).unwrap();
 //!     match pty.read(&mut buf).unwrap() {
 //!         Some(0) => break,               // end of file
 //!         Some(n) => seen.extend_from_slice(&buf[..n]),

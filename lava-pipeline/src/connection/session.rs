@@ -6,10 +6,10 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use lava_pipeline::cancel::CancelToken;
-//! use lava_pipeline::connection::session::{SessionKind, ShellSession, WaitOutcome};
-//! use lava_pipeline::connection::expect::Pattern;
-//! use lava_pipeline::logger::Logger;
+//! use lava_pipeline::CancelToken;
+//! use lava_pipeline::connection::{SessionKind, ShellSession, WaitOutcome};
+//! use lava_pipeline::connection::Pattern;
+//! use lava_pipeline::Logger;
 //!
 //! let (logger, memory) = Logger::memory("1");
 //! let cancel = CancelToken::new().unwrap();
@@ -32,8 +32,8 @@ use lava_proto::log::LogLevel;
 
 use crate::cancel::{wait_readable, CancelToken};
 use crate::connection::expect::{Cursor, Expect, Match, Pattern};
-use crate::connection::pty::Pty;
-use crate::error::PipelineError;
+use crate::connection::Pty;
+use crate::error::Error;
 use crate::logger::Logger;
 use crate::timeout::Deadline;
 
@@ -105,13 +105,9 @@ pub struct ShellSession {
 
 impl ShellSession {
     /// Spawn `argv` on a pty and wrap it.
-    pub fn spawn(
-        argv: &[String],
-        logger: Logger,
-        kind: SessionKind,
-    ) -> Result<Self, PipelineError> {
+    pub fn spawn(argv: &[String], logger: Logger, kind: SessionKind) -> Result<Self, Error> {
         let pty = Pty::spawn(argv).map_err(|e| {
-            PipelineError::infrastructure(format!("Unable to start '{}': {e}", argv.join(" ")))
+            Error::infrastructure(format!("Unable to start '{}': {e}", argv.join(" ")))
         })?;
         Ok(ShellSession {
             pty,
@@ -190,11 +186,7 @@ impl ShellSession {
 
     /// Read what arrives before `until`. `Ok(true)`: data (or end of file)
     /// was read; `Ok(false)`: timeout.
-    pub fn fill(
-        &mut self,
-        until: Option<Instant>,
-        cancel: &CancelToken,
-    ) -> Result<bool, PipelineError> {
+    pub fn fill(&mut self, until: Option<Instant>, cancel: &CancelToken) -> Result<bool, Error> {
         if self.eof {
             return Ok(true);
         }
@@ -218,7 +210,7 @@ impl ShellSession {
                     }
                 }
                 Err(e) => {
-                    return Err(PipelineError::infrastructure(format!(
+                    return Err(Error::infrastructure(format!(
                         "Reading the console failed: {e}"
                     )))
                 }
@@ -233,7 +225,7 @@ impl ShellSession {
         patterns: &[Pattern],
         until: Instant,
         cancel: &CancelToken,
-    ) -> Result<WaitOutcome, PipelineError> {
+    ) -> Result<WaitOutcome, Error> {
         let mut cursor = Cursor::default();
         loop {
             if let Some(m) = self.engine.search(patterns, &mut cursor) {
@@ -256,7 +248,7 @@ impl ShellSession {
         &mut self,
         until: Instant,
         cancel: &CancelToken,
-    ) -> Result<LineOutcome, PipelineError> {
+    ) -> Result<LineOutcome, Error> {
         loop {
             if let Some(line) = self.engine.next_line() {
                 return Ok(LineOutcome::Line(line));
@@ -283,10 +275,10 @@ impl ShellSession {
         self.engine.clear();
     }
 
-    fn write(&mut self, data: &[u8]) -> Result<(), PipelineError> {
-        self.pty.write_all(data).map_err(|e| {
-            PipelineError::infrastructure(format!("Writing to the console failed: {e}"))
-        })
+    fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.pty
+            .write_all(data)
+            .map_err(|e| Error::infrastructure(format!("Writing to the console failed: {e}")))
     }
 
     /// Send `text` and the line separator, with `delay` between characters.
@@ -295,7 +287,7 @@ impl ShellSession {
         text: &str,
         delay: Duration,
         cancel: &CancelToken,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<(), Error> {
         let line = format!("{text}{}", self.line_separator);
         self.logger.input(line.as_str());
         self.type_text(&line, delay, cancel)
@@ -307,7 +299,7 @@ impl ShellSession {
         text: &str,
         delay: Duration,
         cancel: &CancelToken,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<(), Error> {
         self.logger
             .input(format!("********{}", self.line_separator));
         let line = format!("{text}{}", self.line_separator);
@@ -315,12 +307,7 @@ impl ShellSession {
     }
 
     /// Send `text` as is (logged as `input`).
-    pub fn send(
-        &mut self,
-        text: &str,
-        delay: Duration,
-        cancel: &CancelToken,
-    ) -> Result<(), PipelineError> {
+    pub fn send(&mut self, text: &str, delay: Duration, cancel: &CancelToken) -> Result<(), Error> {
         self.logger.input(text);
         self.type_text(text, delay, cancel)
     }
@@ -330,7 +317,7 @@ impl ShellSession {
         text: &str,
         delay: Duration,
         cancel: &CancelToken,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<(), Error> {
         if delay.is_zero() {
             return self.write(text.as_bytes());
         }
@@ -345,14 +332,14 @@ impl ShellSession {
     }
 
     /// Send Ctrl-`c` (logged as `input`).
-    pub fn sendcontrol(&mut self, c: char) -> Result<(), PipelineError> {
+    pub fn sendcontrol(&mut self, c: char) -> Result<(), Error> {
         self.logger.input(c.to_string());
         let code = (c.to_ascii_lowercase() as u8) & 0x1f;
         self.write(&[code])
     }
 
     /// Compile the current prompts.
-    pub fn prompt_patterns(&self) -> Result<Vec<Pattern>, PipelineError> {
+    pub fn prompt_patterns(&self) -> Result<Vec<Pattern>, Error> {
         compile(&self.prompts)
     }
 
@@ -363,14 +350,14 @@ impl ShellSession {
         &mut self,
         deadline: &Deadline,
         cancel: &CancelToken,
-    ) -> Result<Match, PipelineError> {
+    ) -> Result<Match, Error> {
         let patterns = self.prompt_patterns()?;
         let until = deadline.within(self.connection_timeout);
         match self.expect(&patterns, until, cancel)? {
             WaitOutcome::Matched(m) => Ok(m),
-            WaitOutcome::Eof => Err(PipelineError::infrastructure("Connection closed")),
+            WaitOutcome::Eof => Err(Error::infrastructure("Connection closed")),
             WaitOutcome::Timeout if deadline.expired() => Err(deadline.error()),
-            WaitOutcome::Timeout => Err(PipelineError::job("wait for prompt timed out")),
+            WaitOutcome::Timeout => Err(Error::job("wait for prompt timed out")),
         }
     }
 
@@ -381,7 +368,7 @@ impl ShellSession {
         prompts: &[String],
         deadline: &Deadline,
         cancel: &CancelToken,
-    ) -> Result<Match, PipelineError> {
+    ) -> Result<Match, Error> {
         let saved = std::mem::replace(&mut self.prompts, prompts.to_vec());
         let result = self.wait_prompt(deadline, cancel);
         self.prompts = saved;
@@ -396,14 +383,14 @@ impl ShellSession {
         patterns: &[Pattern],
         deadline: &Deadline,
         cancel: &CancelToken,
-    ) -> Result<Match, PipelineError> {
+    ) -> Result<Match, Error> {
         let remaining = deadline.remaining().unwrap_or(self.connection_timeout);
         let mut slice = remaining / 2;
         for attempt in 0..7 {
             let until = deadline.within(slice);
             match self.expect(patterns, until, cancel)? {
                 WaitOutcome::Matched(m) => return Ok(m),
-                WaitOutcome::Eof => return Err(PipelineError::infrastructure("Connection closed")),
+                WaitOutcome::Eof => return Err(Error::infrastructure("Connection closed")),
                 WaitOutcome::Timeout => {
                     if deadline.expired() {
                         return Err(deadline.error());
@@ -416,7 +403,7 @@ impl ShellSession {
                 }
             }
         }
-        Err(PipelineError::job("wait for prompt timed out"))
+        Err(Error::job("wait for prompt timed out"))
     }
 
     /// Read for `duration`, logging output as `feedback`; returns the
@@ -481,11 +468,9 @@ impl ShellSession {
 }
 
 /// Compile a list of regular expressions (a bad one is a `Job` error).
-pub fn compile(patterns: &[String]) -> Result<Vec<Pattern>, PipelineError> {
+pub fn compile(patterns: &[String]) -> Result<Vec<Pattern>, Error> {
     patterns
         .iter()
-        .map(|p| {
-            Pattern::new(p).map_err(|e| PipelineError::job(format!("Invalid pattern '{p}': {e}")))
-        })
+        .map(|p| Pattern::new(p).map_err(|e| Error::job(format!("Invalid pattern '{p}': {e}"))))
         .collect()
 }

@@ -10,7 +10,7 @@
 //! encoded tricks, and no symbolic link leading out of the job's directory.
 //!
 //! ```
-//! use lava_pipeline::slave::http::FileServer;
+//! use lava_pipeline::slave::FileServer;
 //!
 //! let root = tempfile::tempdir().unwrap();
 //! std::fs::create_dir(root.path().join("12")).unwrap();

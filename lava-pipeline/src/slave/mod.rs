@@ -3,7 +3,7 @@
 //!
 //! The worker declares nothing about its devices: everything it needs comes
 //! in START (job definition, device configuration, dispatcher
-//! configuration, environment). Its job table ([`jobs`]) survives restarts,
+//! configuration, environment). Its job table (SQLite) survives restarts,
 //! and lava-run processes run in their own process group, so the worker can
 //! be restarted at any time without touching running jobs; it then reports
 //! their END when they finish.
@@ -16,9 +16,10 @@
 //! for every HELLO_RETRY (libzmq does not reconnect after a refused CURVE
 //! handshake).
 
-pub mod http;
-pub mod jobs;
-pub mod process;
+pub use http::FileServer;
+mod http;
+mod jobs;
+mod process;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use lava_proto::cert;
 use lava_proto::control::{JobEnd, Message, StartJob, PROTOCOL_VERSION};
 use lava_proto::socket::{self, ConnectOptions, Security, MASTER_ID};
 
+use crate::run::RunOptions;
 use jobs::{unix_now, JobTable, SlaveJob, SlaveJobStatus};
 use process::ProcessId;
 
@@ -54,7 +56,11 @@ pub struct SlaveConfig {
     pub slave_dir: PathBuf,
     /// lava-run's download directory root (LAVA: `/var/lib/lava/dispatcher/tmp`).
     pub dispatcher_tmp: PathBuf,
-    /// The lava-run program (`--lava-run`).
+    /// The lava-run program (`--lava-run`), started with the command line
+    /// of [`RunOptions::to_args`]. It may be LAVA's own lava-run, ours,
+    /// or the lab's own binary whose `main` calls
+    /// [`crate::run::main_with`] with a registry holding its own
+    /// strategies (see `examples/custom-lava-run.rs`).
     pub lava_run: PathBuf,
     /// CURVE: the master's public certificate and our secret certificate
     /// (`--master-cert`, `--slave-cert`).
@@ -65,28 +71,36 @@ pub struct SlaveConfig {
     /// this long ([`CANCEL_GRACE`] in LAVA).
     pub cancel_grace: Duration,
     /// Serve the jobs' download directories over HTTP on this address
-    /// (`--http-bind`, e.g. `0.0.0.0:80`); see [`http`].
+    /// (`--http-bind`, e.g. `0.0.0.0:80`); see [`FileServer`].
     pub http_bind: Option<String>,
 }
 
 /// Why the worker could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SlaveError {
     /// A socket could not be set up.
-    #[error("{0}")]
+    #[error(transparent)]
     Socket(#[from] socket::SocketError),
     /// A certificate could not be read.
-    #[error("{0}")]
+    #[error(transparent)]
     Certificate(#[from] cert::CertError),
     /// The job table could not be opened.
-    #[error("job table: {0}")]
-    Jobs(#[from] rusqlite::Error),
-    /// A directory could not be created.
-    #[error("{0}")]
-    Io(String),
-    /// A ZeroMQ call failed.
-    #[error("ZeroMQ: {0}")]
-    Zmq(#[from] zmq::Error),
+    #[error("job table {}: {source}", path.display())]
+    Jobs {
+        /// The table's file.
+        path: PathBuf,
+        /// The database's error.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// A directory or the HTTP server could not be set up.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being set up.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// The worker daemon.
@@ -129,17 +143,29 @@ impl Slave {
             }
         };
         for dir in [config.slave_dir.join("tmp"), config.dispatcher_tmp.clone()] {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| SlaveError::Io(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir).map_err(|source| SlaveError::Io {
+                what: dir.display().to_string(),
+                source,
+            })?;
         }
-        let jobs = JobTable::open(&config.slave_dir.join("db.sqlite3"))?;
+        let table = config.slave_dir.join("db.sqlite3");
+        let table_error = |e: rusqlite::Error| SlaveError::Jobs {
+            path: table.clone(),
+            source: Box::new(e),
+        };
+        let jobs = JobTable::open(&table).map_err(table_error)?;
         let files = match &config.http_bind {
             None => None,
             Some(bind) => {
-                let server = http::FileServer::start(bind, &config.dispatcher_tmp)
-                    .map_err(|e| SlaveError::Io(format!("HTTP server on {bind}: {e}")))?;
+                let server =
+                    http::FileServer::start(bind, &config.dispatcher_tmp).map_err(|source| {
+                        SlaveError::Io {
+                            what: format!("HTTP server on {bind}"),
+                            source,
+                        }
+                    })?;
                 // Jobs adopted from before a restart are still served.
-                for job in jobs.all()? {
+                for job in jobs.all().map_err(table_error)? {
                     server.allow(&format!("{}{}", job.prefix, job.id));
                 }
                 Some(server)
@@ -408,33 +434,25 @@ impl Slave {
         std::fs::write(dir.join("job.yaml"), &start.definition)?;
         std::fs::write(dir.join("device.yaml"), &start.device)?;
         std::fs::write(dir.join("dispatcher.yaml"), &start.dispatcher)?;
-        let path = |name: &str| dir.join(name).display().to_string();
-        let mut args = vec![
-            format!("--device={}", path("device.yaml")),
-            format!("--dispatcher={}", path("dispatcher.yaml")),
-            format!("--output-dir={}", dir.display()),
-            format!("--job-id={}", start.job_id),
-            format!("--logging-url={}", self.config.socket_addr),
-            path("job.yaml"),
-        ];
-        if let Some(proxy) = &self.config.connect.socks_proxy {
-            args.extend(["--socks-proxy".into(), proxy.clone()]);
-        }
-        if self.config.connect.ipv6 {
-            args.push("--ipv6".into());
-        }
+        let mut options = RunOptions::new(
+            start.job_id.to_string(),
+            dir,
+            dir.join("device.yaml"),
+            dir.join("job.yaml"),
+        );
+        options.dispatcher = Some(dir.join("dispatcher.yaml"));
+        options.logging_url = Some(self.config.socket_addr.clone());
+        options.socks_proxy = self.config.connect.socks_proxy.clone();
+        options.ipv6 = self.config.connect.ipv6;
         if let Some((master_cert, slave_cert)) = &self.config.encrypt {
-            args.extend([
-                "--master-cert".into(),
-                master_cert.display().to_string(),
-                "--slave-cert".into(),
-                slave_cert.display().to_string(),
-            ]);
+            options.master_cert = Some(master_cert.clone());
+            options.slave_cert = Some(slave_cert.clone());
         }
         if !start.env_dut.is_empty() {
             std::fs::write(dir.join("env.dut.yaml"), &start.env_dut)?;
-            args.push(format!("--env-dut={}", path("env.dut.yaml")));
+            options.env_dut = Some(dir.join("env.dut.yaml"));
         }
+        let args = options.to_args();
         let env = environment(&start.env);
         process::spawn(
             &self.config.lava_run,

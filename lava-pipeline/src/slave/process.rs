@@ -73,7 +73,7 @@ impl ProcessId {
 /// stderr going to the given files, with the environment `env` (exactly).
 pub fn spawn(
     program: &Path,
-    args: &[String],
+    args: &[std::ffi::OsString],
     env: &[(String, String)],
     stdout: &Path,
     stderr: &Path,
@@ -107,7 +107,7 @@ mod tests {
         let marker = format!("60.{}", std::process::id());
         let (mut child, id) = spawn(
             Path::new("/bin/sh"),
-            &["-c".into(), format!("exec sleep {marker}")],
+            &["-c".into(), format!("exec sleep {marker}").into()],
             &[],
             &dir.path().join("out"),
             &dir.path().join("err"),

@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use lava_proto::yaml::{Mapping, Value};
 
-use crate::action::{Action, RunContext, Validate};
+use crate::action::{About, Action, RunContext, Validate};
 use crate::actions::boot::{block_prompts, patterns};
 use crate::connection::expect::Pattern;
 use crate::connection::{lock, WaitOutcome};
-use crate::error::PipelineError;
+use crate::error::Error;
 use crate::logger::result_map;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,17 +63,17 @@ pub struct AutoLogin {
     prompts: Vec<String>,
 }
 
+const ABOUT_AUTO_LOGIN_ACTION: About = About::new(
+    "auto-login-action",
+    "automatically login after boot using job parameters and checking for messages.",
+    "Auto-login after boot with support for kernel messages.",
+);
+
 impl Action for AutoLogin {
-    fn name(&self) -> &str {
-        "auto-login-action"
+    fn about(&self) -> About {
+        ABOUT_AUTO_LOGIN_ACTION
     }
-    fn description(&self) -> &str {
-        "automatically login after boot using job parameters and checking for messages."
-    }
-    fn summary(&self) -> &str {
-        "Auto-login after boot with support for kernel messages."
-    }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         self.prompts = block_prompts(&v.node.block);
         if self.prompts.is_empty() {
             v.error("'prompts' is mandatory for AutoLoginAction");
@@ -107,9 +107,9 @@ impl Action for AutoLogin {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(session) = ctx.connection() else {
-            return Err(PipelineError::job("No connection to log in on"));
+            return Err(Error::job("No connection to log in on"));
         };
         let block = ctx.node.block.clone();
         let started = std::time::Instant::now();
@@ -179,10 +179,10 @@ impl Action for AutoLogin {
         let mut sent_password = false;
         let mut kernel_seen = false;
         let quiet = ctx.node.connection_timeout.max(Duration::from_secs(1));
-        let outcome: Result<String, PipelineError> = loop {
+        let outcome: Result<String, Error> = loop {
             let until = ctx.deadline.within(quiet);
             match s.expect(&compiled, until, ctx.cancel)? {
-                WaitOutcome::Eof => break Err(PipelineError::infrastructure("Connection closed")),
+                WaitOutcome::Eof => break Err(Error::infrastructure("Connection closed")),
                 WaitOutcome::Timeout => {
                     if ctx.deadline.expired() {
                         kernel_messages.push(Value::from(
@@ -205,7 +205,7 @@ impl Action for AutoLogin {
                             ("message", m.matched.as_str().into()),
                             ("panic", KERNEL_PANIC.into()),
                         ])));
-                        break Err(PipelineError::job("Kernel panic detected"));
+                        break Err(Error::job("Kernel panic detected"));
                     }
                     Meaning::Warning => {
                         ctx.logger.warning("Kernel warnings or errors detected.");
@@ -215,20 +215,20 @@ impl Action for AutoLogin {
                         ])));
                     }
                     Meaning::FailureMessage => {
-                        break Err(PipelineError::job(format!(
+                        break Err(Error::job(format!(
                             "Matched job-specific failure message: '{}'",
                             sources[m.index]
                         )));
                     }
-                    Meaning::LoginIncorrect => break Err(PipelineError::job("Login incorrect")),
+                    Meaning::LoginIncorrect => break Err(Error::job("Login incorrect")),
                     Meaning::BootloaderError => {
-                        break Err(PipelineError::infrastructure(format!(
+                        break Err(Error::infrastructure(format!(
                             "matched a bootloader error message: '{}' ({})",
                             m.matched, m.index
                         )))
                     }
                     Meaning::LoginTimedOut => {
-                        break Err(PipelineError::job(if login.is_some() {
+                        break Err(Error::job(if login.is_some() {
                             "Login timed out"
                         } else {
                             "auto_login not enabled but image requested login details."
@@ -307,19 +307,19 @@ impl Action for AutoLogin {
 #[derive(Debug, Default)]
 pub struct ExpectShellConnection;
 
+const ABOUT_EXPECT_SHELL_CONNECTION: About = About::new(
+    "expect-shell-connection",
+    "Wait for a shell",
+    "Expect a shell prompt",
+);
+
 impl Action for ExpectShellConnection {
-    fn name(&self) -> &str {
-        "expect-shell-connection"
+    fn about(&self) -> About {
+        ABOUT_EXPECT_SHELL_CONNECTION
     }
-    fn description(&self) -> &str {
-        "Wait for a shell"
-    }
-    fn summary(&self) -> &str {
-        "Expect a shell prompt"
-    }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(session) = ctx.connection() else {
-            return Err(PipelineError::job(
+            return Err(Error::job(
                 "No connection available for expect-shell-connection",
             ));
         };
@@ -343,17 +343,17 @@ pub struct ExportDeviceEnv {
     commands: Vec<String>,
 }
 
+const ABOUT_EXPORT_DEVICE_ENV: About = About::new(
+    "export-device-env",
+    "Exports environment variables to the device",
+    "Exports environment variables action",
+);
+
 impl Action for ExportDeviceEnv {
-    fn name(&self) -> &str {
-        "export-device-env"
+    fn about(&self) -> About {
+        ABOUT_EXPORT_DEVICE_ENV
     }
-    fn description(&self) -> &str {
-        "Exports environment variables to the device"
-    }
-    fn summary(&self) -> &str {
-        "Exports environment variables action"
-    }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let shell_file = v
             .get("deploy-device-env", "environment", "shell_file")
             .and_then(Value::as_str)
@@ -375,7 +375,7 @@ impl Action for ExportDeviceEnv {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(session) = ctx.connection() else {
             return Ok(());
         };

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use lava_devices::DeviceConfig;
 use lava_proto::yaml::Value;
 
-use crate::action::{Action, Block, Populate, RunContext, Validate};
+use crate::action::{About, Action, Block, Populate, RunContext, Validate};
 use crate::actions::power::ResetDevice;
 use crate::connection::expect::Pattern;
 use crate::connection::{SessionKind, ShellSession};
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::host;
 use crate::job::JobInfo;
 use crate::strategy::{Family, Strategy};
@@ -44,12 +44,12 @@ pub fn add_login_tail(p: &mut Populate<'_>) {
 
 /// The console command of the device (the deprecated `connect`, else the
 /// connection tagged `primary`), with its tags.
-pub fn primary_connection(device: &DeviceConfig) -> Result<(String, Vec<String>), PipelineError> {
+pub fn primary_connection(device: &DeviceConfig) -> Result<(String, Vec<String>), Error> {
     if let Some(connect) = &device.commands.connect {
         return Ok((connect.clone(), Vec::new()));
     }
     if device.commands.connections.is_empty() {
-        return Err(PipelineError::job(
+        return Err(Error::job(
             "Unable to connect to device: no connection command",
         ));
     }
@@ -59,7 +59,7 @@ pub fn primary_connection(device: &DeviceConfig) -> Result<(String, Vec<String>)
         .iter()
         .find(|c| c.tags.iter().any(|t| t == "primary"))
         .map(|c| (c.connect.clone(), c.tags.clone()))
-        .ok_or_else(|| PipelineError::job("Unable to identify primary connection command."))
+        .ok_or_else(|| Error::job("Unable to identify primary connection command."))
 }
 
 /// `connect-device`: start the device's console command on a pty (or
@@ -70,20 +70,20 @@ pub struct ConnectDevice {
     tags: Vec<String>,
 }
 
+const ABOUT_CONNECT_DEVICE: About = About::new(
+    "connect-device",
+    "use the configured command to connect serial to the device",
+    "run connection command",
+);
+
 impl Action for ConnectDevice {
-    fn name(&self) -> &str {
-        "connect-device"
-    }
-    fn description(&self) -> &str {
-        "use the configured command to connect serial to the device"
-    }
-    fn summary(&self) -> &str {
-        "run connection command"
+    fn about(&self) -> About {
+        ABOUT_CONNECT_DEVICE
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let serial = v
             .job
             .device
@@ -96,8 +96,7 @@ impl Action for ConnectDevice {
         }
         match primary_connection(&v.job.device) {
             Ok((command, tags)) => {
-                self.command =
-                    host::split_command(&command).map_err(PipelineError::configuration)?;
+                self.command = host::split_command(&command).map_err(Error::configuration)?;
                 self.tags = tags;
                 if let Some(program) = self.command.first() {
                     host::which(program)?;
@@ -109,7 +108,7 @@ impl Action for ConnectDevice {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let ns = ctx.namespace().to_string();
         let cns = ctx.node.block.connection_namespace().to_string();
         if let Some(existing) = ctx.data.connection(&cns) {
@@ -118,7 +117,7 @@ impl Action for ConnectDevice {
             return Ok(());
         }
         if cns != ns {
-            return Err(PipelineError::job(format!(
+            return Err(Error::job(format!(
                 "Unable to reuse the connection of namespace '{cns}': it has none"
             )));
         }
@@ -149,7 +148,7 @@ pub fn default_prompt(device: &DeviceConfig) -> String {
 /// Watch a new console for up to a second: an immediate end of file or a
 /// known refusal ("Connection refused", "Port already in use") is an
 /// infrastructure error now, not a prompt timeout minutes later.
-fn check_connected(session: &mut ShellSession, ctx: &RunContext<'_>) -> Result<(), PipelineError> {
+fn check_connected(session: &mut ShellSession, ctx: &RunContext<'_>) -> Result<(), Error> {
     let errors = [
         "Connection refused",
         "Port already in use",
@@ -161,12 +160,12 @@ fn check_connected(session: &mut ShellSession, ctx: &RunContext<'_>) -> Result<(
     while Instant::now() < until {
         let got = session.fill(Some(until), ctx.cancel)?;
         if let Some(e) = errors.iter().find(|e| session.buffered().contains(**e)) {
-            return Err(PipelineError::infrastructure(format!(
+            return Err(Error::infrastructure(format!(
                 "Connection to the device failed: {e}"
             )));
         }
         if session.is_eof() {
-            return Err(PipelineError::infrastructure(
+            return Err(Error::infrastructure(
                 "Connection closed: the connection command exited",
             ));
         }
@@ -181,20 +180,20 @@ fn check_connected(session: &mut ShellSession, ctx: &RunContext<'_>) -> Result<(
 #[derive(Debug, Default)]
 pub struct MinimalBoot;
 
+const ABOUT_MINIMAL_BOOT: About = About::new(
+    "minimal-boot",
+    "connect and reset device",
+    "connect and reset device",
+);
+
 impl Action for MinimalBoot {
-    fn name(&self) -> &str {
-        "minimal-boot"
-    }
-    fn description(&self) -> &str {
-        "connect and reset device"
-    }
-    fn summary(&self) -> &str {
-        "connect and reset device"
+    fn about(&self) -> About {
+        ABOUT_MINIMAL_BOOT
     }
     fn retries(&self) -> Option<u32> {
         Some(1)
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(ConnectDevice::default());
         let reset = p
             .block
@@ -221,19 +220,10 @@ impl Strategy for MinimalStrategy {
         Family::Boot
     }
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
-        if block.get_str("method") != Some("minimal") {
-            return Err("'method' was not 'minimal'".into());
-        }
-        if device.boot_method("minimal").is_none() {
-            return Err("'minimal' not in the device configuration boot methods".into());
-        }
-        Ok(())
+        Family::Boot.require(block, "minimal")?;
+        Family::Boot.require_device(device, "minimal")
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
         Ok(Box::new(MinimalBoot))
     }
 }
@@ -255,6 +245,6 @@ pub fn block_prompts(block: &Block) -> Vec<String> {
 }
 
 /// Compile patterns, with a `Job` error naming a bad one.
-pub fn patterns(list: &[String]) -> Result<Vec<Pattern>, PipelineError> {
-    crate::connection::session::compile(list)
+pub fn patterns(list: &[String]) -> Result<Vec<Pattern>, Error> {
+    crate::connection::compile(list)
 }

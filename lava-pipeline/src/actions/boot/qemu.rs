@@ -20,10 +20,10 @@ use std::sync::Arc;
 use lava_devices::DeviceConfig;
 use lava_proto::yaml::Value;
 
-use crate::action::{Action, Block, Populate, RunContext, Validate};
+use crate::action::{About, Action, Block, Populate, RunContext, Validate};
 use crate::actions::boot::add_login_tail;
 use crate::connection::{SessionKind, ShellSession};
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::host;
 use crate::job::{scalar, JobInfo};
 use crate::strategy::{Family, Strategy};
@@ -51,11 +51,7 @@ impl Strategy for QemuStrategy {
             _ => Err("'method' was not one of qemu, qemu-nfs, monitor".into()),
         }
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
         Ok(Box::new(BootImageRetry))
     }
 }
@@ -64,20 +60,20 @@ impl Strategy for QemuStrategy {
 #[derive(Debug, Default)]
 pub struct BootImageRetry;
 
+const ABOUT_BOOT_IMAGE_RETRY: About = About::new(
+    "boot-image-retry",
+    "boot image with retry",
+    "boot with retry",
+);
+
 impl Action for BootImageRetry {
-    fn name(&self) -> &str {
-        "boot-image-retry"
-    }
-    fn description(&self) -> &str {
-        "boot image with retry"
-    }
-    fn summary(&self) -> &str {
-        "boot with retry"
+    fn about(&self) -> About {
+        ABOUT_BOOT_IMAGE_RETRY
     }
     fn retries(&self) -> Option<u32> {
         Some(1)
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(BootQemuImage);
         add_login_tail(p);
         Ok(())
@@ -88,20 +84,20 @@ impl Action for BootImageRetry {
 #[derive(Debug, Default)]
 pub struct BootQemuImage;
 
+const ABOUT_BOOT_QEMU_IMAGE: About = About::new(
+    "boot-qemu-image",
+    "boot image using QEMU command line",
+    "boot QEMU image",
+);
+
 impl Action for BootQemuImage {
-    fn name(&self) -> &str {
-        "boot-qemu-image"
-    }
-    fn description(&self) -> &str {
-        "boot image using QEMU command line"
-    }
-    fn summary(&self) -> &str {
-        "boot QEMU image"
+    fn about(&self) -> About {
+        ABOUT_BOOT_QEMU_IMAGE
     }
     fn retries(&self) -> Option<u32> {
         Some(1)
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(ExecuteQemu::default());
         Ok(())
     }
@@ -115,23 +111,23 @@ pub struct ExecuteQemu {
     driveid: String,
 }
 
+const ABOUT_EXECUTE_QEMU: About = About::new(
+    "execute-qemu",
+    "call qemu to boot the image",
+    "execute qemu to boot the image",
+);
+
 impl Action for ExecuteQemu {
-    fn name(&self) -> &str {
-        "execute-qemu"
-    }
-    fn description(&self) -> &str {
-        "call qemu to boot the image"
-    }
-    fn summary(&self) -> &str {
-        "execute qemu to boot the image"
+    fn about(&self) -> About {
+        ABOUT_EXECUTE_QEMU
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let context = v.job.job_context();
         let Some(arch) = context.get("arch").map(scalar) else {
-            return Err(PipelineError::job("Missing 'arch' in job context"));
+            return Err(Error::job("Missing 'arch' in job context"));
         };
         if let Some(Value::Sequence(archs)) = v.job.device.data.get("available_architectures") {
             if !archs.iter().any(|a| scalar(a) == arch) {
@@ -150,9 +146,7 @@ impl Action for ExecuteQemu {
             return Ok(());
         };
         let Some(command) = method.parameters.get("command").map(scalar) else {
-            return Err(PipelineError::configuration(
-                "The qemu boot method has no command",
-            ));
+            return Err(Error::configuration("The qemu boot method has no command"));
         };
         let command = command.trim().to_string();
         let program = host::which(&command)?;
@@ -161,14 +155,14 @@ impl Action for ExecuteQemu {
             match method.parameters.get(key) {
                 Some(Value::Sequence(items)) => {
                     for item in items {
-                        let words = host::split_command(&scalar(item))
-                            .map_err(PipelineError::configuration)?;
+                        let words =
+                            host::split_command(&scalar(item)).map_err(Error::configuration)?;
                         self.base.extend(words);
                     }
                 }
                 Some(Value::String(s)) => self
                     .base
-                    .extend(host::split_command(s).map_err(PipelineError::configuration)?),
+                    .extend(host::split_command(s).map_err(Error::configuration)?),
                 _ => {}
             }
         }
@@ -209,7 +203,7 @@ impl Action for ExecuteQemu {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let ns = ctx.namespace().to_string();
         if let Some(old) = ctx.data.take_connection(&ns) {
             crate::connection::lock(&old).finalise(ctx.logger);
@@ -227,7 +221,7 @@ impl Action for ExecuteQemu {
                 continue;
             };
             let arg = arg.replace(&format!("{{{label}}}"), &file);
-            argv.extend(host::split_command(&arg).map_err(PipelineError::job)?);
+            argv.extend(host::split_command(&arg).map_err(Error::job)?);
         }
         if let (Some(file), Some(uuid)) = (
             ctx.get_str("apply-overlay-guest", "guest", "filename"),

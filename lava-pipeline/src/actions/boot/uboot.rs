@@ -26,11 +26,11 @@ use std::time::Duration;
 use lava_devices::DeviceConfig;
 use lava_proto::yaml::Value;
 
-use crate::action::{Action, Block, Populate, RunContext, Validate};
+use crate::action::{About, Action, Block, Populate, RunContext, Validate};
 use crate::actions::boot::{add_login_tail, ConnectDevice};
 use crate::actions::power::ResetDevice;
 use crate::connection::{self, WaitOutcome};
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::job::{scalar, JobInfo};
 use crate::strategy::{Family, Strategy};
 
@@ -64,22 +64,13 @@ impl Strategy for UBootStrategy {
         Family::Boot
     }
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
-        if block.get_str("method") != Some("u-boot") {
-            return Err("'method' was not 'u-boot'".into());
-        }
+        Family::Boot.require(block, "u-boot")?;
         if block.get("commands").is_none() {
             return Err("'commands' not in the boot parameters".into());
         }
-        if device.boot_method("u-boot").is_none() {
-            return Err("'u-boot' not in the device configuration boot methods".into());
-        }
-        Ok(())
+        Family::Boot.require_device(device, "u-boot")
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
         Ok(Box::new(UBootAction))
     }
 }
@@ -177,7 +168,7 @@ impl Deployed {
 /// The dispatcher's address for the board: `dispatcher_ip` of the
 /// dispatcher configuration, else the address the host would use for
 /// outside traffic (no packet is sent).
-pub fn dispatcher_ip(dispatcher: &lava_proto::yaml::Mapping) -> Result<String, PipelineError> {
+pub fn dispatcher_ip(dispatcher: &lava_proto::yaml::Mapping) -> Result<String, Error> {
     if let Some(ip) = dispatcher.get("dispatcher_ip").map(scalar) {
         if !ip.is_empty() {
             return Ok(ip);
@@ -187,7 +178,7 @@ pub fn dispatcher_ip(dispatcher: &lava_proto::yaml::Mapping) -> Result<String, P
         .and_then(|s| s.connect("192.0.2.1:9").map(|()| s))
         .and_then(|s| s.local_addr())
         .map_err(|e| {
-            PipelineError::infrastructure(format!(
+            Error::infrastructure(format!(
                 "Unable to find the dispatcher's IP address (set dispatcher_ip): {e}"
             ))
         })?;
@@ -198,20 +189,20 @@ pub fn dispatcher_ip(dispatcher: &lava_proto::yaml::Mapping) -> Result<String, P
 #[derive(Debug, Default)]
 pub struct UBootAction;
 
+const ABOUT_UBOOT_ACTION: About = About::new(
+    "uboot-action",
+    "interactive uboot action",
+    "pass uboot commands",
+);
+
 impl Action for UBootAction {
-    fn name(&self) -> &str {
-        "uboot-action"
-    }
-    fn description(&self) -> &str {
-        "interactive uboot action"
-    }
-    fn summary(&self) -> &str {
-        "pass uboot commands"
+    fn about(&self) -> About {
+        ABOUT_UBOOT_ACTION
     }
     fn retries(&self) -> Option<u32> {
         Some(1)
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(BootloaderOverlay::default());
         p.add(ConnectDevice::default());
         p.add(UBootRetry);
@@ -223,20 +214,20 @@ impl Action for UBootAction {
 #[derive(Debug, Default)]
 pub struct UBootRetry;
 
+const ABOUT_UBOOT_RETRY: About = About::new(
+    "uboot-retry",
+    "interactive uboot retry action",
+    "uboot commands with retry",
+);
+
 impl Action for UBootRetry {
-    fn name(&self) -> &str {
-        "uboot-retry"
-    }
-    fn description(&self) -> &str {
-        "interactive uboot retry action"
-    }
-    fn summary(&self) -> &str {
-        "uboot commands with retry"
+    fn about(&self) -> About {
+        ABOUT_UBOOT_RETRY
     }
     fn retries(&self) -> Option<u32> {
         Some(1)
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(ResetDevice);
         p.add(BootloaderInterrupt::default());
         p.add(BootloaderCommands::default());
@@ -251,17 +242,17 @@ pub struct BootloaderOverlay {
     commands: Vec<String>,
 }
 
+const ABOUT_BOOTLOADER_OVERLAY: About = About::new(
+    "bootloader-overlay",
+    "substitute job data into bootloader command list",
+    "replace placeholders with job data",
+);
+
 impl Action for BootloaderOverlay {
-    fn name(&self) -> &str {
-        "bootloader-overlay"
+    fn about(&self) -> About {
+        ABOUT_BOOTLOADER_OVERLAY
     }
-    fn description(&self) -> &str {
-        "substitute job data into bootloader command list"
-    }
-    fn summary(&self) -> &str {
-        "replace placeholders with job data"
-    }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let block = v.node.block.clone();
         match block.get("commands") {
             Some(Value::Sequence(items)) => {
@@ -299,7 +290,7 @@ impl Action for BootloaderOverlay {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         if ctx
             .node
             .block
@@ -388,20 +379,20 @@ pub struct BootloaderInterrupt {
     needs_interrupt: bool,
 }
 
+const ABOUT_BOOTLOADER_INTERRUPT: About = About::new(
+    "bootloader-interrupt",
+    "interrupt bootloader",
+    "interrupt bootloader to get an interactive shell",
+);
+
 impl Action for BootloaderInterrupt {
-    fn name(&self) -> &str {
-        "bootloader-interrupt"
-    }
-    fn description(&self) -> &str {
-        "interrupt bootloader"
-    }
-    fn summary(&self) -> &str {
-        "interrupt bootloader to get an interactive shell"
+    fn about(&self) -> About {
+        ABOUT_BOOTLOADER_INTERRUPT
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let device = &v.job.device;
         let Some(method) = device.boot_method("u-boot") else {
             v.error("The device has no u-boot boot method");
@@ -436,15 +427,15 @@ impl Action for BootloaderInterrupt {
         self.needs_interrupt = params.needs_interrupt.unwrap_or(true);
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let session = ctx
             .connection()
-            .ok_or_else(|| PipelineError::bug("bootloader-interrupt: no connection"))?;
+            .ok_or_else(|| Error::bug("bootloader-interrupt: no connection"))?;
         let mut s = connection::lock(&session);
         let until = ctx.deadline.within(Duration::from_secs(86_400));
         if !self.needs_interrupt {
             ctx.logger.info("Not interrupting the bootloader");
-            let prompt = crate::connection::session::compile(std::slice::from_ref(&self.prompt))?;
+            let prompt = crate::connection::compile(std::slice::from_ref(&self.prompt))?;
             return match s.expect(&prompt, until, ctx.cancel)? {
                 WaitOutcome::Matched(_) => {
                     drop(s);
@@ -452,16 +443,16 @@ impl Action for BootloaderInterrupt {
                     Ok(())
                 }
                 WaitOutcome::Timeout => Err(ctx.timeout_error()),
-                WaitOutcome::Eof => Err(PipelineError::infrastructure(
+                WaitOutcome::Eof => Err(Error::infrastructure(
                     "Connection closed while waiting for the bootloader prompt",
                 )),
             };
         }
-        let patterns = crate::connection::session::compile(&[regex::escape(&self.interrupt)])?;
+        let patterns = crate::connection::compile(&[regex::escape(&self.interrupt)])?;
         match s.expect(&patterns, until, ctx.cancel)? {
             WaitOutcome::Matched(_) => {}
             WaitOutcome::Timeout => {
-                return Err(PipelineError::new(
+                return Err(Error::new(
                     ErrorKind::Infrastructure,
                     format!(
                         "{} timed out waiting for '{}'",
@@ -470,7 +461,7 @@ impl Action for BootloaderInterrupt {
                 ))
             }
             WaitOutcome::Eof => {
-                return Err(PipelineError::infrastructure(
+                return Err(Error::infrastructure(
                     "Connection closed while waiting for the autoboot prompt",
                 ))
             }
@@ -497,20 +488,20 @@ pub struct BootloaderCommands {
     errors: Vec<String>,
 }
 
+const ABOUT_BOOTLOADER_COMMANDS: About = About::new(
+    "bootloader-commands",
+    "send commands to bootloader",
+    "interactive bootloader",
+);
+
 impl Action for BootloaderCommands {
-    fn name(&self) -> &str {
-        "bootloader-commands"
-    }
-    fn description(&self) -> &str {
-        "send commands to bootloader"
-    }
-    fn summary(&self) -> &str {
-        "interactive bootloader"
+    fn about(&self) -> About {
+        ABOUT_BOOTLOADER_COMMANDS
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let device = &v.job.device;
         match bootloader_prompt(device) {
             Some(p) => self.prompt = p,
@@ -534,14 +525,14 @@ impl Action for BootloaderCommands {
         );
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let session = ctx
             .connection()
-            .ok_or_else(|| PipelineError::bug("bootloader-commands: no connection"))?;
+            .ok_or_else(|| Error::bug("bootloader-commands: no connection"))?;
         let commands: Vec<String> = match ctx.get("bootloader-overlay", "u-boot", "commands") {
             Some(Value::Sequence(items)) => items.iter().map(scalar).collect(),
             _ => {
-                return Err(PipelineError::bug(
+                return Err(Error::bug(
                     "bootloader-commands: no commands from bootloader-overlay",
                 ))
             }
@@ -552,8 +543,8 @@ impl Action for BootloaderCommands {
             .unwrap_or(false);
         let mut list = vec![self.prompt.clone()];
         list.extend(self.errors.iter().map(|e| regex::escape(e)));
-        let patterns = crate::connection::session::compile(&list)?;
-        let prompt_only = crate::connection::session::compile(std::slice::from_ref(&self.prompt))?;
+        let patterns = crate::connection::compile(&list)?;
+        let prompt_only = crate::connection::compile(std::slice::from_ref(&self.prompt))?;
         let until = ctx.deadline.within(Duration::from_secs(86_400));
         let delay = ctx.node.character_delay;
         let mut s = connection::lock(&session);
@@ -572,11 +563,11 @@ impl Action for BootloaderCommands {
             }
             // the echo first, so that a stale prompt is not taken for the
             // end of this command
-            let echo = crate::connection::session::compile(&[regex::escape(command)])?;
+            let echo = crate::connection::compile(&[regex::escape(command)])?;
             wait(&mut s, &echo, until, ctx)?;
             let m = wait(&mut s, &patterns, until, ctx)?;
             if m.index != 0 {
-                return Err(PipelineError::infrastructure(format!(
+                return Err(Error::infrastructure(format!(
                     "matched a bootloader error message: '{}' ({})",
                     m.matched, m.index
                 )));
@@ -585,10 +576,10 @@ impl Action for BootloaderCommands {
         if let Some(message) = &self.final_message {
             let mut list = vec![regex::escape(message)];
             list.extend(self.errors.iter().map(|e| regex::escape(e)));
-            let finals = crate::connection::session::compile(&list)?;
+            let finals = crate::connection::compile(&list)?;
             let m = wait(&mut s, &finals, until, ctx)?;
             if m.index != 0 {
-                return Err(PipelineError::infrastructure(format!(
+                return Err(Error::infrastructure(format!(
                     "matched a bootloader error message: '{}' ({})",
                     m.matched, m.index
                 )));
@@ -603,10 +594,10 @@ fn wait(
     patterns: &[crate::connection::expect::Pattern],
     until: std::time::Instant,
     ctx: &RunContext<'_>,
-) -> Result<crate::connection::expect::Match, PipelineError> {
+) -> Result<crate::connection::expect::Match, Error> {
     match s.expect(patterns, until, ctx.cancel)? {
         WaitOutcome::Matched(m) => Ok(m),
-        WaitOutcome::Timeout => Err(PipelineError::new(
+        WaitOutcome::Timeout => Err(Error::new(
             ErrorKind::Infrastructure,
             format!(
                 "{} timed out waiting for '{}'",
@@ -618,7 +609,7 @@ fn wait(
                     .join("' or '")
             ),
         )),
-        WaitOutcome::Eof => Err(PipelineError::infrastructure(
+        WaitOutcome::Eof => Err(Error::infrastructure(
             "Connection closed while talking to the bootloader",
         )),
     }

@@ -10,15 +10,15 @@
 //! `download-action/file/<label>`, and the three digests.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use lava_proto::yaml::{Mapping, Value};
 use md5::Digest as _;
 
-use crate::action::{Action, CleanupContext, Populate, RunContext, Validate};
+use crate::action::{About, Action, CleanupContext, Populate, RunContext, Validate};
 use crate::archive::{self, Compression};
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::job::scalar;
 
 /// What to download for one label.
@@ -49,16 +49,16 @@ impl DownloadSpec {
         entry: &Value,
         dispatcher: &Mapping,
         dir_key: &str,
-    ) -> Result<Self, PipelineError> {
+    ) -> Result<Self, Error> {
         let url = entry.get("url").and_then(Value::as_str).ok_or_else(|| {
-            PipelineError::job(format!(
+            Error::job(format!(
                 "Invalid deploy action: 'url' is missing for '{label}'"
             ))
         })?;
         let compression = match entry.get("compression").and_then(Value::as_str) {
             None => None,
             Some(name) => Some(Compression::from_name(name).ok_or_else(|| {
-                PipelineError::job(format!(
+                Error::job(format!(
                     "Unknown 'compression' format '{name}' for '{label}'"
                 ))
             })?),
@@ -67,7 +67,7 @@ impl DownloadSpec {
             None => false,
             Some("tar") => true,
             Some(other) => {
-                return Err(PipelineError::job(format!(
+                return Err(Error::job(format!(
                     "Unknown 'archive' format '{other}' for '{label}'"
                 )))
             }
@@ -79,9 +79,7 @@ impl DownloadSpec {
                 .and_then(Value::as_str)
             {
                 if !format.contains("%s") {
-                    return Err(PipelineError::configuration(
-                        "http_url_format_string has no '%s'",
-                    ));
+                    return Err(Error::configuration("http_url_format_string has no '%s'"));
                 }
                 url = format.replacen("%s", &url_encode(&url), 1);
             }
@@ -109,11 +107,11 @@ impl DownloadSpec {
     }
 
     /// The file name on disk.
-    pub fn file_name(&self) -> Result<String, PipelineError> {
+    pub fn file_name(&self) -> Result<String, Error> {
         let path = self.url.split(['?', '#']).next().unwrap_or_default();
         let name = path.rsplit('/').next().unwrap_or_default();
         if name.is_empty() {
-            return Err(PipelineError::job(format!(
+            return Err(Error::job(format!(
                 "Cannot download a directory: '{}'",
                 self.url
             )));
@@ -151,26 +149,23 @@ impl DownloadRetry {
     }
 }
 
+const ABOUT_DOWNLOAD_RETRY: About =
+    About::new("download-retry", "download with retry", "download-retry");
+
 impl Action for DownloadRetry {
-    fn name(&self) -> &str {
-        "download-retry"
-    }
-    fn description(&self) -> &str {
-        "download with retry"
-    }
-    fn summary(&self) -> &str {
-        "download-retry"
+    fn about(&self) -> About {
+        ABOUT_DOWNLOAD_RETRY
     }
     fn retries(&self) -> Option<u32> {
         Some(3)
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         let scheme = self.spec.url.split(':').next().unwrap_or_default();
         match scheme {
             "http" | "https" => p.add(Download::new(self.spec.clone(), Source::Http)),
             "file" => p.add(Download::new(self.spec.clone(), Source::File)),
             other => {
-                return Err(PipelineError::job(format!(
+                return Err(Error::job(format!(
                     "Unsupported url protocol scheme: {other}"
                 )))
             }
@@ -214,12 +209,70 @@ impl Download {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(std::time::Duration::from_secs(30)))
-        .build()
-        .into()
+/// HTTP(S) fetches, with ureq (feature `http`).
+#[cfg(feature = "http")]
+mod http {
+    use std::io::Read;
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(std::time::Duration::from_secs(30)))
+            .build()
+            .into()
+    }
+
+    fn length(headers: &ureq::http::HeaderMap) -> Option<u64> {
+        headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// HEAD: the size, or why the resource is unavailable.
+    pub fn head(url: &str) -> Result<Option<u64>, String> {
+        match agent().head(url).header("Accept-Encoding", "").call() {
+            Ok(r) if r.status() == 200 => Ok(length(r.headers())),
+            Ok(r) => Err(format!(
+                "Resource unavailable at '{url}' ({})",
+                r.status().as_u16()
+            )),
+            Err(e) => Err(format!("Unable to get '{url}': {e}")),
+        }
+    }
+
+    /// GET: the size if announced, and the body.
+    pub fn get(url: &str) -> Result<(Option<u64>, Box<dyn Read>), String> {
+        let response = agent()
+            .get(url)
+            .header("Accept-Encoding", "")
+            .call()
+            .map_err(|e| format!("Unable to get '{url}': {e}"))?;
+        if response.status() != 200 {
+            return Err(format!(
+                "Resource unavailable at '{url}' ({})",
+                response.status().as_u16()
+            ));
+        }
+        let size = length(response.headers());
+        Ok((size, Box::new(response.into_body().into_reader())))
+    }
+}
+
+/// Without the `http` feature every HTTP(S) fetch is refused.
+#[cfg(not(feature = "http"))]
+mod http {
+    fn refused(url: &str) -> String {
+        format!("Unable to get '{url}': lava-pipeline is built without its http feature")
+    }
+
+    pub fn head(url: &str) -> Result<Option<u64>, String> {
+        Err(refused(url))
+    }
+
+    pub fn get(url: &str) -> Result<(Option<u64>, Box<dyn std::io::Read>), String> {
+        Err(refused(url))
+    }
 }
 
 struct Digests {
@@ -249,23 +302,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+const ABOUT_HTTP_DOWNLOAD: About = About::new(
+    "http-download",
+    "use http to download the file",
+    "http download",
+);
+const ABOUT_FILE_DOWNLOAD: About =
+    About::new("file-download", "copy a local file", "local file copy");
+
 impl Action for Download {
-    fn name(&self) -> &str {
+    fn about(&self) -> About {
         match self.source {
-            Source::Http => "http-download",
-            Source::File => "file-download",
-        }
-    }
-    fn description(&self) -> &str {
-        match self.source {
-            Source::Http => "use http to download the file",
-            Source::File => "copy a local file",
-        }
-    }
-    fn summary(&self) -> &str {
-        match self.source {
-            Source::Http => "http download",
-            Source::File => "local file copy",
+            Source::Http => ABOUT_HTTP_DOWNLOAD,
+            Source::File => ABOUT_FILE_DOWNLOAD,
         }
     }
     fn timeout_error(&self) -> ErrorKind {
@@ -274,7 +323,7 @@ impl Action for Download {
     fn url(&self) -> Option<String> {
         Some(self.spec.url.clone())
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         self.spec.file_name()?;
         if let Some(arg) = &self.spec.image_arg {
             v.set(
@@ -292,31 +341,14 @@ impl Action for Download {
                     self.path().display()
                 )),
             },
-            Source::Http => {
-                let response = agent()
-                    .head(&self.spec.url)
-                    .header("Accept-Encoding", "")
-                    .call();
-                match response {
-                    Ok(r) if r.status() == 200 => {
-                        self.size = r
-                            .headers()
-                            .get("content-length")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.parse().ok());
-                    }
-                    Ok(r) => v.error(format!(
-                        "Resource unavailable at '{}' ({})",
-                        self.spec.url,
-                        r.status().as_u16()
-                    )),
-                    Err(e) => v.error(format!("Unable to get '{}': {e}", self.spec.url)),
-                }
-            }
+            Source::Http => match http::head(&self.spec.url) {
+                Ok(size) => self.size = size,
+                Err(e) => v.error(e),
+            },
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let base = ctx
             .get_str(&self.spec.dir_key, "dir", "path")
             .map(PathBuf::from)
@@ -333,34 +365,12 @@ impl Action for Download {
         let started = Instant::now();
         let reader: Box<dyn Read> = match self.source {
             Source::File => Box::new(std::fs::File::open(self.path()).map_err(|e| {
-                PipelineError::job(format!("Unable to open '{}': {e}", self.path().display()))
+                Error::job(format!("Unable to open '{}': {e}", self.path().display()))
             })?),
             Source::Http => {
-                let response = agent()
-                    .get(&self.spec.url)
-                    .header("Accept-Encoding", "")
-                    .call()
-                    .map_err(|e| {
-                        PipelineError::infrastructure(format!(
-                            "Unable to get '{}': {e}",
-                            self.spec.url
-                        ))
-                    })?;
-                if response.status() != 200 {
-                    return Err(PipelineError::infrastructure(format!(
-                        "Resource unavailable at '{}' ({})",
-                        self.spec.url,
-                        response.status().as_u16()
-                    )));
-                }
-                if self.size.is_none() {
-                    self.size = response
-                        .headers()
-                        .get("content-length")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse().ok());
-                }
-                Box::new(response.into_body().into_reader())
+                let (size, body) = http::get(&self.spec.url).map_err(Error::infrastructure)?;
+                self.size = self.size.or(size);
+                body
             }
         };
         ctx.logger.info(format!(
@@ -398,10 +408,7 @@ impl Action for Download {
                         ctx.logger
                             .error("Check that the 'compression' of the image is correct");
                     }
-                    PipelineError::infrastructure(format!(
-                        "Unable to read '{}': {e}",
-                        self.spec.url
-                    ))
+                    Error::infrastructure(format!("Unable to read '{}': {e}", self.spec.url))
                 })?;
                 if n == 0 {
                     break;
@@ -420,7 +427,7 @@ impl Action for Download {
         ));
         if let Some(size) = self.size {
             if size != digests.bytes {
-                return Err(PipelineError::infrastructure(format!(
+                return Err(Error::infrastructure(format!(
                     "Download finished ({} bytes) but was not expected size ({size} bytes), check your networking.",
                     digests.bytes
                 )));
@@ -434,9 +441,8 @@ impl Action for Download {
             let unpack = dir.join(&self.spec.label);
             std::fs::create_dir_all(&unpack).map_err(io_err)?;
             let file = std::fs::File::open(&target).map_err(io_err)?;
-            archive::extract_tar(file, &unpack).map_err(|e| {
-                PipelineError::job(format!("Unable to unpack {}: {e}", target.display()))
-            })?;
+            archive::extract_tar(file, &unpack)
+                .map_err(|e| Error::job(format!("Unable to unpack {}: {e}", target.display())))?;
             published = unpack;
         }
         let label = self.spec.label.clone();
@@ -462,7 +468,7 @@ impl Action for Download {
                 detail.insert(algo.as_str(), expected.as_str());
                 detail.insert("download", actual.as_str());
                 ctx.results.insert("fail", Value::Mapping(detail));
-                return Err(PipelineError::job(format!(
+                return Err(Error::job(format!(
                     "{algo} for '{}' does not match.",
                     self.spec.url
                 )));
@@ -502,21 +508,16 @@ fn report(ctx: &RunContext<'_>, size: Option<u64>, total: u64, previous: u64) {
     }
 }
 
-fn io_err(e: std::io::Error) -> PipelineError {
-    PipelineError::infrastructure(e.to_string())
+fn io_err(e: std::io::Error) -> Error {
+    Error::infrastructure(e.to_string())
 }
 
 /// Where a deploy action keeps its downloads: a fresh directory published
 /// as `<action>/dir/path`.
-pub fn publish_dir(ctx: &mut RunContext<'_>, action: &str) -> Result<PathBuf, PipelineError> {
+pub fn publish_dir(ctx: &mut RunContext<'_>, action: &str) -> Result<PathBuf, Error> {
     let dir = ctx.data.mkdtemp(action)?;
     ctx.set(action, "dir", "path", dir.display().to_string());
     Ok(dir)
-}
-
-/// Whether `path` is inside `dir`.
-pub fn is_inside(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
 }
 
 #[cfg(test)]

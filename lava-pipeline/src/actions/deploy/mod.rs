@@ -21,8 +21,8 @@ use std::sync::Arc;
 use lava_devices::DeviceConfig;
 use lava_proto::yaml::Value;
 
-use crate::action::{Action, Block, Populate, RunContext, Validate};
-use crate::error::PipelineError;
+use crate::action::{About, Action, Block, Populate, RunContext, Validate};
+use crate::error::Error;
 use crate::job::{scalar, JobInfo};
 use crate::strategy::{Family, Registry, Strategy};
 
@@ -60,12 +60,8 @@ impl Strategy for TmpfsStrategy {
         4
     }
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
-        if block.get_str("to") != Some("tmpfs") {
-            return Err("'to' was not 'tmpfs'".into());
-        }
-        if !device.has_deploy_method("image") {
-            return Err("'image' not in the device configuration deploy methods".into());
-        }
+        Family::Deploy.require(block, "tmpfs")?;
+        Family::Deploy.require_device(device, "image")?;
         if block.get("images").is_none() {
             return Err("'images' not in the deploy parameters".into());
         }
@@ -74,12 +70,8 @@ impl Strategy for TmpfsStrategy {
             Some(_) => Err("'type' is not 'monitor'".into()),
         }
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
-        Ok(Box::new(DeployImages::new("deployimages")))
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
+        Ok(Box::new(DeployImages::new(ABOUT_DEPLOYIMAGES)))
     }
 }
 
@@ -95,17 +87,10 @@ impl Strategy for DownloadStrategy {
         Family::Deploy
     }
     fn accepts(&self, _device: &DeviceConfig, block: &Block) -> Result<(), String> {
-        match block.get_str("to") {
-            Some("download") => Ok(()),
-            _ => Err("'to' was not 'download'".into()),
-        }
+        Family::Deploy.require(block, "download")
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
-        Ok(Box::new(DeployImages::new("download-deploy")))
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
+        Ok(Box::new(DeployImages::new(ABOUT_DOWNLOAD_DEPLOY)))
     }
 }
 
@@ -125,19 +110,10 @@ impl Strategy for OverlayStrategy {
         4
     }
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
-        if block.get_str("to") != Some("overlay") {
-            return Err("'to' was not 'overlay'".into());
-        }
-        if !device.has_deploy_method("overlay") {
-            return Err("'overlay' not in the device configuration deploy methods".into());
-        }
-        Ok(())
+        Family::Deploy.require(block, "overlay")?;
+        Family::Deploy.require_device(device, "overlay")
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
         Ok(Box::new(LavaOverlay::default()))
     }
 }
@@ -145,52 +121,49 @@ impl Strategy for OverlayStrategy {
 /// `deployimages` (`to: tmpfs`) and `download-deploy` (`to: download`).
 #[derive(Debug)]
 pub struct DeployImages {
-    name: &'static str,
+    about: About,
     labels: Vec<String>,
 }
 
+const ABOUT_DEPLOYIMAGES: About = About::new(
+    "deployimages",
+    "deploy images using guestfs",
+    "deploy images",
+);
+const ABOUT_DOWNLOAD_DEPLOY: About = About::new(
+    "download-deploy",
+    "download files and copy to LXC if available",
+    "download deployment",
+);
+
 impl DeployImages {
-    /// The action named `name`.
-    pub fn new(name: &'static str) -> Self {
+    fn new(about: About) -> Self {
         DeployImages {
-            name,
+            about,
             labels: Vec::new(),
         }
     }
 }
 
 impl Action for DeployImages {
-    fn name(&self) -> &str {
-        self.name
+    fn about(&self) -> About {
+        self.about
     }
-    fn description(&self) -> &str {
-        if self.name == "deployimages" {
-            "deploy images using guestfs"
-        } else {
-            "download files and copy to LXC if available"
-        }
-    }
-    fn summary(&self) -> &str {
-        if self.name == "deployimages" {
-            "deploy images"
-        } else {
-            "download deployment"
-        }
-    }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         let mut entries = images(p.block);
-        if self.name == "download-deploy" {
+        if self.about == ABOUT_DOWNLOAD_DEPLOY {
             entries.sort_by(|a, b| a.0.cmp(&b.0));
         }
         for (label, entry) in entries {
-            let spec = DownloadSpec::from_entry(&label, &entry, &p.job.dispatcher, self.name)?;
+            let spec =
+                DownloadSpec::from_entry(&label, &entry, &p.job.dispatcher, self.about.name)?;
             self.labels.push(label);
             p.add(DownloadRetry::new(spec));
         }
         let ns = p.block.namespace.clone();
         if p.job.needs_overlay(&ns) {
             p.add(LavaOverlay::default());
-            if self.name == "deployimages" {
+            if self.about == ABOUT_DEPLOYIMAGES {
                 p.add(ApplyOverlayGuest::default());
             }
         }
@@ -199,7 +172,7 @@ impl Action for DeployImages {
         }
         Ok(())
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         if self.labels.is_empty() {
             v.error("No images to deploy");
         }
@@ -211,8 +184,8 @@ impl Action for DeployImages {
         v.set("deployimages", "images", "labels", Value::Sequence(labels));
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
-        download::publish_dir(ctx, self.name)?;
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
+        download::publish_dir(ctx, self.about.name)?;
         ctx.run_children()
     }
 }

@@ -23,18 +23,18 @@ use std::path::{Path, PathBuf};
 
 use lava_proto::yaml::{self, Mapping, Value};
 
-use crate::action::{Action, Populate, RunContext, Validate};
+use crate::action::{About, Action, Populate, RunContext, Validate};
 use crate::actions::deploy::helpers;
 use crate::describe::to_block_yaml;
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::host::{self, shell_quote};
 use crate::job::scalar;
 
-fn io_err(what: &Path, e: std::io::Error) -> PipelineError {
-    PipelineError::infrastructure(format!("{}: {e}", what.display()))
+fn io_err(what: &Path, e: std::io::Error) -> Error {
+    Error::infrastructure(format!("{}: {e}", what.display()))
 }
 
-fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), PipelineError> {
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), Error> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
     }
@@ -46,10 +46,10 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), PipelineError> {
 /// The staging directory that holds the results directory (published by
 /// `lava-overlay` as `test/shared/location`), and the results directory
 /// inside it.
-fn staging(ctx: &RunContext<'_>) -> Result<(PathBuf, PathBuf), PipelineError> {
+fn staging(ctx: &RunContext<'_>) -> Result<(PathBuf, PathBuf), Error> {
     let location = ctx
         .get_str("test", "shared", "location")
-        .ok_or_else(|| PipelineError::bug("The overlay location was not published"))?;
+        .ok_or_else(|| Error::bug("The overlay location was not published"))?;
     let location = PathBuf::from(location);
     let results = ctx.job.results_dir(ctx.namespace());
     let inside = location.join(results.trim_start_matches('/'));
@@ -94,20 +94,20 @@ pub struct LavaOverlay {
     distro: Option<String>,
 }
 
+const ABOUT_LAVA_OVERLAY: About = About::new(
+    "lava-overlay",
+    "add lava scripts during deployment for test shell use",
+    "overlay the lava support scripts",
+);
+
 impl Action for LavaOverlay {
-    fn name(&self) -> &str {
-        "lava-overlay"
-    }
-    fn description(&self) -> &str {
-        "add lava scripts during deployment for test shell use"
-    }
-    fn summary(&self) -> &str {
-        "overlay the lava support scripts"
+    fn about(&self) -> About {
+        ABOUT_LAVA_OVERLAY
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         let ssh = p
             .job
             .device
@@ -145,7 +145,7 @@ impl Action for LavaOverlay {
             .map(scalar);
         Ok(())
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let ns = v.node.namespace().to_string();
         if !v.job.needs_overlay(&ns) {
             return Ok(());
@@ -162,7 +162,7 @@ impl Action for LavaOverlay {
         v.set("test", "shared", "lava_test_sh_cmd", sh.as_str());
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let ns = ctx.namespace().to_string();
         if !ctx.job.needs_overlay(&ns) {
             ctx.logger
@@ -287,34 +287,20 @@ impl Action for LavaOverlay {
 
 /// A no-op action kept so that level numbers match LAVA's trees.
 #[derive(Debug)]
-pub struct Placeholder {
-    name: &'static str,
-    description: &'static str,
-    summary: &'static str,
-}
+pub struct Placeholder(About);
 
 impl Placeholder {
     /// A placeholder named `name`.
     pub fn new(name: &'static str, description: &'static str, summary: &'static str) -> Self {
-        Placeholder {
-            name,
-            description,
-            summary,
-        }
+        Placeholder(About::new(name, description, summary))
     }
 }
 
 impl Action for Placeholder {
-    fn name(&self) -> &str {
-        self.name
+    fn about(&self) -> About {
+        self.0
     }
-    fn description(&self) -> &str {
-        self.description
-    }
-    fn summary(&self) -> &str {
-        self.summary
-    }
-    fn run(&mut self, _ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, _ctx: &mut RunContext<'_>) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -357,20 +343,20 @@ pub struct TestDefinition {
     entries: Vec<DefinitionEntry>,
 }
 
+const ABOUT_TEST_DEFINITION: About = About::new(
+    "test-definition",
+    "load test definitions into image",
+    "loading test definitions",
+);
+
 impl Action for TestDefinition {
-    fn name(&self) -> &str {
-        "test-definition"
-    }
-    fn description(&self) -> &str {
-        "load test definitions into image"
-    }
-    fn summary(&self) -> &str {
-        "loading test definitions"
+    fn about(&self) -> About {
+        ABOUT_TEST_DEFINITION
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         let mut index = 0usize;
         for block in p.job.test_blocks(&p.block.namespace) {
             let (Some(stage), Some(Value::Sequence(definitions))) =
@@ -406,9 +392,8 @@ impl Action for TestDefinition {
         }
         Ok(())
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
-        let name_re =
-            regex::Regex::new(r"^[\w\-]+$").map_err(|e| PipelineError::bug(e.to_string()))?;
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
+        let name_re = regex::Regex::new(r"^[\w\-]+$").map_err(|e| Error::bug(e.to_string()))?;
         let mut seen = std::collections::BTreeSet::new();
         for def in &self.entries {
             let Some(name) = def.get("name") else {
@@ -448,7 +433,7 @@ impl Action for TestDefinition {
         );
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         ctx.run_children()?;
         let (_, root) = staging(ctx)?;
         let results = ctx.job.results_dir(ctx.namespace());
@@ -490,49 +475,48 @@ impl RepoAction {
     }
 }
 
-fn load_definition(path: &Path) -> Result<Mapping, PipelineError> {
+fn load_definition(path: &Path) -> Result<Mapping, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        PipelineError::job(format!(
+        Error::job(format!(
             "Unable to open test definition '{}': {e}",
             path.display()
         ))
     })?;
     match yaml::load(&text) {
         Ok(Value::Mapping(m)) => Ok(m),
-        Ok(_) => Err(PipelineError::job(format!(
+        Ok(_) => Err(Error::job(format!(
             "Test definition '{}' is not a mapping",
             path.display()
         ))),
-        Err(e) => Err(PipelineError::job(format!(
+        Err(e) => Err(Error::job(format!(
             "Unable to parse test definition '{}': {e}",
             path.display()
         ))),
     }
 }
 
+const ABOUT_INLINE_REPO_ACTION: About = About::new(
+    "inline-repo-action",
+    "apply inline test definition to the test image",
+    "extract inline test definition",
+);
+const ABOUT_GIT_REPO_ACTION: About = About::new(
+    "git-repo-action",
+    "apply git repository of tests to the test image",
+    "clone git test repo",
+);
+
 impl Action for RepoAction {
-    fn name(&self) -> &str {
+    fn about(&self) -> About {
         match self.kind {
-            RepoKind::Inline => "inline-repo-action",
-            _ => "git-repo-action",
-        }
-    }
-    fn description(&self) -> &str {
-        match self.kind {
-            RepoKind::Inline => "apply inline test definition to the test image",
-            _ => "apply git repository of tests to the test image",
-        }
-    }
-    fn summary(&self) -> &str {
-        match self.kind {
-            RepoKind::Inline => "extract inline test definition",
-            _ => "clone git test repo",
+            RepoKind::Inline => ABOUT_INLINE_REPO_ACTION,
+            _ => ABOUT_GIT_REPO_ACTION,
         }
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         match &self.kind {
             RepoKind::Unknown(other) => v.error(format!(
                 "No testdef_repo handler is available for the given repository type '{other}'."
@@ -568,7 +552,7 @@ impl Action for RepoAction {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let (_, root) = staging(ctx)?;
         let dir = self.def.overlay_dir(&root);
         let results = ctx.job.results_dir(ctx.namespace());
@@ -589,9 +573,7 @@ impl Action for RepoAction {
         let mut commit = None;
         match &self.kind {
             RepoKind::Unknown(other) => {
-                return Err(PipelineError::job(format!(
-                    "No testdef_repo handler for '{other}'"
-                )))
+                return Err(Error::job(format!("No testdef_repo handler for '{other}'")))
             }
             RepoKind::Inline => {
                 let repository = self
@@ -620,9 +602,7 @@ impl Action for RepoAction {
                 }
                 argv.extend([repository.clone(), dir.display().to_string()]);
                 let fail = |_| {
-                    PipelineError::infrastructure(format!(
-                        "Unable to fetch git repository '{repository}'"
-                    ))
+                    Error::infrastructure(format!("Unable to fetch git repository '{repository}'"))
                 };
                 host::run(
                     &argv,
@@ -750,20 +730,20 @@ impl Action for RepoAction {
 #[derive(Debug)]
 pub struct TestOverlay(DefinitionEntry);
 
+const ABOUT_TEST_OVERLAY: About = About::new(
+    "test-overlay",
+    "overlay test support files onto image",
+    "applying LAVA test overlay",
+);
+
 impl Action for TestOverlay {
-    fn name(&self) -> &str {
-        "test-overlay"
-    }
-    fn description(&self) -> &str {
-        "overlay test support files onto image"
-    }
-    fn summary(&self) -> &str {
-        "applying LAVA test overlay"
+    fn about(&self) -> About {
+        ABOUT_TEST_OVERLAY
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let (_, root) = staging(ctx)?;
         let dir = self.0.overlay_dir(&root);
         let path = self.0.get("path").unwrap_or_default();
@@ -827,20 +807,20 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 #[derive(Debug)]
 pub struct TestInstallOverlay(DefinitionEntry);
 
+const ABOUT_TEST_INSTALL_OVERLAY: About = About::new(
+    "test-install-overlay",
+    "overlay dependency installation support files onto image",
+    "applying LAVA test install scripts",
+);
+
 impl Action for TestInstallOverlay {
-    fn name(&self) -> &str {
-        "test-install-overlay"
-    }
-    fn description(&self) -> &str {
-        "overlay dependency installation support files onto image"
-    }
-    fn summary(&self) -> &str {
-        "applying LAVA test install scripts"
+    fn about(&self) -> About {
+        ABOUT_TEST_INSTALL_OVERLAY
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let (_, root) = staging(ctx)?;
         let dir = self.0.overlay_dir(&root);
         let definition = load_definition(&dir.join(self.0.get("path").unwrap_or_default()))?;
@@ -909,7 +889,7 @@ impl Action for TestInstallOverlay {
                             .to_string()
                     });
                     if name.is_empty() || name.contains('/') || name == ".." || name == "." {
-                        return Err(PipelineError::job(format!(
+                        return Err(Error::job(format!(
                             "Invalid git-repos destination '{name}'"
                         )));
                     }
@@ -926,9 +906,7 @@ impl Action for TestInstallOverlay {
                         ErrorKind::Infrastructure,
                     )
                     .map_err(|_| {
-                        PipelineError::infrastructure(format!(
-                            "Unable to fetch git repository '{url}'"
-                        ))
+                        Error::infrastructure(format!("Unable to fetch git repository '{url}'"))
                     })?;
                 }
             }
@@ -942,28 +920,26 @@ impl Action for TestInstallOverlay {
 #[derive(Debug)]
 pub struct TestRunscriptOverlay(DefinitionEntry);
 
+const ABOUT_TEST_RUNSCRIPT_OVERLAY: About = About::new(
+    "test-runscript-overlay",
+    "overlay run script onto image",
+    "applying LAVA test run script",
+);
+
 impl Action for TestRunscriptOverlay {
-    fn name(&self) -> &str {
-        "test-runscript-overlay"
-    }
-    fn description(&self) -> &str {
-        "overlay run script onto image"
-    }
-    fn summary(&self) -> &str {
-        "applying LAVA test run script"
+    fn about(&self) -> About {
+        ABOUT_TEST_RUNSCRIPT_OVERLAY
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let (_, root) = staging(ctx)?;
         let dir = self.0.overlay_dir(&root);
         let path = self.0.get("path").unwrap_or_default();
         let definition = load_definition(&dir.join(&path))?;
         if self.0.get("name").as_deref() == Some("lava") {
-            return Err(PipelineError::test(
-                "The test definition name 'lava' is reserved",
-            ));
+            return Err(Error::test("The test definition name 'lava' is reserved"));
         }
         let results = ctx.job.results_dir(ctx.namespace());
         let kmsg = self.0.get("lava-signal").as_deref() == Some("kmsg");
@@ -979,7 +955,7 @@ impl Action for TestRunscriptOverlay {
             script.push_str("echo \"<LAVA_SIGNAL_STARTRUN $TESTRUN_ID $UUID>\"\n");
         }
         script.push_str("set -x\n");
-        let escape = regex::Regex::new(r"\$(\d)").map_err(|e| PipelineError::bug(e.to_string()))?;
+        let escape = regex::Regex::new(r"\$(\d)").map_err(|e| Error::bug(e.to_string()))?;
         for step in strings(definition.get("run").and_then(|r| r.get("steps"))) {
             let line = if step.contains("--cmd") || step.contains("--shell") {
                 escape.replace_all(&step, r"\$$1").into_owned()
@@ -1013,20 +989,20 @@ impl Action for TestRunscriptOverlay {
 #[derive(Debug, Default)]
 pub struct CompressOverlay;
 
+const ABOUT_COMPRESS_OVERLAY: About = About::new(
+    "compress-overlay",
+    "Create a lava overlay tarball and store alongside the job",
+    "Compress the lava overlay files",
+);
+
 impl Action for CompressOverlay {
-    fn name(&self) -> &str {
-        "compress-overlay"
-    }
-    fn description(&self) -> &str {
-        "Create a lava overlay tarball and store alongside the job"
-    }
-    fn summary(&self) -> &str {
-        "Compress the lava overlay files"
+    fn about(&self) -> About {
+        ABOUT_COMPRESS_OVERLAY
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let (location, _) = staging(ctx)?;
         let results = ctx.job.results_dir(ctx.namespace());
         let relative = results.trim_start_matches('/').to_string();
@@ -1042,7 +1018,7 @@ impl Action for CompressOverlay {
             builder.into_inner()?.finish()?.sync_all()
         };
         write().map_err(|e| {
-            PipelineError::infrastructure(format!("Unable to create the overlay tarball: {e}"))
+            Error::infrastructure(format!("Unable to create the overlay tarball: {e}"))
         })?;
         ctx.logger.debug(format!("Overlay: {}", file.display()));
         ctx.set(
@@ -1062,20 +1038,20 @@ pub struct ApplyOverlayGuest {
     size_mib: u64,
 }
 
+const ABOUT_APPLY_OVERLAY_GUEST: About = About::new(
+    "apply-overlay-guest",
+    "prepare a disk image containing the overlay for the guest",
+    "build a guest filesystem for the overlay",
+);
+
 impl Action for ApplyOverlayGuest {
-    fn name(&self) -> &str {
-        "apply-overlay-guest"
-    }
-    fn description(&self) -> &str {
-        "prepare a disk image containing the overlay for the guest"
-    }
-    fn summary(&self) -> &str {
-        "build a guest filesystem for the overlay"
+    fn about(&self) -> About {
+        ABOUT_APPLY_OVERLAY_GUEST
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let size = v
             .job
             .device
@@ -1095,7 +1071,7 @@ impl Action for ApplyOverlayGuest {
         host::which("mke2fs")?;
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Ok((_, root)) = staging(ctx) else {
             return Ok(());
         };
@@ -1138,12 +1114,12 @@ impl Action for ApplyOverlayGuest {
     }
 }
 
-fn random_uuid() -> Result<String, PipelineError> {
+fn random_uuid() -> Result<String, Error> {
     use std::io::Read;
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| PipelineError::infrastructure(format!("/dev/urandom: {e}")))?;
+        .map_err(|e| Error::infrastructure(format!("/dev/urandom: {e}")))?;
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -1162,35 +1138,31 @@ fn random_uuid() -> Result<String, PipelineError> {
 #[derive(Debug, Default)]
 pub struct OverlayUnpack;
 
+const ABOUT_OVERLAY_UNPACK: About = About::new(
+    "overlay-unpack",
+    "transfer and unpack overlay to persistent rootfs after login",
+    "transfer and unpack overlay",
+);
+
 impl Action for OverlayUnpack {
-    fn name(&self) -> &str {
-        "overlay-unpack"
+    fn about(&self) -> About {
+        ABOUT_OVERLAY_UNPACK
     }
-    fn description(&self) -> &str {
-        "transfer and unpack overlay to persistent rootfs after login"
-    }
-    fn summary(&self) -> &str {
-        "transfer and unpack overlay"
-    }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(transfer) = ctx.node.block.get("transfer_overlay").cloned() else {
             return Ok(());
         };
         let Some(session) = ctx.connection() else {
-            return Err(PipelineError::job(
-                "No connection to transfer the overlay over",
-            ));
+            return Err(Error::job("No connection to transfer the overlay over"));
         };
         let Some(overlay) = ctx.get_str("compress-overlay", "output", "file") else {
-            return Err(PipelineError::job(
-                "No overlay to transfer: is the deploy missing?",
-            ));
+            return Err(Error::job("No overlay to transfer: is the deploy missing?"));
         };
         let overlay = PathBuf::from(overlay);
         let relative = overlay
             .strip_prefix(&ctx.job.tmp_dir)
             .map_err(|_| {
-                PipelineError::configuration(
+                Error::configuration(
                     "The overlay is not inside the dispatcher's download directory",
                 )
             })?
@@ -1204,7 +1176,7 @@ impl Action for OverlayUnpack {
                     .dispatcher
                     .get("dispatcher_ip")
                     .map(scalar)
-                    .ok_or_else(|| PipelineError::configuration("transfer_overlay needs dispatcher_ip (or tmp_url) in the dispatcher configuration"))?;
+                    .ok_or_else(|| Error::configuration("transfer_overlay needs dispatcher_ip (or tmp_url) in the dispatcher configuration"))?;
                 format!("http://{ip}/tmp")
             }
         };
@@ -1239,17 +1211,17 @@ impl Action for OverlayUnpack {
 #[derive(Debug, Default)]
 pub struct DeployDeviceEnv;
 
+const ABOUT_DEPLOY_DEVICE_ENV: About = About::new(
+    "deploy-device-env",
+    "deploy device environment",
+    "deploy device environment",
+);
+
 impl Action for DeployDeviceEnv {
-    fn name(&self) -> &str {
-        "deploy-device-env"
+    fn about(&self) -> About {
+        ABOUT_DEPLOY_DEVICE_ENV
     }
-    fn description(&self) -> &str {
-        "deploy device environment"
-    }
-    fn summary(&self) -> &str {
-        "deploy device environment"
-    }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let ns = v.node.namespace().to_string();
         let separator = v
             .node
@@ -1295,7 +1267,7 @@ impl Action for DeployDeviceEnv {
         }
         Ok(())
     }
-    fn run(&mut self, _ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, _ctx: &mut RunContext<'_>) -> Result<(), Error> {
         Ok(())
     }
 }

@@ -52,10 +52,10 @@ use std::sync::Arc;
 use lava_devices::DeviceConfig;
 use lava_proto::yaml::Value;
 
-use crate::action::{Action, Block, Populate, RunContext, Validate};
+use crate::action::{About, Action, Block, Populate, RunContext, Validate};
 use crate::actions::deploy::download::{DownloadRetry, DownloadSpec};
 use crate::actions::deploy::overlay::{DeployDeviceEnv, LavaOverlay};
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::job::{scalar, JobInfo};
 use crate::strategy::{Family, Strategy};
 
@@ -69,9 +69,7 @@ pub const TFTP_SERVER: &str = "in.tftpd";
 /// configuration says `tftp_server: external`, else the path of
 /// `tftp_server` (default `in.tftpd`) found on `PATH`. Missing, it is an
 /// infrastructure error that says what to install or set.
-pub fn tftp_server(
-    dispatcher: &lava_proto::yaml::Mapping,
-) -> Result<Option<PathBuf>, PipelineError> {
+pub fn tftp_server(dispatcher: &lava_proto::yaml::Mapping) -> Result<Option<PathBuf>, Error> {
     let name = dispatcher
         .get("tftp_server")
         .map(scalar)
@@ -81,7 +79,7 @@ pub fn tftp_server(
         return Ok(None);
     }
     crate::host::which(&name).map(Some).map_err(|_| {
-        PipelineError::infrastructure(format!(
+        Error::infrastructure(format!(
             "No TFTP server: '{name}' is not on $PATH (install tftpd-hpa, or set 'tftp_server' in the dispatcher configuration: a command, or 'external' when another server serves the TFTP root)"
         ))
     })
@@ -129,19 +127,10 @@ impl Strategy for TftpStrategy {
         Family::Deploy
     }
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
-        if block.get_str("to") != Some("tftp") {
-            return Err("'to' was not 'tftp'".into());
-        }
-        if !device.has_deploy_method("tftp") {
-            return Err("'tftp' not in the device configuration deploy methods".into());
-        }
-        Ok(())
+        Family::Deploy.require(block, "tftp")?;
+        Family::Deploy.require_device(device, "tftp")
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
         Ok(Box::new(TftpDeploy::default()))
     }
 }
@@ -151,14 +140,14 @@ impl Strategy for TftpStrategy {
 pub fn tftp_root(
     dispatcher: &lava_proto::yaml::Mapping,
     defaults: Option<&str>,
-) -> Result<PathBuf, PipelineError> {
+) -> Result<PathBuf, Error> {
     if let Some(root) = dispatcher.get("tftp_root").map(scalar) {
         if !root.is_empty() {
             return Ok(PathBuf::from(root));
         }
     }
     let Some(text) = defaults else {
-        return Err(PipelineError::infrastructure(format!(
+        return Err(Error::infrastructure(format!(
             "Unable to find the TFTP root: no 'tftp_root' in the dispatcher configuration and no {TFTPD_DEFAULTS}"
         )));
     };
@@ -172,18 +161,18 @@ pub fn tftp_root(
             return Ok(PathBuf::from(value));
         }
     }
-    Err(PipelineError::infrastructure(
+    Err(Error::infrastructure(
         "tftpd directory is not configured correctly, see /etc/default/tftpd-hpa",
     ))
 }
 
-fn root_for(job: &JobInfo) -> Result<PathBuf, PipelineError> {
+fn root_for(job: &JobInfo) -> Result<PathBuf, Error> {
     let defaults = std::fs::read_to_string(TFTPD_DEFAULTS).ok();
     tftp_root(&job.dispatcher, defaults.as_deref())
 }
 
-fn io_err(path: &Path, e: std::io::Error) -> PipelineError {
-    PipelineError::infrastructure(format!("{}: {e}", path.display()))
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::infrastructure(format!("{}: {e}", path.display()))
 }
 
 /// `tftp-deploy`.
@@ -193,20 +182,20 @@ pub struct TftpDeploy {
     dir: Option<PathBuf>,
 }
 
+const ABOUT_TFTP_DEPLOY: About = About::new(
+    "tftp-deploy",
+    "download files and deploy using tftp",
+    "tftp deployment",
+);
+
 impl Action for TftpDeploy {
-    fn name(&self) -> &str {
-        "tftp-deploy"
-    }
-    fn description(&self) -> &str {
-        "download files and deploy using tftp"
-    }
-    fn summary(&self) -> &str {
-        "tftp deployment"
+    fn about(&self) -> About {
+        ABOUT_TFTP_DEPLOY
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         for key in TFTP_KEYS {
             if let Some(entry) = p.block.get(key) {
                 let mut spec =
@@ -226,7 +215,7 @@ impl Action for TftpDeploy {
         }
         Ok(())
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         if v.node.block.get("kernel").is_none() {
             v.error("tftp-deploy needs a kernel to deploy");
         }
@@ -240,7 +229,7 @@ impl Action for TftpDeploy {
         match persistent_nfs(&v.node.block) {
             Ok(Some((server, path))) => {
                 crate::host::which("rpcinfo").map_err(|_| {
-                    PipelineError::infrastructure(
+                    Error::infrastructure(
                         "persistent_nfs needs 'rpcinfo' on the worker (package rpcbind)",
                     )
                 })?;
@@ -269,7 +258,7 @@ impl Action for TftpDeploy {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let root = root_for(ctx.job)?;
         let job_dir = root.join(format!("{}{}", ctx.job.prefix(), ctx.job.id));
         std::fs::create_dir_all(&job_dir).map_err(|e| io_err(&job_dir, e))?;
@@ -278,7 +267,7 @@ impl Action for TftpDeploy {
         let suffix = dir
             .strip_prefix(&root)
             .map_err(|_| {
-                PipelineError::infrastructure(
+                Error::infrastructure(
                     "tftpd directory is not configured correctly, see /etc/default/tftpd-hpa",
                 )
             })?
@@ -298,7 +287,7 @@ impl Action for TftpDeploy {
                 .collect();
             let output = crate::host::run_allow_fail(&argv, &ctx.deadline, ctx.cancel, ctx.logger)?;
             if output.code != 0 {
-                return Err(PipelineError::infrastructure(format!(
+                return Err(Error::infrastructure(format!(
                     "The persistent NFS server {server} does not answer NFS version 3 (rpcinfo -u {server} nfs 3: {})",
                     output.output.trim()
                 )));
@@ -322,7 +311,7 @@ impl Action for TftpDeploy {
             };
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if size > limit {
-                return Err(PipelineError::job(format!(
+                return Err(Error::job(format!(
                     "Unable to send '{}' over tftp: file too large ({size} > {limit})",
                     path.file_name().unwrap_or_default().to_string_lossy()
                 )));
@@ -368,7 +357,7 @@ pub fn boot_command(device: &DeviceConfig, kind: &str) -> Result<String, String>
 }
 
 /// A new directory `<base>/<name>-<unique>` (mode 0755).
-fn unique_dir(base: &Path, name: &str) -> Result<PathBuf, PipelineError> {
+fn unique_dir(base: &Path, name: &str) -> Result<PathBuf, Error> {
     use std::os::unix::fs::DirBuilderExt;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -385,7 +374,7 @@ fn unique_dir(base: &Path, name: &str) -> Result<PathBuf, PipelineError> {
             Err(e) => return Err(io_err(&dir, e)),
         }
     }
-    Err(PipelineError::infrastructure(format!(
+    Err(Error::infrastructure(format!(
         "Unable to create a directory in {}",
         base.display()
     )))
@@ -395,17 +384,17 @@ fn unique_dir(base: &Path, name: &str) -> Result<PathBuf, PipelineError> {
 #[derive(Debug, Default)]
 pub struct PrepareTftpOverlay;
 
+const ABOUT_PREPARE_TFTP_OVERLAY: About = About::new(
+    "prepare-tftp-overlay",
+    "extract ramdisk or nfsrootfs in preparation for lava overlay",
+    "extract ramdisk or nfsrootfs",
+);
+
 impl Action for PrepareTftpOverlay {
-    fn name(&self) -> &str {
-        "prepare-tftp-overlay"
+    fn about(&self) -> About {
+        ABOUT_PREPARE_TFTP_OVERLAY
     }
-    fn description(&self) -> &str {
-        "extract ramdisk or nfsrootfs in preparation for lava overlay"
-    }
-    fn summary(&self) -> &str {
-        "extract ramdisk or nfsrootfs"
-    }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         if p.block.get("nfsrootfs").is_some() {
             p.add(ExtractNfsRootfs);
         }
@@ -430,20 +419,20 @@ pub struct CompressRamdisk {
     add_header: bool,
 }
 
+const ABOUT_COMPRESS_RAMDISK: About = About::new(
+    "compress-ramdisk",
+    "recreate a ramdisk with the overlay applied.",
+    "compress ramdisk with overlay",
+);
+
 impl Action for CompressRamdisk {
-    fn name(&self) -> &str {
-        "compress-ramdisk"
-    }
-    fn description(&self) -> &str {
-        "recreate a ramdisk with the overlay applied."
-    }
-    fn summary(&self) -> &str {
-        "compress ramdisk with overlay"
+    fn about(&self) -> About {
+        ABOUT_COMPRESS_RAMDISK
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let params = v
             .job
             .device
@@ -467,7 +456,7 @@ impl Action for CompressRamdisk {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(file) = ctx.get_str("download-action", "ramdisk", "file") else {
             return Ok(());
         };
@@ -496,7 +485,7 @@ impl Action for CompressRamdisk {
             let mut data = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
             if strip {
                 data = strip_uboot_header(&data)
-                    .map_err(|e| PipelineError::job(format!("ramdisk: {e}")))?
+                    .map_err(|e| Error::job(format!("ramdisk: {e}")))?
                     .to_vec();
             }
             if let Some(modules) = &modules_dir {
@@ -533,7 +522,7 @@ impl Action for CompressRamdisk {
             if self.add_header {
                 let arch = self.mkimage_arch.as_deref().unwrap_or("arm64");
                 data = uboot_wrap(&data, arch, "ramdisk", unix_time())
-                    .map_err(|e| PipelineError::job(format!("ramdisk: {e}")))?;
+                    .map_err(|e| Error::job(format!("ramdisk: {e}")))?;
                 name.push_str(".uboot");
             }
             let out = dir.join(&name);
@@ -569,13 +558,13 @@ impl Action for CompressRamdisk {
     }
 }
 
-fn untar(ctx: &mut RunContext<'_>, key: &str, dest: &Path) -> Result<(), PipelineError> {
+fn untar(ctx: &mut RunContext<'_>, key: &str, dest: &Path) -> Result<(), Error> {
     let file = ctx
         .get_str("download-action", key, "file")
-        .ok_or_else(|| PipelineError::bug(format!("no download of '{key}'")))?;
+        .ok_or_else(|| Error::bug(format!("no download of '{key}'")))?;
     let reader = std::fs::File::open(&file).map_err(|e| io_err(Path::new(&file), e))?;
     crate::archive::extract_tar(reader, dest)
-        .map_err(|e| PipelineError::job(format!("Unable to unpack {file}: {e}")))?;
+        .map_err(|e| Error::job(format!("Unable to unpack {file}: {e}")))?;
     Ok(())
 }
 
@@ -585,20 +574,20 @@ fn untar(ctx: &mut RunContext<'_>, key: &str, dest: &Path) -> Result<(), Pipelin
 #[derive(Debug, Default)]
 pub struct ExtractNfsRootfs;
 
+const ABOUT_EXTRACT_NFSROOTFS: About = About::new(
+    "extract-nfsrootfs",
+    "unpack nfsrootfs",
+    "unpack nfsrootfs, ready to apply lava overlay",
+);
+
 impl Action for ExtractNfsRootfs {
-    fn name(&self) -> &str {
-        "extract-nfsrootfs"
-    }
-    fn description(&self) -> &str {
-        "unpack nfsrootfs"
-    }
-    fn summary(&self) -> &str {
-        "unpack nfsrootfs, ready to apply lava overlay"
+    fn about(&self) -> About {
+        ABOUT_EXTRACT_NFSROOTFS
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         if let Some(prefix) = v
             .node
             .block
@@ -612,7 +601,7 @@ impl Action for ExtractNfsRootfs {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let dir = ctx.data.mkdtemp("extract-nfsrootfs")?;
         untar(ctx, "nfsrootfs", &dir)?;
         let prefix = ctx
@@ -645,27 +634,27 @@ impl Action for ExtractNfsRootfs {
 #[derive(Debug, Default)]
 pub struct ExtractModules;
 
+const ABOUT_EXTRACT_MODULES: About = About::new(
+    "extract-modules",
+    "extract supplied kernel modules",
+    "extract kernel modules",
+);
+
 impl Action for ExtractModules {
-    fn name(&self) -> &str {
-        "extract-modules"
-    }
-    fn description(&self) -> &str {
-        "extract supplied kernel modules"
-    }
-    fn summary(&self) -> &str {
-        "extract kernel modules"
+    fn about(&self) -> About {
+        ABOUT_EXTRACT_MODULES
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let block = &v.node.block;
         if block.get("ramdisk").is_none() && block.get("nfsrootfs").is_none() {
             v.error("Unable to identify a location for the unpacked modules");
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let block = ctx.node.block.clone();
         let wanted = |key: &str| {
             block.get(key).is_some()
@@ -700,20 +689,20 @@ impl Action for ExtractModules {
 #[derive(Debug, Default)]
 pub struct ApplyOverlayTftp;
 
+const ABOUT_APPLY_OVERLAY_TFTP: About = About::new(
+    "apply-overlay-tftp",
+    "unpack the overlay into the nfsrootfs or ramdisk",
+    "apply lava overlay test files",
+);
+
 impl Action for ApplyOverlayTftp {
-    fn name(&self) -> &str {
-        "apply-overlay-tftp"
-    }
-    fn description(&self) -> &str {
-        "unpack the overlay into the nfsrootfs or ramdisk"
-    }
-    fn summary(&self) -> &str {
-        "apply lava overlay test files"
+    fn about(&self) -> About {
+        ABOUT_APPLY_OVERLAY_TFTP
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(location) = ctx.get_str("test", "shared", "location") else {
             return Ok(());
         };
@@ -774,9 +763,7 @@ impl Action for ApplyOverlayTftp {
                     ErrorKind::Infrastructure,
                 );
                 copied.map_err(|e| {
-                    PipelineError::infrastructure(format!(
-                        "Unable to copy the overlay to {address}: {e}"
-                    ))
+                    Error::infrastructure(format!("Unable to copy the overlay to {address}: {e}"))
                 })?;
                 unmounted?;
                 let _ = std::fs::remove_dir(&mount);
@@ -1087,7 +1074,7 @@ mod tests {
         let parse = |text: &str| {
             let value = yaml::load(text).unwrap();
             let block = Block {
-                params: value.as_mapping().unwrap().clone(),
+                mapping: value.as_mapping().unwrap().clone(),
                 ..Block::finalize()
             };
             persistent_nfs(&block)

@@ -8,25 +8,25 @@ use std::time::Instant;
 use lava_proto::job::{FailureKind, InteractiveTest};
 use lava_proto::yaml;
 
-use crate::action::{Action, Populate, RunContext, Validate};
+use crate::action::{About, Action, Populate, RunContext, Validate};
 use crate::connection::expect::Pattern;
 use crate::connection::{lock, WaitOutcome};
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::logger::result_map;
 
 /// `lava-test-interactive-retry`.
 #[derive(Debug, Default)]
 pub struct InteractiveRetry;
 
+const ABOUT_LAVA_TEST_INTERACTIVE_RETRY: About = About::new(
+    "lava-test-interactive-retry",
+    "Retry wrapper for lava-test-interactive",
+    "Retry support for Lava Test Interactive",
+);
+
 impl Action for InteractiveRetry {
-    fn name(&self) -> &str {
-        "lava-test-interactive-retry"
-    }
-    fn description(&self) -> &str {
-        "Retry wrapper for lava-test-interactive"
-    }
-    fn summary(&self) -> &str {
-        "Retry support for Lava Test Interactive"
+    fn about(&self) -> About {
+        ABOUT_LAVA_TEST_INTERACTIVE_RETRY
     }
     fn retries(&self) -> Option<u32> {
         Some(1)
@@ -34,7 +34,7 @@ impl Action for InteractiveRetry {
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(Interactive::default());
         Ok(())
     }
@@ -53,24 +53,22 @@ enum Meaning {
     Success,
 }
 
+const ABOUT_LAVA_TEST_INTERACTIVE: About = About::new(
+    "lava-test-interactive",
+    "Executing lava-test-interactive",
+    "Lava Test Interactive",
+);
+
 impl Action for Interactive {
-    fn name(&self) -> &str {
-        "lava-test-interactive"
-    }
-    fn description(&self) -> &str {
-        "Executing lava-test-interactive"
-    }
-    fn summary(&self) -> &str {
-        "Lava Test Interactive"
+    fn about(&self) -> About {
+        ABOUT_LAVA_TEST_INTERACTIVE
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let Some(list) = v.node.block.get("interactive").cloned() else {
-            return Err(PipelineError::job(
-                "Missing 'interactive' in the test block",
-            ));
+            return Err(Error::job("Missing 'interactive' in the test block"));
         };
         match yaml::from_value::<Vec<InteractiveTest>>(&list) {
             Ok(scripts) => {
@@ -102,18 +100,16 @@ impl Action for Interactive {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let Some(session) = ctx.connection() else {
-            return Err(PipelineError::bug(
-                "No connection retrieved from namespace data",
-            ));
+            return Err(Error::bug("No connection retrieved from namespace data"));
         };
         let stage = ctx.node.block.stage.unwrap_or(0);
         let mut s = lock(&session);
         for script in &self.scripts {
             let started = Instant::now();
             let suite = format!("{stage}_{}", script.name);
-            let outcome = (|| -> Result<bool, PipelineError> {
+            let outcome = (|| -> Result<bool, Error> {
                 let mut all_passed = true;
                 for step in &script.script {
                     let step_start = Instant::now();
@@ -134,7 +130,7 @@ impl Action for Interactive {
                             .map(|x| (x.message.clone(), Meaning::Success)),
                     );
                     let sources: Vec<String> = table.iter().map(|(p, _)| p.clone()).collect();
-                    let patterns = crate::connection::session::compile(&sources)?;
+                    let patterns = crate::connection::compile(&sources)?;
                     if let Some(command) = &step.command {
                         s.sendline(command, ctx.node.character_delay, ctx.cancel)?;
                         if script.echo.is_some() {
@@ -147,12 +143,10 @@ impl Action for Interactive {
                     let until = ctx.deadline.within(ctx.node.timeout.duration);
                     let passed = match s.expect(&patterns, until, ctx.cancel)? {
                         WaitOutcome::Eof => {
-                            return Err(PipelineError::infrastructure(
-                                "interactive connection dropped",
-                            ))
+                            return Err(Error::infrastructure("interactive connection dropped"))
                         }
                         WaitOutcome::Timeout => {
-                            return Err(PipelineError::new(
+                            return Err(Error::new(
                                 ErrorKind::LavaTimeout,
                                 "interactive connection timed out",
                             ))
@@ -178,7 +172,7 @@ impl Action for Interactive {
                                         FailureKind::JobError => ErrorKind::Job,
                                         FailureKind::TestError => ErrorKind::Test,
                                     };
-                                    return Err(PipelineError::new(
+                                    return Err(Error::new(
                                         kind,
                                         failure.error.clone().unwrap_or(m.matched),
                                     ));
@@ -199,7 +193,7 @@ impl Action for Interactive {
                             ),
                         ]));
                     } else if !passed {
-                        return Err(PipelineError::test(format!(
+                        return Err(Error::test(format!(
                             "Failed to run command '{}'",
                             step.command.clone().unwrap_or_default()
                         )));

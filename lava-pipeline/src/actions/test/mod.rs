@@ -11,7 +11,7 @@ use std::sync::Arc;
 use lava_devices::DeviceConfig;
 
 use crate::action::{Action, Block};
-use crate::error::PipelineError;
+use crate::error::Error;
 use crate::job::JobInfo;
 use crate::strategy::{Family, Registry, Strategy, TestNeeds};
 
@@ -36,16 +36,9 @@ impl Strategy for TestShellStrategy {
         1
     }
     fn accepts(&self, _device: &DeviceConfig, block: &Block) -> Result<(), String> {
-        match block.get("definitions") {
-            Some(_) => Ok(()),
-            None => Err("no 'definitions' in the test block".into()),
-        }
+        Family::Test.require(block, "definitions")
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
         Ok(Box::new(shell::LavaTestRetry))
     }
     fn needs(&self) -> TestNeeds {
@@ -72,16 +65,9 @@ impl Strategy for InteractiveStrategy {
         1
     }
     fn accepts(&self, _device: &DeviceConfig, block: &Block) -> Result<(), String> {
-        match block.get("interactive") {
-            Some(_) => Ok(()),
-            None => Err("no 'interactive' in the test block".into()),
-        }
+        Family::Test.require(block, "interactive")
     }
-    fn action(
-        &self,
-        _job: &JobInfo,
-        _block: &Arc<Block>,
-    ) -> Result<Box<dyn Action>, PipelineError> {
+    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
         Ok(Box::new(interactive::InteractiveRetry))
     }
 }

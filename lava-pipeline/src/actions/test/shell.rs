@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use lava_proto::yaml::{Mapping, Value};
 
-use crate::action::{Action, Populate, RunContext, Validate};
+use crate::action::{About, Action, Populate, RunContext, Validate};
 use crate::actions::test::signals::{Event, SignalParser};
-use crate::connection::session::LineOutcome;
+use crate::connection::LineOutcome;
 use crate::connection::{lock, ShellSession};
-use crate::error::{ErrorKind, PipelineError};
+use crate::error::{Error, ErrorKind};
 use crate::job::scalar;
 use crate::logger::{result_map, Logger};
 use crate::timeout::parse_timeout;
@@ -25,15 +25,15 @@ use crate::timeout::parse_timeout;
 #[derive(Debug, Default)]
 pub struct LavaTestRetry;
 
+const ABOUT_LAVA_TEST_RETRY: About = About::new(
+    "lava-test-retry",
+    "Retry wrapper for lava-test-shell",
+    "Retry support for Lava Test Shell",
+);
+
 impl Action for LavaTestRetry {
-    fn name(&self) -> &str {
-        "lava-test-retry"
-    }
-    fn description(&self) -> &str {
-        "Retry wrapper for lava-test-shell"
-    }
-    fn summary(&self) -> &str {
-        "Retry support for Lava Test Shell"
+    fn about(&self) -> About {
+        ABOUT_LAVA_TEST_RETRY
     }
     fn retries(&self) -> Option<u32> {
         Some(1)
@@ -41,7 +41,7 @@ impl Action for LavaTestRetry {
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), PipelineError> {
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         p.add(LavaTestShell::default());
         Ok(())
     }
@@ -186,7 +186,7 @@ impl<'a> SignalHandler<'a> {
     }
 
     /// Handle one console line.
-    pub fn line(&mut self, parser: &mut SignalParser, line: &str) -> Result<(), PipelineError> {
+    pub fn line(&mut self, parser: &mut SignalParser, line: &str) -> Result<(), Error> {
         if let Some(run) = &self.run {
             if let Some(re) = &run.pattern {
                 if let Some(caps) = re.captures(line) {
@@ -227,7 +227,7 @@ impl<'a> SignalHandler<'a> {
     }
 
     /// Handle one event.
-    pub fn event(&mut self, event: Event) -> Result<(), PipelineError> {
+    pub fn event(&mut self, event: Event) -> Result<(), Error> {
         match event {
             Event::RunnerExit => {
                 self.logger
@@ -259,7 +259,7 @@ impl<'a> SignalHandler<'a> {
         Ok(())
     }
 
-    fn signal(&mut self, name: &str, params: &[String]) -> Result<(), PipelineError> {
+    fn signal(&mut self, name: &str, params: &[String]) -> Result<(), Error> {
         self.logger
             .debug(format!("Received signal: <{name}> {}", params.join(" ")));
         match name {
@@ -337,15 +337,11 @@ impl<'a> SignalHandler<'a> {
             "TESTSET" => match params {
                 [cmd, name] if cmd == "START" => self.test_set = Some(name.clone()),
                 [cmd] if cmd == "STOP" => self.test_set = None,
-                _ => {
-                    return Err(PipelineError::job(format!(
-                        "Invalid TESTSET signal: {params:?}"
-                    )))
-                }
+                _ => return Err(Error::job(format!("Invalid TESTSET signal: {params:?}"))),
             },
             "TESTREFERENCE" => {
                 let [case, result, url] = params else {
-                    return Err(PipelineError::test(format!(
+                    return Err(Error::test(format!(
                         "Invalid TESTREFERENCE signal: {params:?}"
                     )));
                 };
@@ -366,7 +362,7 @@ impl<'a> SignalHandler<'a> {
                     self.feedback_requests.push(ns.clone());
                 }
             }
-            "TESTRAISE" => return Err(PipelineError::test(params.join(" "))),
+            "TESTRAISE" => return Err(Error::test(params.join(" "))),
             "TESTEVENT" => self.logger.event(params.join(" ")),
             _ => {}
         }
@@ -441,24 +437,22 @@ impl<'a> SignalHandler<'a> {
     }
 }
 
+const ABOUT_LAVA_TEST_SHELL: About = About::new(
+    "lava-test-shell",
+    "Executing lava-test-runner",
+    "Lava Test Shell",
+);
+
 impl Action for LavaTestShell {
-    fn name(&self) -> &str {
-        "lava-test-shell"
-    }
-    fn description(&self) -> &str {
-        "Executing lava-test-runner"
-    }
-    fn summary(&self) -> &str {
-        "Lava Test Shell"
+    fn about(&self) -> About {
+        ABOUT_LAVA_TEST_SHELL
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
     }
-    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), PipelineError> {
+    fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         let Some(Value::Sequence(definitions)) = v.node.block.get("definitions").cloned() else {
-            return Err(PipelineError::job(
-                "Missing 'definitions' in the test block",
-            ));
+            return Err(Error::job("Missing 'definitions' in the test block"));
         };
         for d in &definitions {
             if d.get("repository").is_none() {
@@ -475,7 +469,7 @@ impl Action for LavaTestShell {
         }
         Ok(())
     }
-    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), PipelineError> {
+    fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let ns = ctx.namespace().to_string();
         let block = ctx.node.block.clone();
         if block.timeout.is_some_and(|t| t.skip) {
@@ -483,14 +477,12 @@ impl Action for LavaTestShell {
                 .info("The job will continue with the next action block if this one times out");
         }
         let Some(session) = ctx.connection() else {
-            return Err(PipelineError::bug(
-                "No connection retrieved from namespace data",
-            ));
+            return Err(Error::bug("No connection retrieved from namespace data"));
         };
         let stage = block.stage.unwrap_or(0);
         let results_dir = ctx
             .get_str("test", "results", "lava_test_results_dir")
-            .ok_or_else(|| PipelineError::job("Nothing to run. Maybe the 'deploy' stage is missing, otherwise this is a bug which should be reported."))?;
+            .ok_or_else(|| Error::job("Nothing to run. Maybe the 'deploy' stage is missing, otherwise this is a bug which should be reported."))?;
         let sh = ctx
             .get_str("test", "shared", "lava_test_sh_cmd")
             .unwrap_or_else(|| "/bin/sh".into());
@@ -570,7 +562,7 @@ impl Action for LavaTestShell {
             for e in &handler.errors {
                 ctx.error(e.clone());
             }
-            return Err(PipelineError::test(handler.errors.join("; ")));
+            return Err(Error::test(handler.errors.join("; ")));
         }
         Ok(())
     }
@@ -582,10 +574,10 @@ fn shell_loop(
     handler: &mut SignalHandler<'_>,
     ctx: &mut RunContext<'_>,
     poll: Duration,
-) -> Result<(), PipelineError> {
+) -> Result<(), Error> {
     loop {
         if let Some(message) = handler.check_run_timeout() {
-            return Err(PipelineError::test(message));
+            return Err(Error::test(message));
         }
         let until = ctx.deadline.within(poll);
         match s.read_line(until, ctx.cancel)? {
@@ -599,9 +591,7 @@ fn shell_loop(
                 }
             }
             LineOutcome::Eof => {
-                return Err(PipelineError::infrastructure(
-                    "lava_test_shell connection dropped.",
-                ))
+                return Err(Error::infrastructure("lava_test_shell connection dropped."))
             }
             LineOutcome::Timeout => {
                 if ctx.deadline.expired() {

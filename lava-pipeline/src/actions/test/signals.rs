@@ -17,7 +17,7 @@
 //! that the test shell reports it: a signal is never silently lost.
 //!
 //! ```
-//! use lava_pipeline::actions::test::signals::{Event, SignalParser};
+//! use lava_pipeline::unstable::actions::test::signals::{Event, SignalParser};
 //!
 //! let mut parser = SignalParser::new();
 //! assert!(parser.feed_line("<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=ping RE[   12.345678] random: crng init done").is_empty());
@@ -81,6 +81,7 @@ impl SignalParser {
         }
     }
 
+    #[cfg(test)]
     /// Whether a split signal is waiting for its end.
     pub fn is_pending(&self) -> bool {
         self.pending.is_some()
