@@ -18,7 +18,7 @@ use lava_proto::socket::{self, Security};
 use lava_proto::yaml::{Mapping, Value};
 use lava_scheduler::master::{Master, MasterConfig};
 use lava_scheduler::model::JobState;
-use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, Store};
+use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker};
 use lava_scheduler::SqlStore;
 
 const TEMPLATE: &str = "device_type: demo\ncommands:\n  connect: echo connected\n  power_on: echo on\n  power_off: echo off\n\

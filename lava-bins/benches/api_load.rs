@@ -20,7 +20,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use lava_scheduler::store::{NewDeviceType, NewJob, Store};
+use lava_scheduler::store::{NewDeviceType, NewJob};
 use lava_scheduler::SqlStore;
 
 const CLIENTS: usize = 1000;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use lava_proto::control::Message;
 use lava_proto::log::{LogLevel, LogMessage, LogRecord};
 use lava_proto::socket::{self, Security, MASTER_ID};
-use lava_scheduler::store::{NewDeviceType, NewJob, NewWorker, Store};
+use lava_scheduler::store::{NewDeviceType, NewJob, NewWorker};
 use lava_scheduler::SqlStore;
 use support::{free_port, Daemon};
 

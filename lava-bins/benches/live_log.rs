@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use lava_scheduler::store::{NewDeviceType, NewJob, Store};
+use lava_scheduler::store::{NewDeviceType, NewJob};
 use lava_scheduler::SqlStore;
 
 /// Lines written per burst, and bursts per second.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use lava_proto::control::Message;
 use lava_proto::socket::{self, Security, MASTER_ID};
 use lava_scheduler::model::JobHealth;
-use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, Store};
+use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker};
 use lava_scheduler::SqlStore;
 use support::{free_port, Daemon};
 

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lava_scheduler::model::JobState;
-use lava_scheduler::store::Store;
+use lava_scheduler::SqlStore;
 
 /// Print a job's log (following it until the job ends with `follow`, or
 /// until `stop` is set).
 pub fn print_log(
-    store: &dyn Store,
+    store: &SqlStore,
     id: i64,
     follow: bool,
     raw: bool,

@@ -32,7 +32,7 @@ use lava_pipeline::slave::{Slave, SlaveConfig, CANCEL_GRACE};
 use lava_proto::cert::{self, KeyPair};
 use lava_scheduler::master::{Master, MasterConfig};
 use lava_scheduler::model::JobState;
-use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, Store};
+use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker};
 use lava_scheduler::SqlStore;
 
 const WORKER: &str = "lab-worker";

@@ -14,7 +14,6 @@ use std::process::{Command, Stdio};
 use common::*;
 use dxr::{FaultResponse, MethodCall, MethodResponse, Value};
 use lava_scheduler::model::{JobHealth, JobState};
-use lava_scheduler::store::Store;
 
 /// A lab with the HTTP service and three accounts.
 struct ApiLab {

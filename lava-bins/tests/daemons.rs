@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use lava_scheduler::model::{JobHealth, JobState, WorkerState};
-use lava_scheduler::store::Store;
 use std::time::{Duration, Instant};
 
 fn normal_job(postgres: bool) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lava_scheduler::model::{DeviceHealth, DeviceState, JobHealth, JobState, WorkerHealth};
-use lava_scheduler::store::{DeviceTypeUpdate, NewDevice, Store};
+use lava_scheduler::store::{DeviceTypeUpdate, NewDevice};
 
 #[test]
 fn failed_health_check_makes_the_device_bad_and_jobs_wait() {

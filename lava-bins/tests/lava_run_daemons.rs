@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use lava_scheduler::model::{JobHealth, JobState, WorkerState};
-use lava_scheduler::store::{NewJob, Store};
+use lava_scheduler::store::NewJob;
 
 const TEMPLATE: &str = "device_type: fixture
 commands:

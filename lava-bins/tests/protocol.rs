@@ -13,7 +13,7 @@ use common::*;
 use lava_proto::control::{JobEnd, Message, StartJob};
 use lava_proto::socket::{self, Security, MASTER_ID};
 use lava_scheduler::model::{JobHealth, JobState, WorkerState};
-use lava_scheduler::store::{NewWorker, Store};
+use lava_scheduler::store::NewWorker;
 
 /// Receive the next message within `timeout` (None when nothing came).
 fn next(socket: &zmq::Socket, timeout: Duration) -> Option<Message> {

@@ -13,7 +13,7 @@ use std::path::Path;
 use bench_board::{Arch, Board};
 use common::*;
 use lava_scheduler::model::{JobHealth, JobState, TestResultCode};
-use lava_scheduler::store::{NewDevice, NewDeviceType, Store};
+use lava_scheduler::store::{NewDevice, NewDeviceType};
 
 fn submit(lab: &Lab, images: &Path) -> i64 {
     lava_scheduler::submit::submit(&lab.store, &lava_bins::lab::sample_job(images), "alice")

@@ -31,7 +31,7 @@ use headless_chrome::protocol::cdp::Emulation;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use lava_scheduler::model::{JobHealth, JobState};
-use lava_scheduler::store::{NewJob, Store};
+use lava_scheduler::store::NewJob;
 
 fn manage(lab: &Lab, args: &[&str], stdin: Option<&str>) -> String {
     let mut child = Command::new(bin("lava-server"))

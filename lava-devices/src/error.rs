@@ -163,3 +163,28 @@ pub enum ConfigError {
         message: String,
     },
 }
+
+/// Why a device cannot run jobs as configured: what
+/// [`TemplateSet::render_device`](crate::TemplateSet::render_device) and
+/// [`TemplateSet::check_device`](crate::TemplateSet::check_device) report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeviceError {
+    /// The device has no dictionary.
+    #[error("device {hostname} has no device dictionary")]
+    NoDictionary {
+        /// The device.
+        hostname: String,
+    },
+    /// Its dictionary does not render.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// What it renders is not a valid device configuration.
+    #[error("device {hostname}: {source}")]
+    Config {
+        /// The device.
+        hostname: String,
+        /// Why.
+        source: ConfigError,
+    },
+}

@@ -115,6 +115,6 @@ pub use config::{
     LoadAddresses, NamedConnection, Timeout, Timeouts, UserCommand,
 };
 pub use dictionary::{DeviceDictionary, DictionaryValue, DictionaryWarning};
-pub use error::{ConfigError, DictionaryError, RenderError};
+pub use error::{ConfigError, DeviceError, DictionaryError, RenderError};
 pub use render::TemplateSet;
 pub use search_path::MAX_TEMPLATE_BYTES;

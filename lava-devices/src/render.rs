@@ -10,8 +10,9 @@ use minijinja::value::Value as JValue;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, TemplateSource, UndefinedBehavior};
 
 use crate::compat;
+use crate::config::DeviceConfig;
 use crate::context;
-use crate::error::RenderError;
+use crate::error::{DeviceError, RenderError};
 use crate::filters;
 use crate::jinja2;
 use crate::search_path::{self, LoadError, SearchPath};
@@ -131,6 +132,37 @@ impl TemplateSet {
             .get_template(name)
             .and_then(|template| template.render(ctx))
             .map_err(|err| self.convert(err))
+    }
+
+    /// Render a device's dictionary (the template `HOSTNAME.jinja2`, which
+    /// extends its device type's) with a job's `context`: the device
+    /// configuration the master sends in START.
+    pub fn render_device(
+        &self,
+        hostname: &str,
+        dictionary: Option<&str>,
+        context: &Mapping,
+    ) -> Result<String, DeviceError> {
+        let dictionary = dictionary.ok_or_else(|| DeviceError::NoDictionary {
+            hostname: hostname.to_string(),
+        })?;
+        Ok(self.render_str(&format!("{hostname}.jinja2"), dictionary, context)?)
+    }
+
+    /// Render a device's dictionary without a job and parse the result:
+    /// whether the device can run jobs as configured (the master's check
+    /// before it schedules on a device, and `lava-server manage devices
+    /// check`).
+    pub fn check_device(
+        &self,
+        hostname: &str,
+        dictionary: Option<&str>,
+    ) -> Result<DeviceConfig, DeviceError> {
+        let text = self.render_device(hostname, dictionary, &Mapping::new())?;
+        DeviceConfig::from_yaml(&text).map_err(|source| DeviceError::Config {
+            hostname: hostname.to_string(),
+            source,
+        })
     }
 
     /// Renders template text that is not a file, named `name` in error

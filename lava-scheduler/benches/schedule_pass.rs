@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use lava_scheduler::model::{JobHealth, WorkerState};
 use lava_scheduler::scheduler::{schedule, AcceptAll};
-use lava_scheduler::store::{NewDevice, NewDeviceType, NewJob, NewWorker, Store};
+use lava_scheduler::store::{NewDevice, NewDeviceType, NewJob, NewWorker};
 use lava_scheduler::SqlStore;
 
 const TYPES: usize = 200;

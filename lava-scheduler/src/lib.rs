@@ -7,8 +7,8 @@
 //! - [`state`]: the transition rules and cascades as pure functions;
 //! - [`scheduler`]: the scheduling pass (health checks first, priority and
 //!   tags, multinode groups all-or-nothing);
-//! - [`store`]: the [`Store`](store::Store) trait and its SQL
-//!   implementation, where every transition is one guarded transaction;
+//! - [`store`]: [`SqlStore`], the store over PostgreSQL or SQLite, where
+//!   every transition is one guarded transaction;
 //! - [`master`]: lava-master, the control loop workers connect to, with
 //!   the log sink and event-driven scheduling;
 //! - [`results`]: test results exported as LAVA's YAML/CSV, JUnit XML or a table;
@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use lava_scheduler::model::{JobHealth, JobState};
-//! use lava_scheduler::store::{CancelOutcome, NewDevice, NewDeviceType, NewJob, NewWorker, SqlStore, Store};
+//! use lava_scheduler::store::{CancelOutcome, NewDevice, NewDeviceType, NewJob, NewWorker, SqlStore};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = SqlStore::open_url(&format!("sqlite://{}/lava.db", dir.path().display())).unwrap();
@@ -59,4 +59,4 @@ pub mod store;
 pub mod submit;
 
 pub use error::StoreError;
-pub use store::{SqlStore, Store};
+pub use store::SqlStore;

@@ -303,12 +303,33 @@ impl Capacity<'_> {
     }
 }
 
-/// Run one scheduling pass.
-pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport, StoreError> {
-    let db = store.database();
-    let mut snap = db.transaction(snapshot)?;
-    let now = now_micros();
-    let mut report = PassReport::default();
+/// A device to take out of service: it cannot run jobs as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BadDevice {
+    hostname: String,
+    /// Its health in the snapshot (the guard of the change).
+    health: DeviceHealth,
+    why: String,
+}
+
+/// What a pass decided, before anything is written: a pure function of
+/// the snapshot ([`plan`]), applied by [`apply`].
+#[derive(Debug, Default)]
+struct Plan {
+    bad_devices: Vec<BadDevice>,
+    /// A health-check job to create, and its device.
+    health_checks: Vec<(NewJob, String)>,
+    /// Single-node jobs and their devices, applied in one transaction.
+    jobs: Vec<(i64, String)>,
+    /// Multinode groups whose every role has its devices, each applied
+    /// all-or-nothing.
+    groups: Vec<(String, Vec<(i64, String)>)>,
+}
+
+/// Decide a pass (see the module documentation for the order of work).
+/// Reads nothing but `snap`, `check` and `now`; writes nothing.
+fn plan(mut snap: Snapshot, check: &dyn DeviceCheck, now: Timestamp) -> Plan {
+    let mut plan = Plan::default();
     let mut capacity = Capacity(&mut snap.workers);
     // Devices still free for ordinary jobs, by type.
     let mut free: BTreeMap<String, Vec<FreeDevice>> = BTreeMap::new();
@@ -318,26 +339,18 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
         if !capacity.available(&device.worker) {
             continue;
         }
+        let bad = |why: String| BadDevice {
+            hostname: device.hostname.clone(),
+            health: device.health,
+            why,
+        };
         if let Err(reason) = check.check(
             &device.hostname,
             &device.device_type,
             device.dictionary.as_deref(),
         ) {
-            let why = format!("Invalid device configuration: {reason}");
-            let applied = db.transaction(|conn| {
-                change_device_health(
-                    conn,
-                    &device.hostname,
-                    device.health,
-                    DeviceHealth::Bad,
-                    "lava-health",
-                    &why,
-                )
-            });
-            match applied {
-                Ok(()) => report.bad_devices.push((device.hostname.clone(), why)),
-                Err(_) => report.conflicts += 1,
-            }
+            plan.bad_devices
+                .push(bad(format!("Invalid device configuration: {reason}")));
             continue;
         }
         let Some(device_type) = snap.types.get(&device.device_type) else {
@@ -349,39 +362,12 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
             .filter(|_| !device_type.health_check_disabled);
         if let Some(definition) = check_definition {
             if health_check_due(&device, device_type, now) {
-                let new = match health_check_job(definition, &device) {
-                    Ok(job) => job,
-                    Err(why) => {
-                        let applied = db.transaction(|conn| {
-                            change_device_health(
-                                conn,
-                                &device.hostname,
-                                device.health,
-                                DeviceHealth::Bad,
-                                "lava-health",
-                                &why,
-                            )
-                        });
-                        if applied.is_ok() {
-                            report.bad_devices.push((device.hostname.clone(), why));
-                        }
-                        continue;
-                    }
-                };
-                let created = db.transaction(|conn| {
-                    let id = insert_job_in(conn, &new)?;
-                    assign_in(conn, id, &device.hostname)?;
-                    Ok(id)
-                });
-                match created {
-                    Ok(id) => {
+                match health_check_job(definition, &device) {
+                    Ok(job) => {
                         capacity.take(&device.worker);
-                        report.health_checks.push(Assignment {
-                            job: id,
-                            device: device.hostname.clone(),
-                        });
+                        plan.health_checks.push((job, device.hostname.clone()));
                     }
-                    Err(_) => report.conflicts += 1,
+                    Err(why) => plan.bad_devices.push(bad(why)),
                 }
                 continue;
             }
@@ -403,7 +389,8 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
         });
     }
 
-    // Pass 2 and 3: jobs and multinode groups in priority order.
+    // Pass 2 and 3: jobs and multinode groups in priority order (a group
+    // at the place of its first member).
     let mut groups: BTreeMap<String, Vec<QueuedJob>> = BTreeMap::new();
     let mut order: Vec<Result<QueuedJob, String>> = Vec::new();
     for job in std::mem::take(&mut snap.jobs) {
@@ -419,26 +406,23 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
         }
     }
     let pick = |free: &mut BTreeMap<String, Vec<FreeDevice>>,
-                capacity: &Capacity,
+                capacity: &mut Capacity,
                 job: &QueuedJob|
      -> Option<FreeDevice> {
         let devices = free.get_mut(job.device_type.as_deref()?)?;
         let index = devices
             .iter()
             .position(|d| job.tags.is_subset(&d.tags) && capacity.available(&d.worker))?;
-        Some(devices.remove(index))
+        let device = devices.remove(index);
+        capacity.take(&device.worker);
+        Some(device)
     };
-    // Single-node jobs are planned here and applied together below; groups
-    // are applied one by one (all or nothing).
-    let mut planned: Vec<(i64, FreeDevice)> = Vec::new();
     for item in order {
         match item {
             Ok(job) => {
-                let Some(device) = pick(&mut free, &capacity, &job) else {
-                    continue;
-                };
-                capacity.take(&device.worker);
-                planned.push((job.id, device));
+                if let Some(device) = pick(&mut free, &mut capacity, &job) {
+                    plan.jobs.push((job.id, device.hostname));
+                }
             }
             Err(group) => {
                 let members = groups.remove(&group).unwrap_or_default();
@@ -446,47 +430,18 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
                 let mut picked: Vec<(i64, FreeDevice)> = Vec::new();
                 let mut complete = true;
                 for job in members.iter().filter(|j| j.device_type.is_some()) {
-                    match pick(&mut free, &capacity, job) {
-                        Some(device) => {
-                            capacity.take(&device.worker);
-                            picked.push((job.id, device));
-                        }
+                    match pick(&mut free, &mut capacity, job) {
+                        Some(device) => picked.push((job.id, device)),
                         None => {
                             complete = false;
                             break;
                         }
                     }
                 }
-                let placed = complete
-                    && db
-                        .transaction(|conn| {
-                            for (id, device) in &picked {
-                                assign_in(conn, *id, &device.hostname)?;
-                            }
-                            // Every member has its device: the group is Scheduled.
-                            conn.execute(
-                                "UPDATE jobs SET state = $1 WHERE target_group = $2 AND state IN ($3, $4)",
-                                &[
-                                    JobState::Scheduled.code().into(),
-                                    group.as_str().into(),
-                                    JobState::Scheduling.code().into(),
-                                    JobState::Submitted.code().into(),
-                                ],
-                            )?;
-                            Ok(())
-                        })
-                        .is_ok();
-                if placed {
-                    report
-                        .multinode
-                        .extend(picked.into_iter().map(|(job, d)| Assignment {
-                            job,
-                            device: d.hostname,
-                        }));
+                if complete {
+                    let pairs = picked.into_iter().map(|(id, d)| (id, d.hostname));
+                    plan.groups.push((group, pairs.collect()));
                 } else {
-                    if complete {
-                        report.conflicts += 1;
-                    }
                     // Nothing is held while the group waits.
                     for (_, device) in picked {
                         capacity.give_back(&device.worker);
@@ -498,14 +453,72 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
             }
         }
     }
-    if !planned.is_empty() {
-        let pairs: Vec<(i64, String)> = planned
-            .iter()
-            .map(|(job, d)| (*job, d.hostname.clone()))
-            .collect();
-        match db.transaction(|conn| assign_batch(conn, &pairs)) {
+    plan
+}
+
+/// Write a plan with the store's guarded transitions. A decision whose
+/// guard fails (someone changed the row since the snapshot) counts as a
+/// conflict and is left to the next pass.
+fn apply(store: &SqlStore, plan: Plan) -> PassReport {
+    let db = store.database();
+    let mut report = PassReport::default();
+    for bad in plan.bad_devices {
+        let applied = db.transaction(|conn| {
+            change_device_health(
+                conn,
+                &bad.hostname,
+                bad.health,
+                DeviceHealth::Bad,
+                "lava-health",
+                &bad.why,
+            )
+        });
+        match applied {
+            Ok(()) => report.bad_devices.push((bad.hostname, bad.why)),
+            Err(_) => report.conflicts += 1,
+        }
+    }
+    for (job, device) in plan.health_checks {
+        let created = db.transaction(|conn| {
+            let id = insert_job_in(conn, &job)?;
+            assign_in(conn, id, &device)?;
+            Ok(id)
+        });
+        match created {
+            Ok(job) => report.health_checks.push(Assignment { job, device }),
+            Err(_) => report.conflicts += 1,
+        }
+    }
+    for (group, pairs) in plan.groups {
+        let placed = db.transaction(|conn| {
+            for (id, device) in &pairs {
+                assign_in(conn, *id, device)?;
+            }
+            // Every member has its device: the group is Scheduled.
+            conn.execute(
+                "UPDATE jobs SET state = $1 WHERE target_group = $2 AND state IN ($3, $4)",
+                &[
+                    JobState::Scheduled.code().into(),
+                    group.as_str().into(),
+                    JobState::Scheduling.code().into(),
+                    JobState::Submitted.code().into(),
+                ],
+            )?;
+            Ok(())
+        });
+        match placed {
+            Ok(()) => report.multinode.extend(
+                pairs
+                    .into_iter()
+                    .map(|(job, device)| Assignment { job, device }),
+            ),
+            Err(_) => report.conflicts += 1,
+        }
+    }
+    if !plan.jobs.is_empty() {
+        match db.transaction(|conn| assign_batch(conn, &plan.jobs)) {
             Ok(applied) => {
-                report.conflicts += pairs.len() - applied.len();
+                report.conflicts += plan.jobs.len() - applied.len();
                 report.jobs.extend(
                     applied
                         .into_iter()
@@ -514,10 +527,18 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
             }
             Err(e) => {
                 log::warn!("[SCHED] assignments not applied: {e}");
-                report.conflicts += pairs.len();
+                report.conflicts += plan.jobs.len();
             }
         }
     }
+    report
+}
+
+/// Run one scheduling pass: a snapshot of the store, a [`plan`] made from
+/// it in memory, and the plan applied.
+pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport, StoreError> {
+    let snap = store.database().transaction(snapshot)?;
+    let report = apply(store, plan(snap, check, now_micros()));
     if !report.health_checks.is_empty() || !report.jobs.is_empty() || !report.multinode.is_empty() {
         log::info!(
             "[SCHED] scheduled {} health checks, {} jobs, {} multinode sub-jobs",
@@ -527,4 +548,175 @@ pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport,
         );
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    //! `plan` on snapshots made by hand: no database.
+    use super::*;
+
+    const NOW: Timestamp = 1_000_000_000_000_000;
+
+    fn device(hostname: &str, device_type: &str, worker: &str, tags: &[&str]) -> FreeDevice {
+        FreeDevice {
+            hostname: hostname.into(),
+            device_type: device_type.into(),
+            health: DeviceHealth::Good,
+            worker: worker.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            dictionary: None,
+            // checked a minute ago, so no health check is due
+            last_check_submit: Some(NOW - 60_000_000),
+            jobs_since_check: 0,
+        }
+    }
+
+    fn job(id: i64, device_type: &str, tags: &[&str], group: Option<&str>) -> QueuedJob {
+        QueuedJob {
+            id,
+            device_type: Some(device_type.into()),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            target_group: group.map(str::to_string),
+        }
+    }
+
+    fn device_type(name: &str, health_check: Option<&str>) -> DeviceType {
+        DeviceType {
+            name: name.into(),
+            description: String::new(),
+            aliases: Vec::new(),
+            health_frequency: 24,
+            health_denominator: HealthDenominator::Hours,
+            health_check_disabled: false,
+            health_check: health_check.map(str::to_string),
+        }
+    }
+
+    fn snapshot(devices: Vec<FreeDevice>, jobs: Vec<QueuedJob>) -> Snapshot {
+        let workers = devices.iter().map(|d| (d.worker.clone(), (0, 0))).collect();
+        let types = devices
+            .iter()
+            .map(|d| (d.device_type.clone(), device_type(&d.device_type, None)))
+            .collect();
+        Snapshot {
+            devices,
+            workers,
+            types,
+            jobs,
+        }
+    }
+
+    struct Refuse(&'static str);
+
+    impl DeviceCheck for Refuse {
+        fn check(&self, hostname: &str, _: &str, _: Option<&str>) -> Result<(), String> {
+            if hostname == self.0 {
+                Err("no template".into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[test]
+    fn a_tagged_job_gets_the_tagged_board_and_others_the_plainest() {
+        let snap = snapshot(
+            vec![
+                device("qemu-01", "qemu", "w1", &["usb", "fast"]),
+                device("qemu-02", "qemu", "w1", &[]),
+                device("qemu-03", "qemu", "w1", &["usb"]),
+            ],
+            vec![
+                job(1, "qemu", &[], None),
+                job(2, "qemu", &["usb", "fast"], None),
+            ],
+        );
+        let plan = plan(snap, &AcceptAll, NOW);
+        assert_eq!(
+            plan.jobs,
+            [(1, "qemu-02".to_string()), (2, "qemu-01".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_worker_never_gets_more_jobs_than_its_limit() {
+        let mut snap = snapshot(
+            vec![
+                device("a-01", "qemu", "w1", &[]),
+                device("a-02", "qemu", "w1", &[]),
+                device("b-01", "qemu", "w2", &[]),
+            ],
+            (1..=3).map(|id| job(id, "qemu", &[], None)).collect(),
+        );
+        // w1 runs one job already and may run two
+        snap.workers.insert("w1".into(), (2, 1));
+        let plan = plan(snap, &AcceptAll, NOW);
+        assert_eq!(
+            plan.jobs,
+            [(1, "a-01".to_string()), (2, "b-01".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_group_is_placed_whole_or_holds_nothing() {
+        let devices = vec![device("bbb-01", "bbb", "w1", &[])];
+        // two roles, one board: the group waits, the later job runs
+        let jobs = vec![
+            job(1, "bbb", &[], Some("g")),
+            job(2, "bbb", &[], Some("g")),
+            job(3, "bbb", &[], None),
+        ];
+        let plan1 = plan(snapshot(devices.clone(), jobs), &AcceptAll, NOW);
+        assert!(plan1.groups.is_empty());
+        assert_eq!(plan1.jobs, [(3, "bbb-01".to_string())]);
+        // with a second board the group takes both, before the later job
+        let devices = vec![devices[0].clone(), device("bbb-02", "bbb", "w1", &[])];
+        let jobs = vec![
+            job(1, "bbb", &[], Some("g")),
+            job(3, "bbb", &[], None),
+            job(2, "bbb", &[], Some("g")),
+        ];
+        let plan2 = plan(snapshot(devices, jobs), &AcceptAll, NOW);
+        assert_eq!(
+            plan2.groups,
+            [(
+                "g".to_string(),
+                vec![(1, "bbb-01".to_string()), (2, "bbb-02".to_string())]
+            )]
+        );
+        assert!(plan2.jobs.is_empty());
+    }
+
+    #[test]
+    fn due_health_checks_come_first_and_invalid_devices_go_bad() {
+        let mut unknown = device("qemu-01", "qemu", "w1", &[]);
+        unknown.health = DeviceHealth::Unknown;
+        let mut snap = snapshot(
+            vec![
+                unknown,
+                device("qemu-02", "qemu", "w1", &[]),
+                device("qemu-03", "qemu", "w1", &[]),
+            ],
+            vec![job(1, "qemu", &[], None), job(2, "qemu", &[], None)],
+        );
+        snap.types.insert(
+            "qemu".into(),
+            device_type("qemu", Some("job_name: check\npriority: high\n")),
+        );
+        let plan = plan(snap, &Refuse("qemu-03"), NOW);
+        assert_eq!(plan.health_checks.len(), 1);
+        let (check, on) = &plan.health_checks[0];
+        assert_eq!(on, "qemu-01");
+        assert!(check.health_check);
+        assert_eq!((check.description.as_str(), check.priority), ("check", 100));
+        assert_eq!(plan.jobs, [(1, "qemu-02".to_string())]);
+        assert_eq!(
+            plan.bad_devices,
+            [BadDevice {
+                hostname: "qemu-03".into(),
+                health: DeviceHealth::Good,
+                why: "Invalid device configuration: no template".into(),
+            }]
+        );
+    }
 }

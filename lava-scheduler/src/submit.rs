@@ -13,7 +13,7 @@
 //! not written yet); the scheduler already places multinode groups.
 //!
 //! ```
-//! use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, SqlStore, Store};
+//! use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, SqlStore};
 //! use lava_scheduler::submit::{submit, SubmitError};
 //!
 //! let dir = tempfile::tempdir().unwrap();
@@ -35,7 +35,7 @@ use lava_proto::job::{self, JobDefinition};
 
 use crate::error::StoreError;
 use crate::model::{DeviceHealth, JobVisibility};
-use crate::store::{DeviceFilter, NewJob, Store};
+use crate::store::{DeviceFilter, NewJob, SqlStore};
 
 /// Why a submission was refused.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +55,7 @@ pub enum SubmitError {
 }
 
 /// Validate and store a job; returns its id.
-pub fn submit(store: &dyn Store, text: &str, submitter: &str) -> Result<i64, SubmitError> {
+pub fn submit(store: &SqlStore, text: &str, submitter: &str) -> Result<i64, SubmitError> {
     let (definition, _warnings) = JobDefinition::from_yaml(text).map_err(|e| match e {
         job::JobError::Invalid(report) => SubmitError::Invalid(
             report

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use lava_scheduler::model::{Job, JobState};
-use lava_scheduler::{Store, StoreError};
+use lava_scheduler::StoreError;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 

@@ -25,7 +25,7 @@ use lava_scheduler::accounts::Accounts;
 use lava_scheduler::model::{now_micros, Job, JobHealth, JobState, TestCase, TestResultCode};
 use lava_scheduler::notifications::{NotificationProgress, Notifications, PendingNotification};
 use lava_scheduler::results::{export, Format};
-use lava_scheduler::{SqlStore, Store};
+use lava_scheduler::SqlStore;
 use serde_json::{json, Value};
 
 use crate::error::WebError;

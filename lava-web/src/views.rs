@@ -5,7 +5,7 @@ use lava_proto::time::UtcTime;
 use lava_scheduler::model::{Device, Job, Timestamp, Viewer};
 use lava_scheduler::store::JobQuery;
 use lava_scheduler::submit::SubmitError;
-use lava_scheduler::{SqlStore, Store, StoreError};
+use lava_scheduler::{SqlStore, StoreError};
 
 use crate::auth::Caller;
 

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lava_scheduler::model::JobState;
-use lava_scheduler::store::{NewDevice, NewDeviceType, NewJob, NewWorker, Store};
+use lava_scheduler::store::{NewDevice, NewDeviceType, NewJob, NewWorker};
 
 use lava_scheduler::SqlStore;
 

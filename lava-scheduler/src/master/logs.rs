@@ -23,7 +23,7 @@ use lava_proto::log::{LogLevel, LogMessage, LogRecord, Marker, MarkerKind, Resul
 use lava_proto::yaml::{self, Mapping, Value};
 
 use crate::model::{Job, JobHealth, JobState, TestResultCode};
-use crate::store::{NewTestCase, SqlStore, Store};
+use crate::store::{NewTestCase, SqlStore};
 
 /// Result metadata longer than this is dropped (as LAVA does).
 const METADATA_LIMIT: usize = 4096;

@@ -25,6 +25,7 @@
 //! revoked worker is cut off at once (D10), logged refusals (D11), and
 //! unknown workers refused unless `auto_register` is set (D12).
 
+mod jobs;
 mod logs;
 mod prepare;
 
@@ -37,6 +38,8 @@ use std::time::{Duration, Instant};
 use lava_proto::auth::{self, Authenticator};
 use lava_proto::cert;
 use lava_proto::control::{JobEnd, Message, PING_INTERVAL, PROTOCOL_VERSION};
+
+use jobs::{end_step, EndFacts, EndStep, Finish, JobRecords, LogCount, Resend};
 use lava_proto::socket::{self, Security};
 
 pub use logs::{LogOutcome, LogSink};
@@ -45,7 +48,7 @@ pub use prepare::{output_dir, Devices};
 use crate::error::StoreError;
 use crate::model::{Job, JobHealth, JobState, WorkerState};
 use crate::scheduler;
-use crate::store::{JobFilter, NewTestCase, SqlStore, Store};
+use crate::store::{JobFilter, NewTestCase, SqlStore};
 
 /// How the master is set up. Option names follow LAVA's `lava-master`.
 #[derive(Debug, Clone)]
@@ -145,37 +148,6 @@ struct Peer {
     key: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Resend {
-    next: Instant,
-    delay: Duration,
-}
-
-impl Resend {
-    fn first() -> Resend {
-        Resend {
-            next: Instant::now() + Duration::from_secs(1),
-            delay: Duration::from_secs(1),
-        }
-    }
-
-    fn due(&self) -> bool {
-        Instant::now() >= self.next
-    }
-
-    /// Note a send of `id`'s message: the first one, or one more.
-    fn record(sent: &mut HashMap<i64, Resend>, id: i64) {
-        sent.entry(id)
-            .and_modify(Resend::again)
-            .or_insert_with(Resend::first);
-    }
-
-    fn again(&mut self) {
-        self.delay = (self.delay * 2).min(Duration::from_secs(u64::from(PING_INTERVAL)));
-        self.next = Instant::now() + self.delay;
-    }
-}
-
 /// The master daemon.
 pub struct Master {
     config: MasterConfig,
@@ -191,14 +163,8 @@ pub struct Master {
     auth: Option<Authenticator>,
     keys_fingerprint: Option<Vec<(PathBuf, std::time::SystemTime)>>,
     peers: HashMap<String, Peer>,
-    start_sent: HashMap<i64, Resend>,
-    cancel_sent: HashMap<i64, Resend>,
-    ended: HashSet<i64>,
-    pending_end: HashMap<i64, Instant>,
-    /// Jobs whose END counted more log lines than are stored.
-    log_short: HashSet<i64>,
-    /// Jobs whose log this master rebuilt from the worker's journal.
-    log_synced: HashSet<i64>,
+    /// The protocol state of each job (see `jobs`).
+    jobs: JobRecords,
     refused: HashMap<String, Instant>,
 }
 
@@ -283,12 +249,7 @@ impl Master {
             waker,
             auth,
             peers: HashMap::new(),
-            start_sent: HashMap::new(),
-            cancel_sent: HashMap::new(),
-            ended: HashSet::new(),
-            pending_end: HashMap::new(),
-            log_short: HashSet::new(),
-            log_synced: HashSet::new(),
+            jobs: JobRecords::default(),
             refused: HashMap::new(),
         })
     }
@@ -426,12 +387,17 @@ impl Master {
         while let Ok(frames) = socket::recv_log(&self.logs, zmq::DONTWAIT) {
             if let LogOutcome::JobFinished(id) = self.sink.handle(&self.store, &frames) {
                 finished = true;
-                if self.pending_end.remove(&id).is_some() {
-                    log::info!("[{id}] END completed by its final result");
-                }
+                self.result_arrived(id);
             }
         }
         finished
+    }
+
+    /// A job's final result was stored: an END waiting for it is complete.
+    fn result_arrived(&mut self, id: i64) {
+        if self.jobs.get(id).result_deadline.take().is_some() {
+            log::info!("[{id}] END completed by its final result");
+        }
     }
 
     fn send(&self, hostname: &str, message: &Message) {
@@ -577,7 +543,7 @@ impl Master {
                     return false;
                 }
                 log::info!("[{job_id}] {hostname} => START_OK");
-                self.start_sent.remove(&job_id);
+                self.jobs.get(job_id).start = None;
                 if let Err(e) = self.store.job_started(job_id) {
                     log::warn!("[{job_id}] START_OK not applied: {e}");
                 }
@@ -599,15 +565,21 @@ impl Master {
         }
     }
 
+    /// The worker of the device a job runs on.
+    fn worker_of(&self, job: &Job) -> Option<String> {
+        job.actual_device
+            .as_deref()
+            .and_then(|device| self.store.device(device).ok())
+            .and_then(|device| device.worker)
+    }
+
     /// Whether `job_id` runs on a device of `hostname` (D13).
     fn owns(&self, hostname: &str, job_id: i64) -> bool {
         let owner = self
             .store
             .job(job_id)
             .ok()
-            .and_then(|job| job.actual_device)
-            .and_then(|device| self.store.device(&device).ok())
-            .and_then(|device| device.worker);
+            .and_then(|job| self.worker_of(&job));
         if owner.as_deref() == Some(hostname) {
             true
         } else {
@@ -682,7 +654,7 @@ impl Master {
     /// (a job never waits on its log forever).
     fn handle_log_sync(&mut self, hostname: &str, job_id: i64, journal_xz: &[u8]) -> bool {
         log::info!("[{job_id}] {hostname} => LOG_SYNC_DATA");
-        if !self.log_short.contains(&job_id) {
+        if self.jobs.peek(job_id).map(|r| r.log) != Some(LogCount::Short) {
             // only an answer to this master's LOG_SYNC rewrites a log
             log::warn!("[{job_id}] LOG_SYNC_DATA from {hostname} not asked for: ignored");
             return false;
@@ -690,8 +662,7 @@ impl Master {
         if !self.owns(hostname, job_id) {
             return false;
         }
-        self.log_short.remove(&job_id);
-        self.log_synced.insert(job_id);
+        self.jobs.get(job_id).log = LogCount::Synced;
         let journal = match lava_proto::xz::decompress_journal(journal_xz) {
             Ok(journal) => journal,
             Err(e) => {
@@ -708,9 +679,7 @@ impl Master {
         {
             Ok(LogOutcome::JobFinished(id)) => {
                 finished = true;
-                if self.pending_end.remove(&id).is_some() {
-                    log::info!("[{id}] END completed by its final result");
-                }
+                self.result_arrived(id);
             }
             Ok(_) => {}
             Err(e) => log::warn!("[{job_id}] journal from {hostname} not applied: {e}"),
@@ -718,75 +687,72 @@ impl Master {
         finished
     }
 
-    /// Whether END may be acknowledged as far as the log goes: the worker
-    /// counted its lines (this project's workers do) and as many are
-    /// stored. Short once: wait for the next END (lines may be queued);
-    /// short again: LOG_SYNC, and no END_OK until the journal is applied.
-    fn log_complete(&mut self, hostname: &str, job: &Job, end: &JobEnd) -> bool {
-        let job_id = job.id;
-        let Some(sent) = end.log_lines else {
-            return true;
-        };
-        if self.log_synced.contains(&job_id) {
-            return true;
-        }
-        // only the job's own worker may have its log rebuilt
-        let owner = job
-            .actual_device
-            .as_deref()
-            .and_then(|device| self.store.device(device).ok())
-            .and_then(|device| device.worker);
-        if owner.as_deref() != Some(hostname) {
-            return true;
-        }
-        let stored = self.sink.stored_lines(job);
-        if stored >= sent {
-            self.log_short.remove(&job_id);
-            return true;
-        }
-        if self.log_short.insert(job_id) {
-            log::info!(
-                "[{job_id}] END counts {sent} log lines, {stored} are stored: waiting for the rest"
-            );
-        } else {
-            log::warn!(
-                "[{job_id}] {hostname} sent {sent} log lines, {stored} are stored: LOG_SYNC => {hostname}"
-            );
-            self.send(hostname, &Message::LogSync { job_id: end.job_id });
-        }
-        false
-    }
-
-    /// END from a worker; true when a job finished.
+    /// END from a worker; true when a job finished. The decision is
+    /// [`jobs::end_step`]'s; this reads its facts and carries it out.
     fn handle_end(&mut self, hostname: &str, end: JobEnd) -> bool {
         let job_id = end.job_id as i64;
         log::info!("[{job_id}] {hostname} => END");
         // lines already queued count (and may finish the job)
         let drained = end.log_lines.is_some() && self.drain_logs();
-        let job = match self.store.job(job_id) {
-            Ok(job) => job,
-            Err(_) => {
+        let job = self.store.job(job_id).ok();
+        let owned = job
+            .as_ref()
+            .is_some_and(|job| self.worker_of(job).as_deref() == Some(hostname));
+        let dir = job.as_ref().map(|job| self.sink.output_dir(job));
+        let description_path = dir.as_ref().map(|dir| dir.join("description.yaml"));
+        let facts = EndFacts {
+            known: job.is_some(),
+            finished: job.as_ref().is_some_and(|j| j.state == JobState::Finished),
+            owned,
+            description_exists: description_path.as_ref().is_some_and(|p| p.exists()),
+            sent_lines: end.log_lines,
+            stored_lines: match (&job, end.log_lines) {
+                (Some(job), Some(_)) if owned => self.sink.stored_lines(job),
+                _ => 0,
+            },
+            crash: end.is_crash(),
+            saw_final_result: self.sink.saw_final_result(job_id),
+        };
+        let step = match (&dir, &description_path) {
+            // no record is made for a job that does not exist
+            (Some(_), Some(_)) => end_step(self.jobs.get(job_id), &facts),
+            _ => EndStep::Unknown,
+        };
+        let finish = match step {
+            EndStep::Unknown => {
                 log::warn!("[{job_id}] END for an unknown job: acknowledged");
                 self.send(hostname, &Message::EndOk { job_id: end.job_id });
                 return drained;
             }
+            EndStep::NotOwner => {
+                log::warn!(
+                    "[{job_id}] message from {hostname} ignored: the job is not on one of its devices"
+                );
+                return drained;
+            }
+            EndStep::Duplicate => {
+                log::info!("[{job_id}] END (duplicated), skipping");
+                self.send(hostname, &Message::EndOk { job_id: end.job_id });
+                return drained;
+            }
+            EndStep::WaitForLog { sent, stored } => {
+                log::info!(
+                    "[{job_id}] END counts {sent} log lines, {stored} are stored: waiting for the rest"
+                );
+                return drained;
+            }
+            EndStep::LogSync { sent, stored } => {
+                log::warn!(
+                    "[{job_id}] {hostname} sent {sent} log lines, {stored} are stored: LOG_SYNC => {hostname}"
+                );
+                self.send(hostname, &Message::LogSync { job_id: end.job_id });
+                return drained;
+            }
+            EndStep::Accept(finish) => finish,
         };
-        if job.state != JobState::Finished && !self.owns(hostname, job_id) {
-            return drained;
-        }
-        let dir = self.sink.output_dir(&job);
-        let description_path = dir.join("description.yaml");
-        self.ended.insert(job_id);
-        self.start_sent.remove(&job_id);
-        if description_path.exists() {
-            log::info!("[{job_id}] END (duplicated), skipping");
-            self.send(hostname, &Message::EndOk { job_id: end.job_id });
-            return drained;
-        }
-        // an END already accepted never reopens its log (above)
-        if !self.log_complete(hostname, &job, &end) {
-            return drained;
-        }
+        let (Some(dir), Some(description_path)) = (dir, description_path) else {
+            return drained; // accepted implies a known job
+        };
         let description = match end.description() {
             Ok(description) => description,
             Err(e) => {
@@ -806,8 +772,9 @@ impl Master {
             );
         }
         let mut finished = false;
-        if job.state != JobState::Finished {
-            if end.is_crash() {
+        match finish {
+            Finish::Nothing => {}
+            Finish::Crashed => {
                 let comment = if end.errors.trim().is_empty() {
                     "lava-run crashed (no description)".to_string()
                 } else {
@@ -827,14 +794,13 @@ impl Master {
                     }
                     Err(e) => log::warn!("[{job_id}] END not applied: {e}"),
                 }
-            } else if !self.sink.saw_final_result(job_id) {
+            }
+            Finish::AwaitResult => {
                 // The final result line may still be on its way.
-                self.pending_end
-                    .insert(job_id, Instant::now() + self.config.end_grace);
+                self.jobs.get(job_id).result_deadline =
+                    Some(Instant::now() + self.config.end_grace);
             }
         }
-        self.log_synced.remove(&job_id);
-        self.log_short.remove(&job_id);
         self.send(hostname, &Message::EndOk { job_id: end.job_id });
         finished || drained
     }
@@ -871,12 +837,13 @@ impl Master {
             let Some(device_name) = job.actual_device.clone() else {
                 continue;
             };
-            if self.ended.contains(&job.id) {
+            let now = Instant::now();
+            let record = self.jobs.get(job.id);
+            if record.ended {
                 continue;
             }
-            let resend = self.start_sent.get(&job.id).copied();
-            match resend {
-                Some(r) if only_new || !r.due() => continue,
+            match record.start {
+                Some(r) if only_new || !r.due(now) => continue,
                 _ => {}
             }
             let device = match self.store.device(&device_name) {
@@ -895,7 +862,7 @@ impl Master {
             let dir = self.sink.output_dir(&job);
             if dir.join("description.yaml").exists() {
                 // D4: the job already ran; never start it again.
-                self.ended.insert(job.id);
+                self.jobs.get(job.id).ended = true;
                 continue;
             }
             match prepare::start_payload(
@@ -908,7 +875,8 @@ impl Master {
                 Ok(start) => {
                     log::info!("[{}] START => {worker} ({device_name})", job.id);
                     self.send(&worker, &Message::Start(Box::new(start)));
-                    Resend::record(&mut self.start_sent, job.id);
+                    let record = self.jobs.get(job.id);
+                    record.start = Some(Resend::after(record.start, Instant::now()));
                 }
                 Err(why) => self.start_failed(job.id, &why),
             }
@@ -965,9 +933,10 @@ impl Master {
             }
         };
         let canceling: HashSet<i64> = jobs.iter().map(|j| j.id).collect();
-        self.cancel_sent.retain(|id, _| canceling.contains(id));
+        self.jobs.keep_cancels(|id| canceling.contains(&id));
         for job in jobs {
-            if self.cancel_sent.get(&job.id).is_some_and(|r| !r.due()) {
+            let now = Instant::now();
+            if self.jobs.get(job.id).cancel.is_some_and(|r| !r.due(now)) {
                 continue;
             }
             let Some(worker) = job
@@ -988,7 +957,8 @@ impl Master {
                     job_id: job.id as u64,
                 },
             );
-            Resend::record(&mut self.cancel_sent, job.id);
+            let record = self.jobs.get(job.id);
+            record.cancel = Some(Resend::after(record.cancel, now));
         }
     }
 
@@ -1010,14 +980,7 @@ impl Master {
                 log::error!("cannot mark {hostname} offline: {e}");
             }
         }
-        let expired: Vec<i64> = self
-            .pending_end
-            .iter()
-            .filter(|(_, deadline)| Instant::now() >= **deadline)
-            .map(|(id, _)| *id)
-            .collect();
-        for job_id in expired {
-            self.pending_end.remove(&job_id);
+        for job_id in self.jobs.take_expired_results(Instant::now()) {
             if self.sink.saw_final_result(job_id) {
                 continue;
             }

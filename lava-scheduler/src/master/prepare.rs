@@ -92,19 +92,17 @@ impl Devices {
         dictionary: Option<&str>,
         context: &Mapping,
     ) -> Result<String, String> {
-        let dictionary =
-            dictionary.ok_or_else(|| format!("device {hostname} has no device dictionary"))?;
         self.templates
-            .render_str(&format!("{hostname}.jinja2"), dictionary, context)
+            .render_device(hostname, dictionary, context)
             .map_err(|e| e.to_string())
     }
 
     /// Render and validate (as the scheduler's check does, without a job).
     fn validate(&self, hostname: &str, dictionary: Option<&str>) -> Result<(), String> {
-        let text = self.render(hostname, dictionary, &Mapping::new())?;
-        DeviceConfig::from_yaml(&text)
+        self.templates
+            .check_device(hostname, dictionary)
             .map(|_| ())
-            .map_err(|e| format!("device {hostname}: {e}"))
+            .map_err(|e| e.to_string())
     }
 }
 

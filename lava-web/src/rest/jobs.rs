@@ -13,7 +13,7 @@ use lava_scheduler::model::{Job, JobHealth, JobState, TestCase, Timestamp};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::{JobOrder, JobQuery};
 use lava_scheduler::submit::{submit as submit_job, SubmitError};
-use lava_scheduler::{Store, StoreError};
+use lava_scheduler::StoreError;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lava_scheduler::model::{Device, DeviceType, Worker};
 use lava_scheduler::store::DeviceFilter;
-use lava_scheduler::{Store, StoreError};
+use lava_scheduler::StoreError;
 use serde_json::{json, Value};
 
 use super::{detail, page_of, store_failed, Rest};

@@ -9,7 +9,7 @@ use lava_scheduler::model::{DeviceHealth, Job, JobHealth, JobState, TestCase, Wo
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::{DeviceFilter, DeviceUpdate, JobQuery};
 use lava_scheduler::submit::{submit, SubmitError};
-use lava_scheduler::{Store, StoreError};
+use lava_scheduler::StoreError;
 
 use super::params::Params;
 use crate::auth::Caller;

@@ -11,7 +11,6 @@ use lava_scheduler::model::{Job, JobHealth, JobState, TestCase, TestResultCode};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::JobQuery;
 use lava_scheduler::submit::submit as submit_job;
-use lava_scheduler::Store;
 use serde_json::{json, Value};
 
 use super::{encode, error_page, job_row, render, secure, store_failed, Visitor};

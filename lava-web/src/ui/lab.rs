@@ -10,7 +10,7 @@ use lava_scheduler::model::{
     Device, DeviceHealth, DeviceType, JobState, Transition, Worker, WorkerHealth, WorkerState,
 };
 use lava_scheduler::store::{DeviceFilter, JobQuery};
-use lava_scheduler::{Store, StoreError};
+use lava_scheduler::StoreError;
 use serde_json::{json, Value};
 
 use super::{error_page, job_row, render, store_failed, time, Visitor};

@@ -1,11 +1,8 @@
 //! `lava-server manage device-tags create|list|add|remove|show`.
 
-use std::process::ExitCode;
-
 use clap::Subcommand;
-use lava_scheduler::store::Store;
 
-use crate::output::{fail, finish, Db};
+use crate::output::{Db, Result};
 
 /// Arguments of `device-tags`.
 #[derive(clap::Args)]
@@ -50,26 +47,25 @@ enum Command {
 }
 
 /// Run a `device-tags` command.
-pub fn run(args: Args, db: &Db) -> ExitCode {
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
-    finish(match args.command {
-        Command::Create { name, description } => store
-            .add_tag(&name, &description)
-            .map(|()| println!("Tag {name} created")),
-        Command::List => store.tags().map(|tags| {
-            for t in tags {
+pub fn run(args: Args, db: &Db) -> Result {
+    let store = db.open()?;
+    match args.command {
+        Command::Create { name, description } => {
+            store.add_tag(&name, &description)?;
+            println!("Tag {name} created");
+        }
+        Command::List => {
+            for t in store.tags()? {
                 println!("* {} ({})", t.name, t.description);
             }
-        }),
-        Command::Add { hostname, tags } => store.add_device_tags(&hostname, &tags),
-        Command::Remove { hostname, tags } => store.remove_device_tags(&hostname, &tags),
-        Command::Show { hostname } => store.device(&hostname).map(|d| {
-            for t in d.tags {
+        }
+        Command::Add { hostname, tags } => store.add_device_tags(&hostname, &tags)?,
+        Command::Remove { hostname, tags } => store.remove_device_tags(&hostname, &tags)?,
+        Command::Show { hostname } => {
+            for t in store.device(&hostname)?.tags {
                 println!("* {t}");
             }
-        }),
-    })
+        }
+    }
+    Ok(())
 }

@@ -1,12 +1,12 @@
 //! `lava-server manage device-types add|list|details|update`.
 
-use std::process::ExitCode;
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use lava_scheduler::model::HealthDenominator;
-use lava_scheduler::store::{DeviceFilter, DeviceTypeUpdate, NewDeviceType, Store};
+use lava_scheduler::store::{DeviceFilter, DeviceTypeUpdate, NewDeviceType, SqlStore};
 
-use crate::output::{csv_line, fail, finish, Db};
+use crate::output::{csv_line, read_text, Db, Result};
 
 /// Arguments of `device-types`.
 #[derive(clap::Args)]
@@ -60,7 +60,7 @@ enum Command {
         /// The device type.
         name: String,
         /// For set: the job definition (`-` for standard input).
-        file: Option<std::path::PathBuf>,
+        file: Option<PathBuf>,
         /// For set: remove the health check instead.
         #[arg(long)]
         clear: bool,
@@ -96,12 +96,9 @@ fn parse_denominator(text: &str) -> Result<HealthDenominator, String> {
 }
 
 /// Run a `device-types` command.
-pub fn run(args: Args, db: &Db) -> ExitCode {
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
-    finish(match args.command {
+pub fn run(args: Args, db: &Db) -> Result {
+    let store = db.open()?;
+    match args.command {
         Command::Add {
             name,
             alias,
@@ -109,64 +106,27 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             health_frequency,
             health_denominator,
             disable_health_check,
-        } => (|| {
+        } => {
             let new = NewDeviceType {
-                name: name.clone(),
+                name,
                 description,
                 health_frequency,
                 health_denominator,
                 health_check_disabled: disable_health_check,
             };
-            store.add_device_type(&new).map_err(|e| e.to_string())?;
-            if let Some(alias) = alias {
-                store.add_alias(&name, &alias).map_err(|e| e.to_string())?;
-            }
-            println!("Device type {name} added");
-            Ok(())
-        })(),
+            add(&store, &new, alias)
+        }
         Command::List { csv } => list(&store, csv),
         Command::HealthCheck {
             action,
             name,
             file,
             clear,
-        } => (|| {
-            let t = store.device_type(&name).map_err(|e| e.to_string())?;
-            if action == "get" {
-                return match t.health_check {
-                    Some(text) => {
-                        print!("{text}");
-                        Ok(())
-                    }
-                    None => Err(format!("device type {name} has no health check")),
-                };
-            }
-            if clear {
-                store
-                    .set_health_check(&name, None)
-                    .map_err(|e| e.to_string())?;
-                println!("Health check of {name} removed");
-                return Ok(());
-            }
-            let file = file.ok_or("health-check set needs a FILE (or --clear)")?;
-            let text = if file.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                    .map_err(|e| format!("standard input: {e}"))?;
-                text
-            } else {
-                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?
-            };
-            let report = lava_proto::job::validate(&text);
-            if let Some(issue) = report.first_error() {
-                return Err(format!("{}: invalid health check: {issue}", file.display()));
-            }
-            store
-                .set_health_check(&name, Some(&text))
-                .map_err(|e| e.to_string())?;
-            println!("Health check of {name} set");
-            Ok(())
-        })(),
+        } => match (action.as_str(), clear) {
+            ("get", _) => health_check_get(&store, &name),
+            (_, true) => health_check_clear(&store, &name),
+            _ => health_check_set(&store, &name, file),
+        },
         Command::Details { name, devices } => details(&store, &name, devices),
         Command::Update {
             name,
@@ -176,35 +136,78 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             health_denominator,
             disable_health_check,
             enable_health_check,
-        } => (|| {
-            let disabled = match (disable_health_check, enable_health_check) {
-                (true, _) => Some(true),
-                (_, true) => Some(false),
-                _ => None,
-            };
+        } => {
             let update = DeviceTypeUpdate {
                 description,
                 health_frequency,
                 health_denominator,
-                health_check_disabled: disabled,
+                health_check_disabled: match (disable_health_check, enable_health_check) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
             };
-            store
-                .update_device_type(&name, &update)
-                .map_err(|e| e.to_string())?;
-            if let Some(alias) = alias {
-                store.add_alias(&name, &alias).map_err(|e| e.to_string())?;
-            }
-            println!("Device type {name} updated");
-            Ok(())
-        })(),
-    })
+            self::update(&store, &name, &update, alias)
+        }
+    }
 }
 
-fn list(store: &dyn Store, csv: bool) -> Result<(), String> {
-    let devices = store
-        .devices(&DeviceFilter::default())
-        .map_err(|e| e.to_string())?;
-    let types = store.device_types().map_err(|e| e.to_string())?;
+fn add(store: &SqlStore, new: &NewDeviceType, alias: Option<String>) -> Result {
+    store.add_device_type(new)?;
+    if let Some(alias) = alias {
+        store.add_alias(&new.name, &alias)?;
+    }
+    println!("Device type {} added", new.name);
+    Ok(())
+}
+
+fn health_check_get(store: &SqlStore, name: &str) -> Result {
+    match store.device_type(name)?.health_check {
+        Some(text) => {
+            print!("{text}");
+            Ok(())
+        }
+        None => Err(format!("device type {name} has no health check").into()),
+    }
+}
+
+fn health_check_clear(store: &SqlStore, name: &str) -> Result {
+    store.device_type(name)?;
+    store.set_health_check(name, None)?;
+    println!("Health check of {name} removed");
+    Ok(())
+}
+
+fn health_check_set(store: &SqlStore, name: &str, file: Option<PathBuf>) -> Result {
+    store.device_type(name)?;
+    let file = file.ok_or("health-check set needs a FILE (or --clear)")?;
+    let text = read_text(&file)?;
+    let report = lava_proto::job::validate(&text);
+    if let Some(issue) = report.first_error() {
+        return Err(format!("{}: invalid health check: {issue}", file.display()).into());
+    }
+    store.set_health_check(name, Some(&text))?;
+    println!("Health check of {name} set");
+    Ok(())
+}
+
+fn update(
+    store: &SqlStore,
+    name: &str,
+    update: &DeviceTypeUpdate,
+    alias: Option<String>,
+) -> Result {
+    store.update_device_type(name, update)?;
+    if let Some(alias) = alias {
+        store.add_alias(name, &alias)?;
+    }
+    println!("Device type {name} updated");
+    Ok(())
+}
+
+fn list(store: &SqlStore, csv: bool) -> Result {
+    let devices = store.devices(&DeviceFilter::default())?;
+    let types = store.device_types()?;
     if csv {
         println!("{}", csv_line(&["name", "devices", "aliases"]));
     } else {
@@ -224,14 +227,14 @@ fn list(store: &dyn Store, csv: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn details(store: &dyn Store, name: &str, list_devices: bool) -> Result<(), String> {
-    let t = store.resolve_device_type(name).map_err(|e| e.to_string())?;
+fn details(store: &SqlStore, name: &str, list_devices: bool) -> Result {
+    let t = store.resolve_device_type(name)?;
     let filter = DeviceFilter {
         device_type: Some(t.name.clone()),
         include_retired: true,
         ..Default::default()
     };
-    let devices = store.devices(&filter).map_err(|e| e.to_string())?;
+    let devices = store.devices(&filter)?;
     println!("name        : {}", t.name);
     println!("description : {}", t.description);
     println!("aliases     : {}", t.aliases.join(", "));

@@ -1,13 +1,12 @@
 //! `lava-server manage devices add|list|details|update`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 use lava_scheduler::model::{DeviceHealth, DeviceState};
-use lava_scheduler::store::{DeviceFilter, DeviceUpdate, NewDevice, Store};
+use lava_scheduler::store::{DeviceFilter, DeviceUpdate, NewDevice, SqlStore};
 
-use crate::output::{actor, csv_line, fail, finish, Db};
+use crate::output::{actor, csv_line, read_text, Db, Result};
 
 /// Arguments of `devices`.
 #[derive(clap::Args)]
@@ -109,14 +108,11 @@ enum Command {
 const DEVICE_TYPES: &str = "/etc/lava-server/dispatcher-config/device-types";
 
 /// Render a dictionary and check the result as a device configuration.
-fn check_dictionary(
-    dirs: &[PathBuf],
-    hostname: &str,
-    device_type: &str,
-    text: Option<&str>,
-) -> Result<(), String> {
-    use lava_scheduler::scheduler::DeviceCheck;
-    lava_scheduler::master::Devices::new(dirs).check(hostname, device_type, text)
+/// Whether a dictionary renders into a valid device configuration, as the
+/// master checks it before scheduling.
+fn check_dictionary(dirs: &[PathBuf], hostname: &str, text: Option<&str>) -> Result {
+    lava_devices::TemplateSet::new(dirs).check_device(hostname, text)?;
+    Ok(())
 }
 
 fn parse_health(text: &str) -> Result<DeviceHealth, String> {
@@ -138,12 +134,9 @@ fn parse_state(text: &str) -> Result<DeviceState, String> {
 }
 
 /// Run a `devices` command.
-pub fn run(args: Args, db: &Db) -> ExitCode {
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
-    finish(match args.command {
+pub fn run(args: Args, db: &Db) -> Result {
+    let store = db.open()?;
+    match args.command {
         Command::Add {
             hostname,
             device_type,
@@ -152,37 +145,22 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             offline,
             tags,
             dictionary,
-        } => (|| {
-            let dictionary = match dictionary {
-                Some(path) => Some(
-                    std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?,
-                ),
-                None => None,
-            };
-            let health = if offline {
-                DeviceHealth::Maintenance
-            } else {
-                DeviceHealth::Good
-            };
+        } => {
             let new = NewDevice {
                 hostname,
                 device_type,
                 worker: Some(worker),
                 description,
-                health,
+                health: if offline {
+                    DeviceHealth::Maintenance
+                } else {
+                    DeviceHealth::Good
+                },
                 tags,
-                dictionary,
+                dictionary: dictionary.as_deref().map(read_text).transpose()?,
             };
-            let device = store
-                .add_device(&new, &actor())
-                .map_err(|e| e.to_string())?;
-            println!(
-                "Device {} added ({}, {})",
-                device.hostname, device.device_type, device.health
-            );
-            Ok(())
-        })(),
+            add(&store, &new)
+        }
         Command::List {
             state,
             health,
@@ -193,90 +171,17 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             hostnames,
             all,
             device_types,
-        } => (|| {
-            let devices = if all {
-                store
-                    .devices(&DeviceFilter {
-                        include_retired: true,
-                        ..Default::default()
-                    })
-                    .map_err(|e| e.to_string())?
-            } else if hostnames.is_empty() {
-                return Err("name devices to check, or use --all".to_string());
-            } else {
-                hostnames
-                    .iter()
-                    .map(|h| store.device(h).map_err(|e| e.to_string()))
-                    .collect::<Result<Vec<_>, _>>()?
-            };
-            let mut failed = 0;
-            for d in &devices {
-                match check_dictionary(
-                    &device_types,
-                    &d.hostname,
-                    &d.device_type,
-                    d.dictionary.as_deref(),
-                ) {
-                    Ok(()) => println!("* {}: valid", d.hostname),
-                    Err(e) => {
-                        failed += 1;
-                        println!("* {}: invalid: {e}", d.hostname);
-                    }
-                }
-            }
-            if failed > 0 {
-                return Err(format!(
-                    "{failed} of {} device dictionaries are invalid",
-                    devices.len()
-                ));
-            }
-            Ok(())
-        })(),
+        } => check(&store, &hostnames, all, &device_types),
         Command::Dictionary {
             action,
             hostname,
             file,
             device_types,
-        } => (|| {
-            let device = store.device(&hostname).map_err(|e| e.to_string())?;
-            match action.as_str() {
-                "get" => match device.dictionary {
-                    Some(text) => {
-                        print!("{text}");
-                        Ok(())
-                    }
-                    None => Err(format!("device {hostname} has no dictionary")),
-                },
-                "set" => {
-                    let file = file.ok_or("dictionary set needs a FILE")?;
-                    let text = if file.as_os_str() == "-" {
-                        let mut text = String::new();
-                        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                            .map_err(|e| format!("standard input: {e}"))?;
-                        text
-                    } else {
-                        std::fs::read_to_string(&file)
-                            .map_err(|e| format!("{}: {e}", file.display()))?
-                    };
-                    lava_devices::DeviceDictionary::parse(&text)
-                        .map_err(|e| format!("{}: {e}", file.display()))?;
-                    check_dictionary(&device_types, &hostname, &device.device_type, Some(&text))
-                        .map_err(|e| format!("dictionary refused: {e}"))?;
-                    store
-                        .set_dictionary(&hostname, Some(&text))
-                        .map_err(|e| e.to_string())?;
-                    println!("Dictionary of {hostname} set");
-                    Ok(())
-                }
-                _ => check_dictionary(
-                    &device_types,
-                    &hostname,
-                    &device.device_type,
-                    device.dictionary.as_deref(),
-                )
-                .map(|()| println!("{hostname}: valid")),
-            }
-        })(),
+        } => match action.as_str() {
+            "get" => dictionary_get(&store, &hostname),
+            "set" => dictionary_set(&store, &hostname, file, &device_types),
+            _ => dictionary_check(&store, &hostname, &device_types),
+        },
         Command::Details { hostname } => details(&store, &hostname),
         Command::Update {
             hostname,
@@ -284,44 +189,128 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             worker,
             health,
             reason,
-        } => (|| {
-            store.device(&hostname).map_err(|e| e.to_string())?;
-            if description.is_some() || worker.is_some() {
-                store
-                    .update_device(
-                        &hostname,
-                        &DeviceUpdate {
-                            description,
-                            worker,
-                        },
-                    )
-                    .map_err(|e| e.to_string())?;
+        } => update(
+            &store,
+            &hostname,
+            DeviceUpdate {
+                description,
+                worker,
+            },
+            health,
+            &reason,
+        ),
+    }
+}
+
+fn add(store: &SqlStore, new: &NewDevice) -> Result {
+    let device = store.add_device(new, &actor())?;
+    println!(
+        "Device {} added ({}, {})",
+        device.hostname, device.device_type, device.health
+    );
+    Ok(())
+}
+
+fn check(store: &SqlStore, hostnames: &[String], all: bool, device_types: &[PathBuf]) -> Result {
+    let devices = if all {
+        store.devices(&DeviceFilter {
+            include_retired: true,
+            ..Default::default()
+        })?
+    } else if hostnames.is_empty() {
+        return Err("name devices to check, or use --all".into());
+    } else {
+        hostnames
+            .iter()
+            .map(|h| store.device(h))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mut failed = 0;
+    for d in &devices {
+        match check_dictionary(device_types, &d.hostname, d.dictionary.as_deref()) {
+            Ok(()) => println!("* {}: valid", d.hostname),
+            Err(e) => {
+                failed += 1;
+                println!("* {}: invalid: {e}", d.hostname);
             }
-            if let Some(health) = health {
-                let old = store
-                    .set_device_health(&hostname, health, &actor(), &reason)
-                    .map_err(|e| e.to_string())?;
-                println!("Device {hostname}: {old} -> {health}");
-            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!(
+            "{failed} of {} device dictionaries are invalid",
+            devices.len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn dictionary_get(store: &SqlStore, hostname: &str) -> Result {
+    match store.device(hostname)?.dictionary {
+        Some(text) => {
+            print!("{text}");
             Ok(())
-        })(),
-    })
+        }
+        None => Err(format!("device {hostname} has no dictionary").into()),
+    }
+}
+
+fn dictionary_set(
+    store: &SqlStore,
+    hostname: &str,
+    file: Option<PathBuf>,
+    device_types: &[PathBuf],
+) -> Result {
+    store.device(hostname)?;
+    let file = file.ok_or("dictionary set needs a FILE")?;
+    let text = read_text(&file)?;
+    lava_devices::DeviceDictionary::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    check_dictionary(device_types, hostname, Some(&text))
+        .map_err(|e| format!("dictionary refused: {e}"))?;
+    store.set_dictionary(hostname, Some(&text))?;
+    println!("Dictionary of {hostname} set");
+    Ok(())
+}
+
+fn dictionary_check(store: &SqlStore, hostname: &str, device_types: &[PathBuf]) -> Result {
+    let device = store.device(hostname)?;
+    check_dictionary(device_types, hostname, device.dictionary.as_deref())?;
+    println!("{hostname}: valid");
+    Ok(())
+}
+
+fn update(
+    store: &SqlStore,
+    hostname: &str,
+    update: DeviceUpdate,
+    health: Option<DeviceHealth>,
+    reason: &str,
+) -> Result {
+    store.device(hostname)?;
+    if update.description.is_some() || update.worker.is_some() {
+        store.update_device(hostname, &update)?;
+    }
+    if let Some(health) = health {
+        let old = store.set_device_health(hostname, health, &actor(), reason)?;
+        println!("Device {hostname}: {old} -> {health}");
+    }
+    Ok(())
 }
 
 fn list(
-    store: &dyn Store,
+    store: &SqlStore,
     state: Option<DeviceState>,
     health: Option<DeviceHealth>,
     all: bool,
     csv: bool,
-) -> Result<(), String> {
+) -> Result {
     let filter = DeviceFilter {
         state,
         health,
         include_retired: all,
         ..Default::default()
     };
-    let devices = store.devices(&filter).map_err(|e| e.to_string())?;
+    let devices = store.devices(&filter)?;
     if csv {
         println!(
             "{}",
@@ -351,8 +340,8 @@ fn list(
     Ok(())
 }
 
-fn details(store: &dyn Store, hostname: &str) -> Result<(), String> {
-    let d = store.device(hostname).map_err(|e| e.to_string())?;
+fn details(store: &SqlStore, hostname: &str) -> Result {
+    let d = store.device(hostname)?;
     println!("hostname   : {}", d.hostname);
     println!("device-type: {}", d.device_type);
     println!("state      : {}", d.state);

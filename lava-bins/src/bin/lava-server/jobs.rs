@@ -24,11 +24,11 @@ use std::process::ExitCode;
 
 use lava_proto::job::{self, Options, Report};
 use lava_scheduler::model::{JobHealth, JobState};
-use lava_scheduler::store::{CancelOutcome, JobFilter, Store};
+use lava_scheduler::store::{CancelOutcome, JobFilter, SqlStore};
 
 use lava_scheduler::results::{export, Format};
 
-use crate::output::{actor, fail, finish, when, Db};
+use crate::output::{actor, io_error, when, Db, Result};
 
 /// Arguments of `jobs`.
 #[derive(clap::Args)]
@@ -161,147 +161,164 @@ struct Validate {
     extra_context_variables: Vec<String>,
 }
 
-/// Run a `jobs` command.
-pub fn run(args: Args, db: &Db) -> ExitCode {
-    let command = match args.command {
-        Command::Validate(validate) => return run_validate(validate),
-        other => other,
+/// Run a `jobs` command. `validate`'s status says whether every file is
+/// valid; the others fail with an error.
+pub fn run(args: Args, db: &Db) -> Result<ExitCode> {
+    let store = match args.command {
+        Command::Validate(validate) => return Ok(run_validate(validate)),
+        _ => db.open()?,
     };
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
-    finish(match command {
-        Command::Validate(_) => Ok(()),
+    match args.command {
+        Command::Validate(_) => {}
         Command::Logs {
             id,
             follow,
             raw,
             jobs_dir,
-        } => lava_bins::follow::print_log(&store, id, follow, raw, &jobs_dir, None),
-        Command::Results { id, format } => store
-            .job(id)
-            .and_then(|_| store.test_cases(id))
-            .map(|cases| print!("{}", export(&cases, format)))
-            .map_err(|e| e.to_string()),
+        } => lava_bins::follow::print_log(&store, id, follow, raw, &jobs_dir, None)?,
+        Command::Results { id, format } => results(&store, id, format)?,
         Command::Submit {
             file,
             submitter,
             follow,
             jobs_dir,
-        } => read(&file)
-            .map_err(|e| format!("{}: {e}", file.to_string_lossy()))
-            .and_then(|bytes| {
-                String::from_utf8(bytes)
-                    .map_err(|_| format!("{}: not UTF-8 text", file.to_string_lossy()))
-            })
-            .and_then(|text| {
-                let who = submitter.unwrap_or_else(actor);
-                lava_scheduler::submit::submit(&store, &text, &who).map_err(|e| e.to_string())
-            })
-            .and_then(|id| {
-                println!("{id}");
-                if !follow {
-                    return Ok(());
-                }
-                lava_bins::follow::print_log(&store, id, true, false, &jobs_dir, None)?;
-                let job = store.job(id).map_err(|e| e.to_string())?;
-                println!("Job {id} finished: {}", job.health);
-                let cases = store.test_cases(id).map_err(|e| e.to_string())?;
-                print!("{}", export(&cases, Format::Table));
-                Ok(())
-            }),
-        Command::Cancel { id } => store
-            .cancel_job(id, &actor())
-            .map_err(|e| e.to_string())
-            .map(|outcome| match outcome {
-                CancelOutcome::Canceled => println!("Job {id} canceled"),
-                CancelOutcome::Canceling(ids) => {
-                    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-                    println!("Job {} canceling", ids.join(", "))
-                }
-                CancelOutcome::AlreadyEnding(state) => println!("Job {id} is already {state}"),
-            }),
-        Command::Fail { id } => store
-            .finish_job(
-                id,
-                JobHealth::Incomplete,
-                false,
-                Some("failed by an admin"),
-                &actor(),
-            )
-            .map(|job| println!("Job {id} finished: {}", job.health))
-            .map_err(|e| e.to_string()),
-        Command::List { state, limit } => store
-            .jobs(&JobFilter {
-                states: state,
-                limit: Some(limit),
-                ..Default::default()
-            })
-            .map(|jobs| {
-                for j in jobs {
-                    let health = if j.state == JobState::Finished {
-                        format!(" ({})", j.health)
-                    } else {
-                        String::new()
-                    };
-                    println!(
-                        "* {} [{}{health}] {} on {} by {}: {}",
-                        j.id,
-                        j.state,
-                        j.requested_device_type.as_deref().unwrap_or("-"),
-                        j.actual_device.as_deref().unwrap_or("-"),
-                        j.submitter,
-                        j.description
-                    );
-                }
-            })
-            .map_err(|e| e.to_string()),
-        Command::Show { id } => store.job(id).map(|j| show(&j)).map_err(|e| e.to_string()),
+        } => submit(
+            &store,
+            &file,
+            submitter,
+            follow.then_some(jobs_dir.as_path()),
+        )?,
+        Command::Cancel { id } => cancel(&store, id)?,
+        Command::Fail { id } => fail(&store, id)?,
+        Command::List { state, limit } => list(&store, state, limit)?,
+        Command::Show { id } => show(&store.job(id)?),
         Command::Rm {
             older_than,
             state,
             submitter,
             dry_run,
             jobs_dir,
-        } => (|| {
-            if older_than.is_none() && state.is_none() && submitter.is_none() {
-                return Err("give at least one of --older-than, --state, --submitter".to_string());
-            }
-            let filter = JobFilter {
-                states: state.into_iter().collect(),
-                ..Default::default()
-            };
-            let now = lava_scheduler::model::now_micros();
-            let jobs: Vec<_> = store
-                .jobs(&filter)
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .filter(|j| submitter.as_ref().is_none_or(|s| *s == j.submitter))
-                .filter(|j| {
-                    older_than.is_none_or(|age| j.end_time.is_some_and(|end| now - end > age))
-                })
-                .collect();
-            for job in jobs {
-                if dry_run {
-                    println!(
-                        "would delete job {} ({}, {})",
-                        job.id, job.state, job.description
-                    );
-                    continue;
-                }
-                let dir = lava_scheduler::master::output_dir(&jobs_dir, &job);
-                if dir.exists() {
-                    std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                }
-                store
-                    .delete_job(job.id, &actor())
-                    .map_err(|e| e.to_string())?;
-                println!("deleted job {}", job.id);
-            }
-            Ok(())
-        })(),
-    })
+        } => rm(&store, older_than, state, submitter, dry_run, &jobs_dir)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn results(store: &SqlStore, id: i64, format: Format) -> Result {
+    store.job(id)?;
+    print!("{}", export(&store.test_cases(id)?, format));
+    Ok(())
+}
+
+/// Submit; with `follow` (the jobs directory), print the log until the
+/// job ends, then its results.
+fn submit(
+    store: &SqlStore,
+    file: &OsString,
+    submitter: Option<String>,
+    follow: Option<&Path>,
+) -> Result {
+    let bytes = read(file).map_err(io_error(file.to_string_lossy()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{}: not UTF-8 text", file.to_string_lossy()))?;
+    let who = submitter.unwrap_or_else(actor);
+    let id = lava_scheduler::submit::submit(store, &text, &who)?;
+    println!("{id}");
+    let Some(jobs_dir) = follow else {
+        return Ok(());
+    };
+    lava_bins::follow::print_log(store, id, true, false, jobs_dir, None)?;
+    println!("Job {id} finished: {}", store.job(id)?.health);
+    print!("{}", export(&store.test_cases(id)?, Format::Table));
+    Ok(())
+}
+
+fn cancel(store: &SqlStore, id: i64) -> Result {
+    match store.cancel_job(id, &actor())? {
+        CancelOutcome::Canceled => println!("Job {id} canceled"),
+        CancelOutcome::Canceling(ids) => {
+            let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+            println!("Job {} canceling", ids.join(", "))
+        }
+        CancelOutcome::AlreadyEnding(state) => println!("Job {id} is already {state}"),
+    }
+    Ok(())
+}
+
+fn fail(store: &SqlStore, id: i64) -> Result {
+    let job = store.finish_job(
+        id,
+        JobHealth::Incomplete,
+        false,
+        Some("failed by an admin"),
+        &actor(),
+    )?;
+    println!("Job {id} finished: {}", job.health);
+    Ok(())
+}
+
+fn list(store: &SqlStore, states: Vec<JobState>, limit: i64) -> Result {
+    let filter = JobFilter {
+        states,
+        limit: Some(limit),
+        ..Default::default()
+    };
+    for j in store.jobs(&filter)? {
+        let health = if j.state == JobState::Finished {
+            format!(" ({})", j.health)
+        } else {
+            String::new()
+        };
+        println!(
+            "* {} [{}{health}] {} on {} by {}: {}",
+            j.id,
+            j.state,
+            j.requested_device_type.as_deref().unwrap_or("-"),
+            j.actual_device.as_deref().unwrap_or("-"),
+            j.submitter,
+            j.description
+        );
+    }
+    Ok(())
+}
+
+fn rm(
+    store: &SqlStore,
+    older_than: Option<i64>,
+    state: Option<JobState>,
+    submitter: Option<String>,
+    dry_run: bool,
+    jobs_dir: &Path,
+) -> Result {
+    if older_than.is_none() && state.is_none() && submitter.is_none() {
+        return Err("give at least one of --older-than, --state, --submitter".into());
+    }
+    let filter = JobFilter {
+        states: state.into_iter().collect(),
+        ..Default::default()
+    };
+    let now = lava_scheduler::model::now_micros();
+    let jobs: Vec<_> = store
+        .jobs(&filter)?
+        .into_iter()
+        .filter(|j| submitter.as_ref().is_none_or(|s| *s == j.submitter))
+        .filter(|j| older_than.is_none_or(|age| j.end_time.is_some_and(|end| now - end > age)))
+        .collect();
+    for job in jobs {
+        if dry_run {
+            println!(
+                "would delete job {} ({}, {})",
+                job.id, job.state, job.description
+            );
+            continue;
+        }
+        let dir = lava_scheduler::master::output_dir(jobs_dir, &job);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io_error(dir.display()))?;
+        }
+        store.delete_job(job.id, &actor())?;
+        println!("deleted job {}", job.id);
+    }
+    Ok(())
 }
 
 fn show(j: &lava_scheduler::model::Job) {

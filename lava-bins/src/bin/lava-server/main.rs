@@ -3,7 +3,8 @@
 //! only parses arguments, calls the libraries and prints.
 //!
 //! Exit codes: 0 success, 1 failure (the error is one line on stderr), 2
-//! usage error.
+//! usage error. `run` dispatches to one function per group, which
+//! dispatches to one function per command; all return `output::Result`.
 
 mod device_tags;
 mod device_types;
@@ -71,23 +72,29 @@ enum Manage {
 
 fn main() -> ExitCode {
     lava_bins::restore_sigpipe();
-    let cli = Cli::parse();
-    match cli.command {
-        Top::Serve { database, args } => serve::run(args, &output::Db::new(database)),
-        Top::Manage { database, group } => {
-            lava_bins::init_logging("warn");
-            let db = output::Db::new(database);
-            match group {
-                Manage::Workers(args) => workers::run(args, &db),
-                Manage::DeviceTypes(args) => device_types::run(args, &db),
-                Manage::Devices(args) => devices::run(args, &db),
-                Manage::DeviceTags(args) => device_tags::run(args, &db),
-                Manage::Jobs(args) => jobs::run(args, &db),
-                Manage::Templates(args) => templates::run(args),
-                Manage::Users(args) => users::run_users(args, &db),
-                Manage::Groups(args) => users::run_groups(args, &db),
-                Manage::Tokens(args) => users::run_tokens(args, &db),
-            }
-        }
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => lava_bins::fail(output::PROGRAM, e),
     }
+}
+
+fn run(cli: Cli) -> output::Result<ExitCode> {
+    let (database, group) = match cli.command {
+        Top::Serve { database, args } => return serve::run(args, &output::Db::new(database)),
+        Top::Manage { database, group } => (database, group),
+    };
+    lava_bins::init_logging("warn");
+    let db = output::Db::new(database);
+    match group {
+        Manage::Workers(args) => workers::run(args, &db),
+        Manage::DeviceTypes(args) => device_types::run(args, &db),
+        Manage::Devices(args) => devices::run(args, &db),
+        Manage::DeviceTags(args) => device_tags::run(args, &db),
+        Manage::Jobs(args) => return jobs::run(args, &db),
+        Manage::Templates(args) => templates::run(args),
+        Manage::Users(args) => users::run_users(args, &db),
+        Manage::Groups(args) => users::run_groups(args, &db),
+        Manage::Tokens(args) => users::run_tokens(args, &db),
+    }?;
+    Ok(ExitCode::SUCCESS)
 }

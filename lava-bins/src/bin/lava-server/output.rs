@@ -1,10 +1,79 @@
-//! What the admin commands share: opening the store, reporting errors,
-//! printing CSV.
+//! What the admin commands share: the error type, opening the store,
+//! reading input, printing CSV.
 
 use std::fmt::Display;
-use std::process::ExitCode;
+use std::io::Read;
+use std::path::Path;
 
 use lava_scheduler::SqlStore;
+use lava_scheduler::StoreError;
+
+/// Why an admin command failed; `main` prints it as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A job definition was refused.
+    #[error(transparent)]
+    Submit(#[from] lava_scheduler::submit::SubmitError),
+    /// A device's configuration does not render or is invalid.
+    #[error(transparent)]
+    Device(#[from] lava_devices::DeviceError),
+    /// A template does not render.
+    #[error(transparent)]
+    Render(#[from] lava_devices::RenderError),
+    /// The HTTP service failed.
+    #[error(transparent)]
+    Web(#[from] lava_web::WebError),
+    /// A file or a stream could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// The file or stream.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Anything else, said for the admin.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Error::Refused(message)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(message: &str) -> Self {
+        Error::Refused(message.to_string())
+    }
+}
+
+/// The result of an admin command.
+pub type Result<T = (), E = Error> = std::result::Result<T, E>;
+
+/// An I/O error about `what` (a path, `standard input`...).
+pub fn io_error(what: impl Display) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Io {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// A file's text, or standard input's for `-`.
+pub fn read_text(path: &Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(io_error("standard input"))?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path).map_err(io_error(path.display()))
+    }
+}
 
 /// The embedded default store.
 pub const DEFAULT_DATABASE: &str = "sqlite:///var/lib/lava-server/lava.db";
@@ -23,21 +92,8 @@ impl Db {
     }
 
     /// Open the store (applying migrations).
-    pub fn open(&self) -> Result<SqlStore, String> {
-        SqlStore::open_url(&self.url).map_err(|e| e.to_string())
-    }
-}
-
-/// Report an error in one line and return exit code 1.
-pub fn fail(error: impl Display) -> ExitCode {
-    lava_bins::fail(PROGRAM, error)
-}
-
-/// Turn a result into an exit code, printing the error.
-pub fn finish<E: Display>(result: Result<(), E>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+    pub fn open(&self) -> Result<SqlStore> {
+        Ok(SqlStore::open_url(&self.url)?)
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use lava_web::{Notifier, NotifyConfig, Service, ServiceConfig};
 
-use crate::output::{fail, Db};
+use crate::output::{Db, Result};
 
 /// Arguments of `serve`.
 #[derive(clap::Args)]
@@ -40,14 +40,9 @@ pub struct Args {
 }
 
 /// Run the service until a signal.
-pub fn run(args: Args, db: &Db) -> ExitCode {
-    if let Err(e) = lava_bins::init_daemon_logging(&args.level, &args.log_file) {
-        return fail(e);
-    }
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
+pub fn run(args: Args, db: &Db) -> Result<ExitCode> {
+    lava_bins::init_daemon_logging(&args.level, &args.log_file)?;
+    let store = db.open()?;
     let mut notify = NotifyConfig::new(
         args.instance_url
             .unwrap_or_else(|| format!("http://{}", args.bind)),
@@ -55,19 +50,11 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
     );
     notify.smtp = args.smtp;
     notify.from = args.email_from;
-    let _notifier = match Notifier::spawn(store.clone(), notify) {
-        Ok(notifier) => notifier,
-        Err(e) => return fail(e),
-    };
+    let _notifier = Notifier::spawn(store.clone(), notify)?;
     let mut config = ServiceConfig::new(args.bind, args.jobs_dir);
     config.device_types = args.device_types;
-    let service = match Service::bind(store, config) {
-        Ok(service) => service,
-        Err(e) => return fail(e),
-    };
+    let service = Service::bind(store, config)?;
     log::info!("web UI and API: http://{}/", service.local_addr());
-    match service.run_until_signal() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
+    service.run_until_signal()?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -13,12 +13,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use lava_devices::{DeviceConfig, TemplateSet};
 use lava_proto::yaml::{self, Limits, Mapping, Value};
 
-const PROGRAM: &str = "lava-server";
+use crate::output::{io_error, Result};
 
 /// LAVA's folders, searched when no `--path` is given.
 const DEFAULT_SEARCH_PATH: [&str; 3] = [
@@ -61,31 +60,32 @@ struct RenderArgs {
 }
 
 /// Run a `templates` command.
-pub fn run(args: Args) -> ExitCode {
-    let result = match args.command {
-        Command::Render(args) => render(&args).and_then(|text| {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("cannot write the output: {e}"))
-        }),
-        Command::Check(args) => render(&args).and_then(|text| {
-            let config =
-                DeviceConfig::from_yaml(&text).map_err(|e| format!("{}: {e}", args.name))?;
-            for warning in &config.warnings {
-                log::warn!("{}: line {}: {}", args.name, warning.line, warning.message);
-            }
-            println!("{}: valid device configuration", args.name);
-            Ok(())
-        }),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => lava_bins::fail(PROGRAM, message),
+pub fn run(args: Args) -> Result {
+    match args.command {
+        Command::Render(args) => render_to_stdout(&args),
+        Command::Check(args) => check(&args),
     }
 }
 
-fn render(args: &RenderArgs) -> Result<String, String> {
+fn render_to_stdout(args: &RenderArgs) -> Result {
+    let text = render(args)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(io_error("cannot write the output"))
+}
+
+fn check(args: &RenderArgs) -> Result {
+    let text = render(args)?;
+    let config = DeviceConfig::from_yaml(&text).map_err(|e| format!("{}: {e}", args.name))?;
+    for warning in &config.warnings {
+        log::warn!("{}: line {}: {}", args.name, warning.line, warning.message);
+    }
+    println!("{}: valid device configuration", args.name);
+    Ok(())
+}
+
+fn render(args: &RenderArgs) -> Result<String> {
     let context = match &args.context {
         Some(path) => load_context(path)?,
         None => Mapping::new(),
@@ -95,13 +95,11 @@ fn render(args: &RenderArgs) -> Result<String, String> {
     } else {
         args.paths.clone()
     };
-    TemplateSet::new(paths)
-        .render(&args.name, &context)
-        .map_err(|e| e.to_string())
+    Ok(TemplateSet::new(paths).render(&args.name, &context)?)
 }
 
-fn load_context(path: &Path) -> Result<Mapping, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn load_context(path: &Path) -> Result<Mapping> {
+    let bytes = std::fs::read(path).map_err(io_error(format!("cannot read {}", path.display())))?;
     let document = yaml::load_bytes(&bytes, &Limits::default())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     for warning in &document.warnings {
@@ -119,6 +117,7 @@ fn load_context(path: &Path) -> Result<Mapping, String> {
             "{}: the context must be a mapping of variables, not a {}",
             path.display(),
             other.type_name()
-        )),
+        )
+        .into()),
     }
 }

@@ -4,12 +4,12 @@
 //! and only its digest is stored.
 
 use std::io::BufRead;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 use lava_scheduler::accounts::{Accounts, NewUser, UserUpdate};
+use lava_scheduler::SqlStore;
 
-use crate::output::{fail, finish, when, Db};
+use crate::output::{io_error, when, Db, Result};
 
 /// Arguments of `users`.
 #[derive(clap::Args)]
@@ -119,12 +119,12 @@ enum Tokens {
     },
 }
 
-fn password_from_stdin() -> Result<String, String> {
+fn password_from_stdin() -> Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        .map_err(io_error("cannot read the password from standard input"))?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
         return Err("no password on standard input".into());
@@ -132,70 +132,34 @@ fn password_from_stdin() -> Result<String, String> {
     Ok(password)
 }
 
-fn hashed(password_stdin: bool) -> Result<Option<String>, String> {
+fn hashed(password_stdin: bool) -> Result<Option<String>> {
     if !password_stdin {
         return Ok(None);
     }
     let password = password_from_stdin()?;
-    lava_web::hash_password(&password)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    Ok(Some(lava_web::hash_password(&password)?))
 }
 
 /// Run a `users` command.
-pub fn run_users(args: UsersArgs, db: &Db) -> ExitCode {
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
-    finish(match args.command {
+pub fn run_users(args: UsersArgs, db: &Db) -> Result {
+    let store = db.open()?;
+    match args.command {
         Users::Add {
             username,
             email,
             superuser,
             password_stdin,
             groups,
-        } => (|| {
-            let password_hash = hashed(password_stdin)?;
-            store
-                .add_user(&NewUser {
-                    username: username.clone(),
-                    email,
-                    password_hash,
-                    is_superuser: superuser,
-                })
-                .map_err(|e| e.to_string())?;
-            for group in &groups {
-                store
-                    .add_user_to_group(&username, group)
-                    .map_err(|e| e.to_string())?;
-            }
-            println!("User {username} added");
-            Ok::<(), String>(())
-        })(),
-        Users::List => store
-            .users()
-            .map(|users| {
-                for u in users {
-                    let mut flags = Vec::new();
-                    if u.is_superuser {
-                        flags.push("superuser".to_string());
-                    }
-                    if !u.is_active {
-                        flags.push("inactive".to_string());
-                    }
-                    if !u.groups.is_empty() {
-                        flags.push(format!("groups: {}", u.groups.join(", ")));
-                    }
-                    let flags = if flags.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" [{}]", flags.join("; "))
-                    };
-                    println!("* {}{flags}", u.username);
-                }
-            })
-            .map_err(|e| e.to_string()),
+        } => {
+            let new = NewUser {
+                username,
+                email,
+                password_hash: hashed(password_stdin)?,
+                is_superuser: superuser,
+            };
+            user_add(&store, &new, &groups)
+        }
+        Users::List => user_list(&store),
         Users::Update {
             username,
             email,
@@ -205,82 +169,101 @@ pub fn run_users(args: UsersArgs, db: &Db) -> ExitCode {
             inactive,
             password_stdin,
             groups,
-        } => (|| {
+        } => {
             let update = UserUpdate {
                 email,
                 password_hash: hashed(password_stdin)?.map(Some),
                 is_superuser: (superuser || no_superuser).then_some(superuser),
                 is_active: (active || inactive).then_some(active),
             };
-            store
-                .update_user(&username, &update)
-                .map_err(|e| e.to_string())?;
-            for group in &groups {
-                store
-                    .add_user_to_group(&username, group)
-                    .map_err(|e| e.to_string())?;
-            }
-            println!("User {username} updated");
-            Ok::<(), String>(())
-        })(),
-    })
+            user_update(&store, &username, &update, &groups)
+        }
+    }
+}
+
+fn user_add(store: &SqlStore, new: &NewUser, groups: &[String]) -> Result {
+    store.add_user(new)?;
+    for group in groups {
+        store.add_user_to_group(&new.username, group)?;
+    }
+    println!("User {} added", new.username);
+    Ok(())
+}
+
+fn user_list(store: &SqlStore) -> Result {
+    for u in store.users()? {
+        let mut flags = Vec::new();
+        if u.is_superuser {
+            flags.push("superuser".to_string());
+        }
+        if !u.is_active {
+            flags.push("inactive".to_string());
+        }
+        if !u.groups.is_empty() {
+            flags.push(format!("groups: {}", u.groups.join(", ")));
+        }
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", flags.join("; "))
+        };
+        println!("* {}{flags}", u.username);
+    }
+    Ok(())
+}
+
+fn user_update(store: &SqlStore, username: &str, update: &UserUpdate, groups: &[String]) -> Result {
+    store.update_user(username, update)?;
+    for group in groups {
+        store.add_user_to_group(username, group)?;
+    }
+    println!("User {username} updated");
+    Ok(())
 }
 
 /// Run a `groups` command.
-pub fn run_groups(args: GroupsArgs, db: &Db) -> ExitCode {
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
-    finish(match args.command {
-        Groups::Add { name } => store
-            .add_group(&name)
-            .map(|g| println!("Group {} added", g.name)),
-        Groups::List => store.groups().map(|groups| {
-            for g in groups {
+pub fn run_groups(args: GroupsArgs, db: &Db) -> Result {
+    let store = db.open()?;
+    match args.command {
+        Groups::Add { name } => println!("Group {} added", store.add_group(&name)?.name),
+        Groups::List => {
+            for g in store.groups()? {
                 println!("* {}", g.name);
             }
-        }),
-    })
+        }
+    }
+    Ok(())
 }
 
 /// Run a `tokens` command.
-pub fn run_tokens(args: TokensArgs, db: &Db) -> ExitCode {
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
-    finish(match args.command {
-        Tokens::Add { user, description } => (|| {
-            let token = lava_web::new_token().map_err(|e| e.to_string())?;
-            store
-                .add_token(&user, &description, &lava_web::token_digest(&token))
-                .map_err(|e| e.to_string())?;
+pub fn run_tokens(args: TokensArgs, db: &Db) -> Result {
+    let store = db.open()?;
+    match args.command {
+        Tokens::Add { user, description } => {
+            let token = lava_web::new_token()?;
+            store.add_token(&user, &description, &lava_web::token_digest(&token))?;
             // The only time the secret is shown.
             println!("{token}");
-            Ok::<(), String>(())
-        })(),
-        Tokens::List { user } => store
-            .tokens(&user)
-            .map(|tokens| {
-                for t in tokens {
-                    println!(
-                        "* {}: {} (created {}, last used {})",
-                        t.id,
-                        if t.description.is_empty() {
-                            "-"
-                        } else {
-                            &t.description
-                        },
-                        when(Some(t.created)),
-                        when(t.last_used)
-                    );
-                }
-            })
-            .map_err(|e| e.to_string()),
-        Tokens::Rm { user, id } => store
-            .remove_token(&user, id)
-            .map(|()| println!("Token {id} of {user} revoked"))
-            .map_err(|e| e.to_string()),
-    })
+        }
+        Tokens::List { user } => {
+            for t in store.tokens(&user)? {
+                let description = if t.description.is_empty() {
+                    "-"
+                } else {
+                    &t.description
+                };
+                println!(
+                    "* {}: {description} (created {}, last used {})",
+                    t.id,
+                    when(Some(t.created)),
+                    when(t.last_used)
+                );
+            }
+        }
+        Tokens::Rm { user, id } => {
+            store.remove_token(&user, id)?;
+            println!("Token {id} of {user} revoked");
+        }
+    }
+    Ok(())
 }

@@ -1,12 +1,10 @@
 //! `lava-server manage workers add|list|details|update`.
 
-use std::process::ExitCode;
-
 use clap::Subcommand;
 use lava_scheduler::model::{DeviceHealth, WorkerHealth};
-use lava_scheduler::store::{DeviceFilter, NewWorker, Store};
+use lava_scheduler::store::{DeviceFilter, NewWorker, SqlStore};
 
-use crate::output::{actor, csv_line, fail, finish, when, Db};
+use crate::output::{actor, csv_line, when, Db, Result};
 
 /// Arguments of `workers`.
 #[derive(clap::Args)]
@@ -77,35 +75,15 @@ fn parse_health(text: &str) -> Result<WorkerHealth, String> {
 }
 
 /// Run a `workers` command.
-pub fn run(args: Args, db: &Db) -> ExitCode {
-    let store = match db.open() {
-        Ok(store) => store,
-        Err(e) => return fail(e),
-    };
-    finish(match args.command {
+pub fn run(args: Args, db: &Db) -> Result {
+    let store = db.open()?;
+    match args.command {
         Command::Add {
             hostname,
             description,
             health,
             disabled,
-        } => {
-            let health = if disabled {
-                WorkerHealth::Maintenance
-            } else {
-                health.unwrap_or(WorkerHealth::Active)
-            };
-            store
-                .add_worker(
-                    &NewWorker {
-                        hostname,
-                        description,
-                        health,
-                    },
-                    &actor(),
-                )
-                .map(|w| println!("Worker {} added ({})", w.hostname, w.health))
-                .map_err(|e| e.to_string())
-        }
+        } => add(&store, hostname, description, health, disabled),
         Command::List { all, csv } => list(&store, all, csv),
         Command::Details { hostname, devices } => details(&store, &hostname, devices),
         Command::Update {
@@ -122,16 +100,38 @@ pub fn run(args: Args, db: &Db) -> ExitCode {
             devices_offline,
             &reason,
         ),
-    })
+    }
 }
 
-fn device_counts(store: &dyn Store) -> Result<std::collections::BTreeMap<String, usize>, String> {
+fn add(
+    store: &SqlStore,
+    hostname: String,
+    description: String,
+    health: Option<WorkerHealth>,
+    disabled: bool,
+) -> Result {
+    let health = if disabled {
+        WorkerHealth::Maintenance
+    } else {
+        health.unwrap_or(WorkerHealth::Active)
+    };
+    let new = NewWorker {
+        hostname,
+        description,
+        health,
+    };
+    let worker = store.add_worker(&new, &actor())?;
+    println!("Worker {} added ({})", worker.hostname, worker.health);
+    Ok(())
+}
+
+fn device_counts(store: &SqlStore) -> Result<std::collections::BTreeMap<String, usize>> {
     let mut counts = std::collections::BTreeMap::new();
     let all = DeviceFilter {
         include_retired: true,
         ..Default::default()
     };
-    for device in store.devices(&all).map_err(|e| e.to_string())? {
+    for device in store.devices(&all)? {
         if let Some(worker) = device.worker {
             *counts.entry(worker).or_insert(0) += 1;
         }
@@ -139,9 +139,9 @@ fn device_counts(store: &dyn Store) -> Result<std::collections::BTreeMap<String,
     Ok(counts)
 }
 
-fn list(store: &dyn Store, all: bool, csv: bool) -> Result<(), String> {
+fn list(store: &SqlStore, all: bool, csv: bool) -> Result {
     let counts = device_counts(store)?;
-    let workers = store.workers(all).map_err(|e| e.to_string())?;
+    let workers = store.workers(all)?;
     if csv {
         println!(
             "{}",
@@ -170,14 +170,14 @@ fn list(store: &dyn Store, all: bool, csv: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn details(store: &dyn Store, hostname: &str, list_devices: bool) -> Result<(), String> {
-    let w = store.worker(hostname).map_err(|e| e.to_string())?;
+fn details(store: &SqlStore, hostname: &str, list_devices: bool) -> Result {
+    let w = store.worker(hostname)?;
     let filter = DeviceFilter {
         worker: Some(hostname.to_string()),
         include_retired: true,
         ..Default::default()
     };
-    let devices = store.devices(&filter).map_err(|e| e.to_string())?;
+    let devices = store.devices(&filter)?;
     println!("hostname   : {}", w.hostname);
     println!("description: {}", w.description);
     println!("state      : {}", w.state);
@@ -210,33 +210,27 @@ fn details(store: &dyn Store, hostname: &str, list_devices: bool) -> Result<(), 
 }
 
 fn update(
-    store: &dyn Store,
+    store: &SqlStore,
     hostname: &str,
     description: Option<String>,
     health: Option<WorkerHealth>,
     devices_offline: bool,
     reason: &str,
-) -> Result<(), String> {
+) -> Result {
     let who = actor();
-    store.worker(hostname).map_err(|e| e.to_string())?;
+    store.worker(hostname)?;
     if let Some(description) = description {
-        store
-            .set_worker_description(hostname, &description)
-            .map_err(|e| e.to_string())?;
+        store.set_worker_description(hostname, &description)?;
     }
     if let Some(health) = health {
-        let changes = store
-            .set_worker_health(hostname, health, &who, reason)
-            .map_err(|e| e.to_string())?;
+        let changes = store.set_worker_health(hostname, health, &who, reason)?;
         println!("Worker {hostname} is {health}");
         for (device, old, new) in changes {
             println!("  device {device}: {old} -> {new}");
         }
     }
     if devices_offline {
-        let changes = store
-            .worker_devices_offline(hostname, &who, reason)
-            .map_err(|e| e.to_string())?;
+        let changes = store.worker_devices_offline(hostname, &who, reason)?;
         println!("All devices of {hostname} are offline");
         for (device, old, new) in changes {
             println!("  device {device}: {old} -> {new}");
