@@ -256,7 +256,7 @@ impl Accounts for SqlStore {
                     "INSERT INTO groups (name) VALUES ($1) RETURNING id",
                     &[name.into()],
                 )?
-                .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?
+                .ok_or_else(|| StoreError::database("INSERT ... RETURNING gave no row"))?
                 .int(0)?;
             Ok(Group {
                 id,
@@ -310,7 +310,7 @@ impl Accounts for SqlStore {
                     "INSERT INTO tokens (username, description, digest, created) VALUES ($1, $2, $3, $4) RETURNING id",
                     &[username.into(), description.into(), digest.into(), now_micros().into()],
                 )?
-                .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?
+                .ok_or_else(|| StoreError::database("INSERT ... RETURNING gave no row"))?
                 .int(0)?;
             log::info!("[user {username}] token {id} added ({description})");
             Ok(id)

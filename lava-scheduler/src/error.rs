@@ -1,15 +1,24 @@
 //! Errors of the store.
 
+use std::fmt;
+use std::sync::Arc;
+
 /// Why a store operation failed. Messages are meant for an admin: they name
 /// the object and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A bad database URL or option.
     #[error("{0}")]
     Config(String),
     /// The database cannot be reached.
-    #[error("cannot connect to the database: {0}")]
-    Connect(String),
+    #[error("cannot connect to the database: {message}")]
+    Connect {
+        /// What failed, with the driver's reason.
+        message: String,
+        /// The driver's error.
+        source: Option<Cause>,
+    },
     /// The database has a schema newer than this program.
     #[error("the database schema is version {found}, newer than this program knows ({known}); upgrade LAVA")]
     SchemaTooNew {
@@ -58,9 +67,78 @@ pub enum StoreError {
     #[error("database busy: {0}")]
     Busy(String),
     /// Any other database error.
-    #[error("database error: {0}")]
-    Database(String),
+    #[error("database error: {message}")]
+    Database {
+        /// What failed, with the driver's reason.
+        message: String,
+        /// The driver's error, when there is one.
+        source: Option<Cause>,
+    },
     /// Stored data that this program cannot read.
     #[error("corrupt data in the database: {0}")]
     Corrupt(String),
 }
+
+impl StoreError {
+    /// [`StoreError::Database`] without a driver error.
+    pub fn database(message: impl Into<String>) -> Self {
+        StoreError::Database {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`StoreError::Database`] caused by `source`.
+    pub(crate) fn database_caused(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Database {
+            message: message.into(),
+            source: Some(Cause(Arc::new(source))),
+        }
+    }
+
+    /// [`StoreError::Connect`] caused by `source`.
+    pub(crate) fn connect_caused(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Connect {
+            message: message.into(),
+            source: Some(Cause(Arc::new(source))),
+        }
+    }
+}
+
+/// The database driver's error behind a [`StoreError`] (reached through
+/// [`std::error::Error::source`]; the driver's type is not part of this
+/// API). Two causes are equal when they say the same.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for Cause {}

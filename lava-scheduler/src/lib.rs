@@ -58,5 +58,5 @@ pub mod state;
 pub mod store;
 pub mod submit;
 
-pub use error::StoreError;
+pub use error::{Cause, StoreError};
 pub use store::SqlStore;

@@ -51,7 +51,7 @@ impl PgPool {
         }
         let pool = builder
             .build(manager)
-            .map_err(|e| StoreError::Connect(e.to_string()))?;
+            .map_err(|e| StoreError::connect_caused(e.to_string(), e))?;
         Ok(PgPool { pool })
     }
 
@@ -62,7 +62,7 @@ impl PgPool {
         let mut client = self
             .pool
             .get()
-            .map_err(|e| StoreError::Connect(e.to_string()))?;
+            .map_err(|e| StoreError::connect_caused(e.to_string(), e))?;
         let tx = client.transaction().map_err(pg_error)?;
         let mut conn = PgConn {
             tx: Some(tx),
@@ -226,10 +226,13 @@ pub(super) fn pg_error(e: postgres::Error) -> StoreError {
             "23503" => StoreError::Constraint(db.detail().unwrap_or(db.message()).to_string()),
             // serialization_failure, deadlock_detected
             "40001" | "40P01" => StoreError::Busy(db.message().to_string()),
-            _ => StoreError::Database(format!("{} ({code})", db.message())),
+            _ => {
+                let message = format!("{} ({code})", db.message());
+                StoreError::database_caused(message, e)
+            }
         };
     }
-    StoreError::Database(e.to_string())
+    StoreError::database_caused(e.to_string(), e)
 }
 
 /// Calls `on_change` after every committed transaction that changed data,
@@ -274,5 +277,7 @@ pub(super) fn watch(
                 }
             }
         })
-        .map_err(|e| StoreError::Database(format!("cannot start the watcher thread: {e}")))
+        .map_err(|e| {
+            StoreError::database_caused(format!("cannot start the watcher thread: {e}"), e)
+        })
 }

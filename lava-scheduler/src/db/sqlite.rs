@@ -54,7 +54,7 @@ impl SqlitePool {
     pub fn open(path: &Path) -> Result<SqlitePool, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Connect(format!("{}: {e}", dir.display())))?;
+                .map_err(|e| StoreError::connect_caused(format!("{}: {e}", dir.display()), e))?;
         }
         let pool = r2d2::Pool::builder()
             .max_size(8)
@@ -62,7 +62,7 @@ impl SqlitePool {
             .build(Manager {
                 path: path.to_path_buf(),
             })
-            .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display())))?;
+            .map_err(|e| StoreError::connect_caused(format!("{}: {e}", path.display()), e))?;
         Ok(SqlitePool { pool })
     }
 
@@ -73,7 +73,7 @@ impl SqlitePool {
         let mut conn = self
             .pool
             .get()
-            .map_err(|e| StoreError::Connect(e.to_string()))?;
+            .map_err(|e| StoreError::connect_caused(e.to_string(), e))?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sqlite_error)?;
@@ -172,10 +172,10 @@ pub(super) fn sqlite_error(e: rusqlite::Error) -> StoreError {
             {
                 StoreError::Busy(text)
             }
-            _ => StoreError::Database(text),
+            _ => StoreError::database_caused(text, e),
         };
     }
-    StoreError::Database(e.to_string())
+    StoreError::database_caused(e.to_string(), e)
 }
 
 /// Calls `on_change` after every transaction committed by another
@@ -208,5 +208,7 @@ pub(super) fn watch(
                 }
             }
         })
-        .map_err(|e| StoreError::Database(format!("cannot start the watcher thread: {e}")))
+        .map_err(|e| {
+            StoreError::database_caused(format!("cannot start the watcher thread: {e}"), e)
+        })
 }

@@ -98,6 +98,7 @@ impl MasterConfig {
 
 /// Why the master could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MasterError {
     /// A socket could not be set up.
     #[error("{0}")]
@@ -110,7 +111,11 @@ pub enum MasterError {
     Store(#[from] StoreError),
     /// A ZeroMQ call failed.
     #[error("ZeroMQ: {0}")]
-    Zmq(#[from] zmq::Error),
+    Zmq(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+fn zmq_error(e: zmq::Error) -> MasterError {
+    MasterError::Zmq(Box::new(e))
 }
 
 /// Wakes the master's loop from another thread.
@@ -208,11 +213,11 @@ impl Master {
             "inproc://lava-master-wake-{}",
             NEXT_WAKE.fetch_add(1, Ordering::Relaxed)
         );
-        let wake_rx = ctx.socket(zmq::PULL)?;
-        wake_rx.bind(&endpoint)?;
-        let wake_tx = ctx.socket(zmq::PUSH)?;
-        wake_tx.set_sndhwm(1)?;
-        wake_tx.connect(&endpoint)?;
+        let wake_rx = ctx.socket(zmq::PULL).map_err(zmq_error)?;
+        wake_rx.bind(&endpoint).map_err(zmq_error)?;
+        let wake_tx = ctx.socket(zmq::PUSH).map_err(zmq_error)?;
+        wake_tx.set_sndhwm(1).map_err(zmq_error)?;
+        wake_tx.connect(&endpoint).map_err(zmq_error)?;
         let waker = Waker {
             socket: Arc::new(Mutex::new(wake_tx)),
             stop: Arc::new(AtomicBool::new(false)),
@@ -228,9 +233,9 @@ impl Master {
                 "inproc://lava-master-monitor-{}",
                 NEXT_WAKE.fetch_add(1, Ordering::Relaxed)
             );
-            socket.monitor(&endpoint, failures)?;
-            let pair = ctx.socket(zmq::PAIR)?;
-            pair.connect(&endpoint)?;
+            socket.monitor(&endpoint, failures).map_err(zmq_error)?;
+            let pair = ctx.socket(zmq::PAIR).map_err(zmq_error)?;
+            pair.connect(&endpoint).map_err(zmq_error)?;
             monitors.push(pair);
         }
         let devices = Devices::new(&config.device_types);
@@ -313,7 +318,7 @@ impl Master {
                 self.monitors[0].as_poll_item(zmq::POLLIN),
                 self.monitors[1].as_poll_item(zmq::POLLIN),
             ];
-            zmq::poll(&mut items, 200)?;
+            zmq::poll(&mut items, 200).map_err(zmq_error)?;
             let (logs_ready, control_ready, woken, failures) = (
                 items[0].is_readable(),
                 items[1].is_readable(),
@@ -333,7 +338,7 @@ impl Master {
             if control_ready {
                 // Logs first: lines queued before an END are stored before it.
                 self.drain_logs();
-                while let Some(received) = socket::try_recv(&self.control)? {
+                while let Some(received) = socket::try_recv(&self.control).map_err(zmq_error)? {
                     need_pass |= self.handle_control(received);
                 }
             }

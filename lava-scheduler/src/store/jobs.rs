@@ -41,7 +41,7 @@ pub(crate) fn insert_job_in(conn: &mut dyn Conn, job: &NewJob) -> Result<i64, St
                 job.visibility.code().into(),
             ],
         )?
-        .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?;
+        .ok_or_else(|| StoreError::database("INSERT ... RETURNING gave no row"))?;
     let id = row.int(0)?;
     for tag in &job.tags {
         conn.execute(

@@ -94,6 +94,28 @@ mod tests {
     use crate::model::*;
 
     #[test]
+    fn a_driver_error_is_kept_as_the_source() {
+        use std::error::Error as _;
+        let e = SqlStore::open_url("sqlite:///proc/no-such-dir/lava.db").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::Connect {
+                    source: Some(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("cannot connect to the database: /proc/no-such-dir"),
+            "{e}"
+        );
+        assert!(e.source().is_some());
+    }
+
+    #[test]
     fn batch_assignment_applies_only_what_still_holds() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqlStore::open_url(&format!("sqlite://{}/t.db", dir.path().display())).unwrap();

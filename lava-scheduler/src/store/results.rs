@@ -18,7 +18,7 @@ impl SqlStore {
                 Some(row) => row.int(0)?,
                 None => conn
                     .query_opt("INSERT INTO test_suites (job, name) VALUES ($1, $2) RETURNING id", &[job_id.into(), case.suite.as_str().into()])?
-                    .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?
+                    .ok_or_else(|| StoreError::database("INSERT ... RETURNING gave no row"))?
                     .int(0)?,
             };
             let set = match &case.set {
@@ -27,7 +27,7 @@ impl SqlStore {
                     Some(row) => row.int(0)?,
                     None => conn
                         .query_opt("INSERT INTO test_sets (suite, name) VALUES ($1, $2) RETURNING id", &[suite.into(), name.into()])?
-                        .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?
+                        .ok_or_else(|| StoreError::database("INSERT ... RETURNING gave no row"))?
                         .int(0)?,
                 }),
             };
@@ -48,7 +48,7 @@ impl SqlStore {
                         now_micros().into(),
                     ],
                 )?
-                .ok_or_else(|| StoreError::Database("INSERT ... RETURNING gave no row".into()))?;
+                .ok_or_else(|| StoreError::database("INSERT ... RETURNING gave no row"))?;
             row.int(0)
         })
     }
