@@ -37,11 +37,13 @@ actions:
 - boot: {method: minimal, reset: false, prompts: ['dut# ']}
 ";
 
-#[test]
-fn the_real_lava_run_under_the_real_daemons() {
+/// Run `definition` on the fixture device with `lava_run` as the
+/// worker's lava-run, under the real daemons; the lab and the finished
+/// job (Complete, or the daemons' logs are shown).
+fn run_job(lava_run: std::path::PathBuf, definition: &str) -> (Lab, i64) {
     let mut lab = Lab::new(false).unwrap();
     std::fs::write(lab.path("device-types/fixture.jinja2"), TEMPLATE).unwrap();
-    lab.lava_run = Some(bin("lava-run"));
+    lab.lava_run = Some(lava_run);
     lab.start_master();
     lab.start_slave();
     wait_for("the worker to come online", DEADLINE, || {
@@ -51,9 +53,9 @@ fn the_real_lava_run_under_the_real_daemons() {
         .store
         .insert_job(&NewJob {
             submitter: "alice".into(),
-            description: "real lava-run".into(),
-            definition: JOB.into(),
-            original_definition: JOB.into(),
+            description: "a lava-run job".into(),
+            definition: definition.into(),
+            original_definition: definition.into(),
             requested_device_type: Some("fixture".into()),
             priority: 50,
             ..Default::default()
@@ -64,6 +66,12 @@ fn the_real_lava_run_under_the_real_daemons() {
     });
     let finished = lab.store.job(job).unwrap();
     assert_eq!(finished.health, JobHealth::Complete, "{}", lab.logs_of());
+    (lab, job)
+}
+
+#[test]
+fn the_real_lava_run_under_the_real_daemons() {
+    let (lab, job) = run_job(bin("lava-run"), JOB);
     let dir = lab.job_dir(job);
     let messages = messages(&log_lines(&dir));
     assert!(
@@ -125,31 +133,7 @@ fn a_lava_run_of_the_labs_own_runs_its_strategy_through_the_daemons() {
         "{} is not built: `cargo build -p lava-examples --examples` (cargo test --workspace does)",
         custom.display()
     );
-    let mut lab = Lab::new(false).unwrap();
-    std::fs::write(lab.path("device-types/fixture.jinja2"), TEMPLATE).unwrap();
-    lab.lava_run = Some(custom);
-    lab.start_master();
-    lab.start_slave();
-    wait_for("the worker to come online", DEADLINE, || {
-        lab.store.worker("worker1").unwrap().state == WorkerState::Online
-    });
-    let job = lab
-        .store
-        .insert_job(&NewJob {
-            submitter: "alice".into(),
-            description: "local shell".into(),
-            definition: LOCAL_SHELL_JOB.into(),
-            original_definition: LOCAL_SHELL_JOB.into(),
-            requested_device_type: Some("fixture".into()),
-            priority: 50,
-            ..Default::default()
-        })
-        .unwrap();
-    wait_for("the job to finish", DEADLINE, || {
-        lab.store.job(job).unwrap().state == JobState::Finished
-    });
-    let finished = lab.store.job(job).unwrap();
-    assert_eq!(finished.health, JobHealth::Complete, "{}", lab.logs_of());
+    let (lab, job) = run_job(custom, LOCAL_SHELL_JOB);
     let messages = messages(&log_lines(&lab.job_dir(job)));
     for expected in [
         "start: 1 local-shell-boot",

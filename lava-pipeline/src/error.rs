@@ -160,6 +160,12 @@ impl Error {
         }
     }
 
+    /// An `Infrastructure` error about an I/O operation on `what` (a path,
+    /// a device node...): "WHAT: REASON", with the I/O error as its cause.
+    pub fn io(what: impl fmt::Display, source: std::io::Error) -> Self {
+        Self::infrastructure(format!("{what}: {source}")).with_source(source)
+    }
+
     /// The same error, caused by `source`.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Arc::new(source));
@@ -215,6 +221,15 @@ impl Error {
     pub fn with_kind(mut self, kind: ErrorKind) -> Self {
         self.kind = kind;
         self
+    }
+}
+
+/// An I/O error on the worker is the lab's problem: `Infrastructure`, with
+/// the I/O error as its cause (see also [`Error::io`], which names what
+/// was being read or written).
+impl From<std::io::Error> for Error {
+    fn from(source: std::io::Error) -> Self {
+        Error::infrastructure(source.to_string()).with_source(source)
     }
 }
 

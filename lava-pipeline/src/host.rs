@@ -266,7 +266,7 @@ pub fn run_allow_fail(
 }
 
 fn io_err(e: std::io::Error) -> Error {
-    Error::infrastructure(e.to_string())
+    Error::from(e)
 }
 
 #[cfg(test)]

@@ -509,7 +509,7 @@ fn report(ctx: &RunContext<'_>, size: Option<u64>, total: u64, previous: u64) {
 }
 
 fn io_err(e: std::io::Error) -> Error {
-    Error::infrastructure(e.to_string())
+    Error::from(e)
 }
 
 /// Where a deploy action keeps its downloads: a fresh directory published

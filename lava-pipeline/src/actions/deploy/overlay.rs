@@ -31,7 +31,7 @@ use crate::host::{self, shell_quote};
 use crate::job::scalar;
 
 fn io_err(what: &Path, e: std::io::Error) -> Error {
-    Error::infrastructure(format!("{}: {e}", what.display()))
+    Error::io(what.display(), e)
 }
 
 fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), Error> {

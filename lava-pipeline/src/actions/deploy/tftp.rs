@@ -172,7 +172,7 @@ fn root_for(job: &JobInfo) -> Result<PathBuf, Error> {
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::infrastructure(format!("{}: {e}", path.display()))
+    Error::io(path.display(), e)
 }
 
 /// `tftp-deploy`.
