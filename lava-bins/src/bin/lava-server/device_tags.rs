@@ -4,15 +4,9 @@ use clap::Subcommand;
 
 use crate::output::{Db, Result};
 
-/// Arguments of `device-tags`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The commands of this group.
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Create a tag.
     Create {
         /// The tag.
@@ -47,9 +41,9 @@ enum Command {
 }
 
 /// Run a `device-tags` command.
-pub fn run(args: Args, db: &Db) -> Result {
+pub fn run(command: Command, db: &Db) -> Result {
     let store = db.open()?;
-    match args.command {
+    match command {
         Command::Create { name, description } => {
             store.add_tag(&name, &description)?;
             println!("Tag {name} created");

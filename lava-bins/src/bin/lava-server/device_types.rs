@@ -8,15 +8,9 @@ use lava_scheduler::store::{DeviceFilter, DeviceTypeUpdate, NewDeviceType, SqlSt
 
 use crate::output::{csv_line, read_text, Db, Result};
 
-/// Arguments of `device-types`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The commands of this group.
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Add a device type.
     Add {
         /// The name (also its template, NAME.jinja2).
@@ -96,9 +90,9 @@ fn parse_denominator(text: &str) -> Result<HealthDenominator, String> {
 }
 
 /// Run a `device-types` command.
-pub fn run(args: Args, db: &Db) -> Result {
+pub fn run(command: Command, db: &Db) -> Result {
     let store = db.open()?;
-    match args.command {
+    match command {
         Command::Add {
             name,
             alias,

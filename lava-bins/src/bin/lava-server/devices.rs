@@ -8,15 +8,9 @@ use lava_scheduler::store::{DeviceFilter, DeviceUpdate, NewDevice, SqlStore};
 
 use crate::output::{actor, csv_line, read_text, Db, Result};
 
-/// Arguments of `devices`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The commands of this group.
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Add a device (health GOOD, or MAINTENANCE with --offline).
     Add {
         /// The device's hostname.
@@ -134,9 +128,9 @@ fn parse_state(text: &str) -> Result<DeviceState, String> {
 }
 
 /// Run a `devices` command.
-pub fn run(args: Args, db: &Db) -> Result {
+pub fn run(command: Command, db: &Db) -> Result {
     let store = db.open()?;
-    match args.command {
+    match command {
         Command::Add {
             hostname,
             device_type,

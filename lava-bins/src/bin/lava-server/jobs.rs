@@ -30,15 +30,9 @@ use lava_scheduler::results::{export, Format};
 
 use crate::output::{actor, io_error, when, Db, Result};
 
-/// Arguments of `jobs`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The commands of this group.
 #[derive(clap::Subcommand)]
-enum Command {
+pub enum Command {
     /// Check job definition files as a submission is checked: print
     /// `FILE: valid` or `FILE: invalid: PATH: REASON` for each, then the
     /// other errors and the warnings indented; exit 1 if any is invalid.
@@ -151,7 +145,7 @@ fn parse_state(text: &str) -> Result<JobState, String> {
 }
 
 #[derive(clap::Args)]
-struct Validate {
+pub struct Validate {
     /// Job definition files (YAML); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<OsString>,
@@ -163,12 +157,12 @@ struct Validate {
 
 /// Run a `jobs` command. `validate`'s status says whether every file is
 /// valid; the others fail with an error.
-pub fn run(args: Args, db: &Db) -> Result<ExitCode> {
-    let store = match args.command {
+pub fn run(command: Command, db: &Db) -> Result<ExitCode> {
+    let store = match command {
         Command::Validate(validate) => return Ok(run_validate(validate)),
         _ => db.open()?,
     };
-    match args.command {
+    match command {
         Command::Validate(_) => {}
         Command::Logs {
             id,

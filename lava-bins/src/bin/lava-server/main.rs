@@ -51,23 +51,32 @@ enum Top {
 #[derive(Subcommand)]
 enum Manage {
     /// Workers: add, list, details, update.
-    Workers(workers::Args),
+    #[command(subcommand)]
+    Workers(workers::Command),
     /// Device types: add, list, details, update.
-    DeviceTypes(device_types::Args),
+    #[command(subcommand)]
+    DeviceTypes(device_types::Command),
     /// Devices: add, list, details, update.
-    Devices(devices::Args),
+    #[command(subcommand)]
+    Devices(devices::Command),
     /// Device tags: create, list, add, remove, show.
-    DeviceTags(device_tags::Args),
+    #[command(subcommand)]
+    DeviceTags(device_tags::Command),
     /// Jobs: validate, submit, cancel, fail, list, show.
-    Jobs(jobs::Args),
+    #[command(subcommand)]
+    Jobs(jobs::Command),
     /// Device-type templates and device dictionaries: render.
-    Templates(templates::Args),
+    #[command(subcommand)]
+    Templates(templates::Command),
     /// Users of the HTTP service: add, list, update.
-    Users(users::UsersArgs),
+    #[command(subcommand)]
+    Users(users::Users),
     /// Groups (for group-visible jobs): add, list.
-    Groups(users::GroupsArgs),
+    #[command(subcommand)]
+    Groups(users::Groups),
     /// API tokens: add (printed once), list, rm.
-    Tokens(users::TokensArgs),
+    #[command(subcommand)]
+    Tokens(users::Tokens),
 }
 
 fn main() -> ExitCode {

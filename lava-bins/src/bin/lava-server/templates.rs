@@ -26,15 +26,9 @@ const DEFAULT_SEARCH_PATH: [&str; 3] = [
     "/usr/share/lava-server/device-types",
 ];
 
-/// Arguments of `templates`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The commands of this group.
 #[derive(clap::Subcommand)]
-enum Command {
+pub enum Command {
     /// Render a device dictionary or device-type template and print the
     /// text exactly as rendered (the device configuration).
     Render(RenderArgs),
@@ -43,7 +37,7 @@ enum Command {
 }
 
 #[derive(clap::Args)]
-struct RenderArgs {
+pub struct RenderArgs {
     /// A folder to search for templates; repeat it to search several, in
     /// order (device dictionaries first, then device types). Default:
     /// LAVA's folders under /etc/lava-server/dispatcher-config and
@@ -60,8 +54,8 @@ struct RenderArgs {
 }
 
 /// Run a `templates` command.
-pub fn run(args: Args) -> Result {
-    match args.command {
+pub fn run(command: Command) -> Result {
+    match command {
         Command::Render(args) => render_to_stdout(&args),
         Command::Check(args) => check(&args),
     }

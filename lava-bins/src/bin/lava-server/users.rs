@@ -11,15 +11,9 @@ use lava_scheduler::SqlStore;
 
 use crate::output::{io_error, when, Db, Result};
 
-/// Arguments of `users`.
-#[derive(clap::Args)]
-pub struct UsersArgs {
-    #[command(subcommand)]
-    command: Users,
-}
-
+/// The commands of this group.
 #[derive(Subcommand)]
-enum Users {
+pub enum Users {
     /// Add a user.
     Add {
         /// The username.
@@ -67,15 +61,9 @@ enum Users {
     },
 }
 
-/// Arguments of `groups`.
-#[derive(clap::Args)]
-pub struct GroupsArgs {
-    #[command(subcommand)]
-    command: Groups,
-}
-
+/// The commands of this group.
 #[derive(Subcommand)]
-enum Groups {
+pub enum Groups {
     /// Add a group.
     Add {
         /// The name.
@@ -85,15 +73,9 @@ enum Groups {
     List,
 }
 
-/// Arguments of `tokens`.
-#[derive(clap::Args)]
-pub struct TokensArgs {
-    #[command(subcommand)]
-    command: Tokens,
-}
-
+/// The commands of this group.
 #[derive(Subcommand)]
-enum Tokens {
+pub enum Tokens {
     /// Make a token for a user and print it (once: it is stored hashed).
     Add {
         /// The owner.
@@ -141,9 +123,9 @@ fn hashed(password_stdin: bool) -> Result<Option<String>> {
 }
 
 /// Run a `users` command.
-pub fn run_users(args: UsersArgs, db: &Db) -> Result {
+pub fn run_users(command: Users, db: &Db) -> Result {
     let store = db.open()?;
-    match args.command {
+    match command {
         Users::Add {
             username,
             email,
@@ -222,9 +204,9 @@ fn user_update(store: &SqlStore, username: &str, update: &UserUpdate, groups: &[
 }
 
 /// Run a `groups` command.
-pub fn run_groups(args: GroupsArgs, db: &Db) -> Result {
+pub fn run_groups(command: Groups, db: &Db) -> Result {
     let store = db.open()?;
-    match args.command {
+    match command {
         Groups::Add { name } => println!("Group {} added", store.add_group(&name)?.name),
         Groups::List => {
             for g in store.groups()? {
@@ -236,9 +218,9 @@ pub fn run_groups(args: GroupsArgs, db: &Db) -> Result {
 }
 
 /// Run a `tokens` command.
-pub fn run_tokens(args: TokensArgs, db: &Db) -> Result {
+pub fn run_tokens(command: Tokens, db: &Db) -> Result {
     let store = db.open()?;
-    match args.command {
+    match command {
         Tokens::Add { user, description } => {
             let token = lava_web::new_token()?;
             store.add_token(&user, &description, &lava_web::token_digest(&token))?;

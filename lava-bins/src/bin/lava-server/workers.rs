@@ -6,15 +6,9 @@ use lava_scheduler::store::{DeviceFilter, NewWorker, SqlStore};
 
 use crate::output::{actor, csv_line, when, Db, Result};
 
-/// Arguments of `workers`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The commands of this group.
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Add a worker (it stays Offline until it connects).
     Add {
         /// The worker's hostname (its identity on the control channel).
@@ -75,9 +69,9 @@ fn parse_health(text: &str) -> Result<WorkerHealth, String> {
 }
 
 /// Run a `workers` command.
-pub fn run(args: Args, db: &Db) -> Result {
+pub fn run(command: Command, db: &Db) -> Result {
     let store = db.open()?;
-    match args.command {
+    match command {
         Command::Add {
             hostname,
             description,
