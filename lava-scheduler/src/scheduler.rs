@@ -534,7 +534,7 @@ fn apply(store: &SqlStore, plan: Plan) -> PassReport {
     report
 }
 
-/// Run one scheduling pass: a snapshot of the store, a [`plan`] made from
+/// Run one scheduling pass: a snapshot of the store, a plan made from
 /// it in memory, and the plan applied.
 pub fn schedule(store: &SqlStore, check: &dyn DeviceCheck) -> Result<PassReport, StoreError> {
     let snap = store.database().transaction(snapshot)?;
