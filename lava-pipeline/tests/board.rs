@@ -496,3 +496,26 @@ fn a_bootloader_error_message_is_an_infrastructure_error() {
         e.message
     );
 }
+
+/// `auto-login-action` reads its block as typed parameters: a value of the
+/// wrong type fails validation, naming the key, before the board is
+/// touched.
+#[test]
+fn a_mistyped_auto_login_fails_validation_naming_the_key() {
+    let lab = Lab::new();
+    let device = lab.device("BOARD_LOGIN=1", "");
+    let boot_extra = "    auto_login: {login_prompt: 'login:', username: [root, admin]}\n";
+    let inputs = lab.inputs(&job(boot_extra, TEST_BLOCK), &device);
+    let (outcome, memory, _) = run(&inputs);
+    let error = outcome.expect_err("a list is not a user name");
+    assert_eq!(error.kind, ErrorKind::Job, "{error}");
+    assert!(
+        error.message.contains(
+            "2.2 auto-login-action: Invalid boot parameter auto_login.username: \
+             invalid type: sequence, expected a string"
+        ),
+        "{error}"
+    );
+    // nothing ran: the board was never connected to
+    assert!(result(&memory.results(), "lava", "connect-device").is_none());
+}

@@ -61,6 +61,26 @@ pub const KERNEL_PANIC: &str = r"Kernel panic - not syncing";
 #[derive(Debug, Default)]
 pub struct AutoLogin {
     prompts: Vec<String>,
+    params: LoginParams,
+}
+
+/// What `auto-login-action` reads from its boot block.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+struct LoginParams {
+    auto_login: Option<AutoLoginParams>,
+    failure_message: Option<String>,
+}
+
+/// `auto_login:` of a boot block.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+struct AutoLoginParams {
+    login_prompt: Option<String>,
+    username: Option<String>,
+    password_prompt: Option<String>,
+    password: Option<String>,
+    login_commands: Vec<String>,
 }
 
 const ABOUT_AUTO_LOGIN_ACTION: About = About::new(
@@ -93,15 +113,15 @@ impl Action for AutoLogin {
                 ));
             }
         }
-        if let Some(login) = v.node.block.get("auto_login") {
-            let text = |k: &str| login.get(k).and_then(Value::as_str).map(str::to_string);
-            if text("login_prompt").is_none_or(|s| s.is_empty()) {
+        self.params = v.node.block.params()?;
+        if let Some(login) = &self.params.auto_login {
+            if login.login_prompt.as_deref().is_none_or(str::is_empty) {
                 v.error("'login_prompt' is mandatory for auto_login");
             }
-            if text("username").is_none() {
+            if login.username.is_none() {
                 v.error("'username' is mandatory for auto_login");
             }
-            if text("password_prompt").is_some() != login.get("password").is_some() {
+            if login.password_prompt.is_some() != login.password.is_some() {
                 v.error("'password_prompt' and 'password' go together in auto_login");
             }
         }
@@ -126,14 +146,7 @@ impl Action for AutoLogin {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| "Linux version [0-9]".into());
-        let login = block.get("auto_login").cloned();
-        let text = |k: &str| {
-            login
-                .as_ref()
-                .and_then(|l| l.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+        let login = self.params.auto_login.clone();
         let mut table: Vec<(String, Meaning)> = vec![
             (kernel_start, Meaning::KernelStart),
             (KERNEL_PANIC.into(), Meaning::Panic),
@@ -152,16 +165,18 @@ impl Action for AutoLogin {
                 table.push((regex::escape(e), Meaning::BootloaderError));
             }
         }
-        if let Some(failure) = block.get_str("failure_message") {
-            table.push((failure.to_string(), Meaning::FailureMessage));
+        if let Some(failure) = &self.params.failure_message {
+            table.push((failure.clone(), Meaning::FailureMessage));
         }
         table.push(("Login incorrect".into(), Meaning::LoginIncorrect));
         table.push(("Login timed out".into(), Meaning::LoginTimedOut));
-        if let Some(p) = text("login_prompt") {
-            table.push((p, Meaning::Login));
-        }
-        if let Some(p) = text("password_prompt") {
-            table.push((p, Meaning::Password));
+        if let Some(login) = &login {
+            if let Some(p) = &login.login_prompt {
+                table.push((p.clone(), Meaning::Login));
+            }
+            if let Some(p) = &login.password_prompt {
+                table.push((p.clone(), Meaning::Password));
+            }
         }
         for prompt in &self.prompts {
             table.push((prompt.clone(), Meaning::Prompt));
@@ -235,12 +250,18 @@ impl Action for AutoLogin {
                         }))
                     }
                     Meaning::Login => {
-                        if sent_user && !sent_password && text("password_prompt").is_some() {
+                        let login = login.as_ref();
+                        if sent_user
+                            && !sent_password
+                            && login.is_some_and(|l| l.password_prompt.is_some())
+                        {
                             ctx.logger
                                 .warning("Login prompt seen again before the password prompt");
                         }
-                        let user = text("username").unwrap_or_default();
-                        s.sendline(&user, delay, ctx.cancel)?;
+                        let user = login
+                            .and_then(|l| l.username.as_deref())
+                            .unwrap_or_default();
+                        s.sendline(user, delay, ctx.cancel)?;
                         sent_user = true;
                         sent_password = false;
                     }
@@ -251,8 +272,11 @@ impl Action for AutoLogin {
                             continue;
                         }
                         if !sent_password {
-                            let password = text("password").unwrap_or_default();
-                            s.sendline_secret(&password, delay, ctx.cancel)?;
+                            let password = login
+                                .as_ref()
+                                .and_then(|l| l.password.as_deref())
+                                .unwrap_or_default();
+                            s.sendline_secret(password, delay, ctx.cancel)?;
                             sent_password = true;
                         }
                     }
@@ -268,13 +292,9 @@ impl Action for AutoLogin {
         // login commands
         if outcome.is_ok() {
             s.prompts = self.prompts.clone();
-            if let Some(Value::Sequence(commands)) =
-                login.as_ref().and_then(|l| l.get("login_commands"))
-            {
-                for command in commands.iter().filter_map(Value::as_str) {
-                    s.sendline(command, Duration::ZERO, ctx.cancel)?;
-                    s.wait_prompt(&ctx.deadline, ctx.cancel)?;
-                }
+            for command in login.iter().flat_map(|l| &l.login_commands) {
+                s.sendline(command, Duration::ZERO, ctx.cancel)?;
+                s.wait_prompt(&ctx.deadline, ctx.cancel)?;
             }
         }
         drop(s);
