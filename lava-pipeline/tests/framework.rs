@@ -539,3 +539,40 @@ fn secrets_stay_out_of_debug_output_and_the_description() {
         .description_yaml()
         .contains("\"API_KEY\": \"[redacted]\""));
 }
+
+/// `command:` blocks run the admin's named command on the worker and undo
+/// it at cleanup; the block is read as typed parameters, so a name of the
+/// wrong type is refused at parse time.
+#[test]
+fn user_commands_run_and_are_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("mark");
+    let device = format!(
+        "commands:\n  users:\n    mark:\n      do: touch {m}\n      undo: rm {m}\n{DEVICE}",
+        m = mark.display()
+    );
+    let job = "job_name: c\ntimeouts: {job: {minutes: 1}}\nactions:\n- command: {name: mark}\n";
+    let inputs = JobInputs::new("3", job, &device);
+    let mut job = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
+    let (logger, memory) = Logger::memory("3");
+    let cancel = CancelToken::new().unwrap();
+    job.validate(&logger, &cancel).unwrap();
+    job.run(&logger, &cancel).unwrap();
+    assert!(mark.exists(), "the command ran");
+    job.cleanup(&logger, &cancel);
+    assert!(!mark.exists(), "the command was undone");
+    let lines: Vec<String> = memory.records().iter().map(|r| r.to_line()).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("start: 1 user-command")),
+        "{lines:?}"
+    );
+
+    let bad = "job_name: c\ntimeouts: {job: {minutes: 1}}\nactions:\n- command: {name: [mark]}\n";
+    let e = Job::parse(
+        &JobInputs::new("4", bad, &device),
+        &Registry::with_builtins(),
+    )
+    .expect_err("a list is not a command name");
+    assert_eq!(e.kind, ErrorKind::Job);
+    assert!(e.message.contains("name"), "{e}");
+}

@@ -16,14 +16,21 @@ pub struct UserCommand {
     ran: bool,
 }
 
+/// What a `command:` block holds.
+#[derive(Debug, serde::Deserialize)]
+struct CommandParams {
+    name: Option<String>,
+}
+
 impl UserCommand {
     /// The action of a `command:` block.
     pub fn new(block: &Arc<Block>) -> Result<Self, Error> {
-        let name = block
-            .get_str("name")
+        let params: CommandParams = block.params()?;
+        let name = params
+            .name
             .ok_or_else(|| Error::job("A command block needs a 'name'"))?;
         Ok(UserCommand {
-            name: name.to_string(),
+            name,
             undo: None,
             ran: false,
         })

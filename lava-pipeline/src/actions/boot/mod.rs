@@ -194,13 +194,15 @@ impl Action for MinimalBoot {
         Some(1)
     }
     fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
+        /// What `minimal` reads from its block.
+        #[derive(serde::Deserialize)]
+        struct MinimalParams {
+            /// `false`: connect without resetting the device.
+            reset: Option<bool>,
+        }
         p.add(ConnectDevice::default());
-        let reset = p
-            .block
-            .get("reset")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        if reset {
+        let params: MinimalParams = p.block.params()?;
+        if params.reset.unwrap_or(true) {
             p.add(ResetDevice);
         }
         add_login_tail(p);
