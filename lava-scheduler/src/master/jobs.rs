@@ -187,6 +187,32 @@ pub(super) enum Finish {
     AwaitResult,
 }
 
+impl JobRecord {
+    /// Whether START may be sent now: never after END (D4); a first START
+    /// at once; an unanswered one again when its back-off is over, unless
+    /// only new jobs are being started (right after a scheduling pass).
+    pub fn start_due(&self, only_new: bool, now: Instant) -> bool {
+        if self.ended {
+            return false;
+        }
+        match self.start {
+            None => true,
+            Some(resend) => !only_new && resend.due(now),
+        }
+    }
+
+    /// LOG_SYNC_DATA arrived from the job's own worker: whether to apply
+    /// it. Only an answer to this master's LOG_SYNC rewrites a log; once
+    /// taken, the next END is acknowledged with the log as stored.
+    pub fn take_log_sync(&mut self) -> bool {
+        if self.log != LogCount::Short {
+            return false;
+        }
+        self.log = LogCount::Synced;
+        true
+    }
+}
+
 /// Decide what END does, and update the job's record.
 pub(super) fn end_step(record: &mut JobRecord, facts: &EndFacts) -> EndStep {
     if !facts.known {
@@ -354,6 +380,33 @@ mod tests {
             ),
             EndStep::Unknown
         );
+    }
+
+    #[test]
+    fn start_goes_once_then_on_back_off_and_never_after_end() {
+        let t0 = Instant::now();
+        let mut record = JobRecord::default();
+        assert!(record.start_due(true, t0));
+        record.start = Some(Resend::first(t0));
+        assert!(!record.start_due(false, t0));
+        let later = t0 + Duration::from_secs(1);
+        assert!(record.start_due(false, later));
+        assert!(
+            !record.start_due(true, later),
+            "a pass starts new jobs only"
+        );
+        record.ended = true;
+        assert!(!record.start_due(false, later));
+    }
+
+    #[test]
+    fn only_an_asked_for_journal_is_applied_and_only_once() {
+        let mut record = JobRecord::default();
+        assert!(!record.take_log_sync());
+        record.log = LogCount::Short;
+        assert!(record.take_log_sync());
+        assert_eq!(record.log, LogCount::Synced);
+        assert!(!record.take_log_sync());
     }
 
     #[test]

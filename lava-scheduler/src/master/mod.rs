@@ -660,14 +660,12 @@ impl Master {
     fn handle_log_sync(&mut self, hostname: &str, job_id: i64, journal_xz: &[u8]) -> bool {
         log::info!("[{job_id}] {hostname} => LOG_SYNC_DATA");
         if self.jobs.peek(job_id).map(|r| r.log) != Some(LogCount::Short) {
-            // only an answer to this master's LOG_SYNC rewrites a log
             log::warn!("[{job_id}] LOG_SYNC_DATA from {hostname} not asked for: ignored");
             return false;
         }
-        if !self.owns(hostname, job_id) {
+        if !self.owns(hostname, job_id) || !self.jobs.get(job_id).take_log_sync() {
             return false;
         }
-        self.jobs.get(job_id).log = LogCount::Synced;
         let journal = match lava_proto::xz::decompress_journal(journal_xz) {
             Ok(journal) => journal,
             Err(e) => {
@@ -842,14 +840,8 @@ impl Master {
             let Some(device_name) = job.actual_device.clone() else {
                 continue;
             };
-            let now = Instant::now();
-            let record = self.jobs.get(job.id);
-            if record.ended {
+            if !self.jobs.get(job.id).start_due(only_new, Instant::now()) {
                 continue;
-            }
-            match record.start {
-                Some(r) if only_new || !r.due(now) => continue,
-                _ => {}
             }
             let device = match self.store.device(&device_name) {
                 Ok(device) => device,
