@@ -331,11 +331,29 @@ struct Plan {
 fn plan(mut snap: Snapshot, check: &dyn DeviceCheck, now: Timestamp) -> Plan {
     let mut plan = Plan::default();
     let mut capacity = Capacity(&mut snap.workers);
-    // Devices still free for ordinary jobs, by type.
-    let mut free: BTreeMap<String, Vec<FreeDevice>> = BTreeMap::new();
+    let devices = std::mem::take(&mut snap.devices);
+    let free = plan_devices(devices, &snap.types, check, now, &mut capacity, &mut plan);
+    place_jobs(
+        std::mem::take(&mut snap.jobs),
+        free,
+        &mut capacity,
+        &mut plan,
+    );
+    plan
+}
 
-    // Pass 1: configuration check and health checks.
-    for device in std::mem::take(&mut snap.devices) {
+/// Pass 1: the configuration check and due health checks. Returns the
+/// devices left for ordinary jobs, by type, least-equipped first.
+fn plan_devices(
+    devices: Vec<FreeDevice>,
+    types: &HashMap<String, DeviceType>,
+    check: &dyn DeviceCheck,
+    now: Timestamp,
+    capacity: &mut Capacity,
+    plan: &mut Plan,
+) -> BTreeMap<String, Vec<FreeDevice>> {
+    let mut free: BTreeMap<String, Vec<FreeDevice>> = BTreeMap::new();
+    for device in devices {
         if !capacity.available(&device.worker) {
             continue;
         }
@@ -353,7 +371,7 @@ fn plan(mut snap: Snapshot, check: &dyn DeviceCheck, now: Timestamp) -> Plan {
                 .push(bad(format!("Invalid device configuration: {reason}")));
             continue;
         }
-        let Some(device_type) = snap.types.get(&device.device_type) else {
+        let Some(device_type) = types.get(&device.device_type) else {
             continue;
         };
         let check_definition = device_type
@@ -389,11 +407,20 @@ fn plan(mut snap: Snapshot, check: &dyn DeviceCheck, now: Timestamp) -> Plan {
         });
     }
 
-    // Pass 2 and 3: jobs and multinode groups in priority order (a group
-    // at the place of its first member).
+    free
+}
+
+/// Pass 2 and 3: jobs and multinode groups in priority order (a group at
+/// the place of its first member), on the `free` devices.
+fn place_jobs(
+    jobs: Vec<QueuedJob>,
+    mut free: BTreeMap<String, Vec<FreeDevice>>,
+    capacity: &mut Capacity,
+    plan: &mut Plan,
+) {
     let mut groups: BTreeMap<String, Vec<QueuedJob>> = BTreeMap::new();
     let mut order: Vec<Result<QueuedJob, String>> = Vec::new();
-    for job in std::mem::take(&mut snap.jobs) {
+    for job in jobs {
         match &job.target_group {
             Some(group) => {
                 let entry = groups.entry(group.clone()).or_default();
@@ -420,7 +447,7 @@ fn plan(mut snap: Snapshot, check: &dyn DeviceCheck, now: Timestamp) -> Plan {
     for item in order {
         match item {
             Ok(job) => {
-                if let Some(device) = pick(&mut free, &mut capacity, &job) {
+                if let Some(device) = pick(&mut free, capacity, &job) {
                     plan.jobs.push((job.id, device.hostname));
                 }
             }
@@ -430,7 +457,7 @@ fn plan(mut snap: Snapshot, check: &dyn DeviceCheck, now: Timestamp) -> Plan {
                 let mut picked: Vec<(i64, FreeDevice)> = Vec::new();
                 let mut complete = true;
                 for job in members.iter().filter(|j| j.device_type.is_some()) {
-                    match pick(&mut free, &mut capacity, job) {
+                    match pick(&mut free, capacity, job) {
                         Some(device) => picked.push((job.id, device)),
                         None => {
                             complete = false;
@@ -453,7 +480,6 @@ fn plan(mut snap: Snapshot, check: &dyn DeviceCheck, now: Timestamp) -> Plan {
             }
         }
     }
-    plan
 }
 
 /// Write a plan with the store's guarded transitions. A decision whose
