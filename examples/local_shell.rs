@@ -18,10 +18,9 @@
 
 use std::sync::Arc;
 
-use lava_pipeline::connection::{Pattern, SessionKind, ShellSession};
 use lava_pipeline::{
-    About, Action, Block, DeviceConfig, Error, ErrorKind, Family, JobInfo, Populate, Registry,
-    RunContext, Strategy, Validate,
+    About, Action, Block, DeviceConfig, Error, ErrorKind, Family, JobInfo, Pattern, Populate,
+    Registry, RunContext, SessionKind, ShellSession, Strategy, Validate,
 };
 
 /// The block's parameters, as the actions read them.

@@ -22,7 +22,7 @@ def main():
     index = doc["index"]
     root = doc["root"]
     lines = set()
-    seen = set()
+    first_path = {}
 
     def inner_kind(item):
         inner = item["inner"]
@@ -52,11 +52,13 @@ def main():
                 return
             visit(target, prefix, inner["name"])
             return
-        key = (item_id, prefix + (name or ""))
-        if key in seen:
-            return
-        seen.add(key)
         path = prefix + name
+        if item_id in first_path:
+            # the same item under a second path: listed once, as an alias
+            if first_path[item_id] != path:
+                lines.add(f"re-export {path} = {first_path[item_id]}")
+            return
+        first_path[item_id] = path
         if kind == "module":
             lines.add(f"mod {path}")
             for child in inner["items"]:

@@ -37,8 +37,9 @@
 //!
 //! # Modules
 //!
-//! The root holds what an action author uses. Beside it: [`connection`]
-//! (serial and shell sessions), [`host`] (commands on the worker),
+//! The root holds what an action author uses, including the console
+//! session ([`ShellSession`]). Beside it: [`connection`] (the rest of the
+//! session machinery), [`host`] (commands on the worker),
 //! [`run`] (lava-run as a library), [`slave`] (the worker daemon).
 //! `unstable` (feature `unstable`) exposes framework internals for this
 //! workspace's own tests and benchmarks; it follows no semver promise.
@@ -81,6 +82,7 @@ pub use action::{
     About, Action, Block, CleanupContext, NodeInfo, Populate, RunContext, Section, Validate,
 };
 pub use cancel::CancelToken;
+pub use connection::{Pattern, SessionKind, ShellSession};
 pub use context::JobData;
 pub use error::{Error, ErrorKind, Result};
 pub use job::{scalar, Job, JobInfo, JobInputs, TestInfo};
