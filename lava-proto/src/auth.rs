@@ -74,10 +74,10 @@ impl Authenticator {
     /// `ctx`. Must be started before those sockets accept connections.
     pub fn start(ctx: &zmq::Context, keys: KeySet) -> Result<Authenticator, SocketError> {
         let err = |action| {
-            move |source| SocketError::Zmq {
+            move |source: zmq::Error| SocketError::Zmq {
                 action,
                 endpoint: ZAP_ENDPOINT.to_string(),
-                source,
+                source: Box::new(source),
             }
         };
         let handler = ctx.socket(zmq::REP).map_err(err("create"))?;
@@ -96,8 +96,8 @@ impl Authenticator {
             .spawn(move || serve(handler, stop_rx, shared))
             .map_err(|e| SocketError::Zmq {
                 action: "start a thread for",
-                endpoint: format!("{ZAP_ENDPOINT} ({e})"),
-                source: zmq::Error::EFAULT,
+                endpoint: ZAP_ENDPOINT.to_string(),
+                source: Box::new(e),
             })?;
         Ok(Authenticator {
             keys,

@@ -51,6 +51,7 @@ pub use crate::log::MAX_LOG_MESSAGE;
 
 /// Errors of socket set-up and I/O.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SocketError {
     /// A ZeroMQ call failed.
     #[error("{action} {endpoint}: {source}")]
@@ -59,8 +60,8 @@ pub enum SocketError {
         action: &'static str,
         /// The endpoint concerned.
         endpoint: String,
-        /// The ZeroMQ error.
-        source: zmq::Error,
+        /// The ZeroMQ (or system) error; its type is not part of this API.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// A worker hostname that LAVA would refuse.
     #[error("invalid worker hostname '{0}': {1}")]
@@ -97,10 +98,10 @@ impl Security {
         if self.is_curve() && zmq::has("curve") != Some(true) {
             return Err(SocketError::NoCurve);
         }
-        let err = |source| SocketError::Zmq {
+        let err = |source: zmq::Error| SocketError::Zmq {
             action: "set CURVE keys for",
             endpoint: endpoint.to_string(),
-            source,
+            source: Box::new(source),
         };
         match self {
             Security::Null => Ok(()),
@@ -149,7 +150,7 @@ fn zmq_err<'a>(action: &'static str, endpoint: &'a str) -> impl Fn(zmq::Error) -
     move |source| SocketError::Zmq {
         action,
         endpoint: endpoint.to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 
