@@ -193,7 +193,7 @@ pub fn run_allow_fail(
     let spawned = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::from(writer.try_clone().map_err(io_err)?))
+        .stdout(Stdio::from(writer.try_clone()?))
         .stderr(Stdio::from(writer))
         .process_group(0)
         .spawn();
@@ -248,12 +248,12 @@ pub fn run_allow_fail(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 kill(&mut child);
-                return Err(io_err(e));
+                return Err(e.into());
             }
         }
     }
     log_lines(&mut partial, true);
-    let status = child.wait().map_err(io_err)?;
+    let status = child.wait()?;
     let code = status.code().unwrap_or(-1);
     logger.debug(format!(
         "Returned {code} in {} seconds",
@@ -263,10 +263,6 @@ pub fn run_allow_fail(
         code,
         output: String::from_utf8_lossy(&output).into_owned(),
     })
-}
-
-fn io_err(e: std::io::Error) -> Error {
-    Error::from(e)
 }
 
 #[cfg(test)]

@@ -574,5 +574,8 @@ fn user_commands_run_and_are_undone() {
     )
     .expect_err("a list is not a command name");
     assert_eq!(e.kind, ErrorKind::Job);
-    assert!(e.message.contains("name"), "{e}");
+    assert_eq!(
+        e.message,
+        "Invalid command parameter name: invalid type: sequence, expected a string"
+    );
 }

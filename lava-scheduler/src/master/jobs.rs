@@ -114,6 +114,21 @@ impl JobRecords {
         expired
     }
 
+    /// Forget the records that no longer matter, so that the master's
+    /// memory does not grow with every job it ever ran. START (and its
+    /// `ended` guard) only matters while a job is Scheduled; what is kept
+    /// besides is a pending CANCEL, grace period or log check. An `ended`
+    /// dropped here is also on disk (`description.yaml`), which the START
+    /// path checks before it sends.
+    pub fn forget_settled(&mut self, scheduled: impl Fn(i64) -> bool) {
+        self.0.retain(|id, r| {
+            scheduled(*id)
+                || r.cancel.is_some()
+                || r.result_deadline.is_some()
+                || r.log != LogCount::Unchecked
+        });
+    }
+
     /// Forget the CANCEL of every job that is no longer Canceling.
     pub fn keep_cancels(&mut self, canceling: impl Fn(i64) -> bool) {
         for (id, record) in &mut self.0 {
@@ -421,6 +436,21 @@ mod tests {
         }
         assert!(!resend.due(t0 + Duration::from_secs(u64::from(PING_INTERVAL) - 1)));
         assert!(resend.due(t0 + Duration::from_secs(u64::from(PING_INTERVAL))));
+    }
+
+    #[test]
+    fn settled_records_are_forgotten_and_pending_ones_kept() {
+        let t0 = Instant::now();
+        let mut records = JobRecords::default();
+        records.get(1).ended = true; // finished long ago
+        records.get(2).start = Some(Resend::first(t0)); // still Scheduled
+        records.get(3).result_deadline = Some(t0); // waiting for its result
+        records.get(4).log = LogCount::Short; // waiting for LOG_SYNC
+        records.get(5).start = Some(Resend::first(t0)); // canceled before START_OK
+        records.forget_settled(|id| id == 2);
+        let mut kept: Vec<i64> = records.0.keys().copied().collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [2, 3, 4]);
     }
 
     #[test]

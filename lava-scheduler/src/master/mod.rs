@@ -836,11 +836,20 @@ impl Master {
                 return;
             }
         };
+        if !only_new {
+            let scheduled: HashSet<i64> = jobs.iter().map(|j| j.id).collect();
+            self.jobs.forget_settled(|id| scheduled.contains(&id));
+        }
         for job in jobs.into_iter().rev() {
             let Some(device_name) = job.actual_device.clone() else {
                 continue;
             };
-            if !self.jobs.get(job.id).start_due(only_new, Instant::now()) {
+            let now = Instant::now();
+            if !self
+                .jobs
+                .peek(job.id)
+                .is_none_or(|r| r.start_due(only_new, now))
+            {
                 continue;
             }
             let device = match self.store.device(&device_name) {

@@ -18,7 +18,7 @@
 //! any is invalid, 2 on a usage error.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -28,7 +28,7 @@ use lava_scheduler::store::{CancelOutcome, JobFilter, SqlStore};
 
 use lava_scheduler::results::{export, Format};
 
-use crate::output::{actor, io_error, when, Db, Result};
+use crate::output::{actor, io_error, read_input, read_text, when, Db, Result};
 
 /// The commands of this group.
 #[derive(clap::Subcommand)]
@@ -211,9 +211,7 @@ fn submit(
     submitter: Option<String>,
     follow: Option<&Path>,
 ) -> Result {
-    let bytes = read(file).map_err(io_error(file.to_string_lossy()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("{}: not UTF-8 text", file.to_string_lossy()))?;
+    let text = read_text(Path::new(file))?;
     let who = submitter.unwrap_or_else(actor);
     let id = lava_scheduler::submit::submit(store, &text, &who)?;
     println!("{id}");
@@ -348,7 +346,7 @@ fn run_validate(args: Validate) -> ExitCode {
     let mut out = stdout.lock();
     let mut all_valid = true;
     for file in &args.files {
-        let report = match read(file) {
+        let report = match read_input(Path::new(file)) {
             Ok(bytes) => job::validate_bytes(&bytes, &options),
             Err(err) => Report {
                 errors: vec![job::Issue::new("", format!("cannot read the file: {err}"))],
@@ -365,16 +363,6 @@ fn run_validate(args: Validate) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
-}
-
-fn read(file: &OsString) -> std::io::Result<Vec<u8>> {
-    if file == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut bytes)?;
-        Ok(bytes)
-    } else {
-        std::fs::read(Path::new(file))
     }
 }
 

@@ -62,17 +62,26 @@ pub fn io_error(what: impl Display) -> impl FnOnce(std::io::Error) -> Error {
     }
 }
 
+/// A file's bytes, or standard input's for `-`.
+pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut bytes)?;
+        Ok(bytes)
+    } else {
+        std::fs::read(path)
+    }
+}
+
 /// A file's text, or standard input's for `-`.
 pub fn read_text(path: &Path) -> Result<String> {
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(io_error("standard input"))?;
-        Ok(text)
+    let what = if path.as_os_str() == "-" {
+        "standard input".to_string()
     } else {
-        std::fs::read_to_string(path).map_err(io_error(path.display()))
-    }
+        path.display().to_string()
+    };
+    let bytes = read_input(path).map_err(io_error(&what))?;
+    String::from_utf8(bytes).map_err(|_| format!("{what}: not UTF-8 text").into())
 }
 
 /// The embedded default store.

@@ -356,9 +356,9 @@ impl Action for Download {
             .unwrap_or_else(|| ctx.data.mkdtemp("download"))?;
         let dir = base.join(&self.spec.label);
         if dir.is_dir() {
-            std::fs::remove_dir_all(&dir).map_err(io_err)?;
+            std::fs::remove_dir_all(&dir)?;
         }
-        std::fs::create_dir_all(&dir).map_err(io_err)?;
+        std::fs::create_dir_all(&dir)?;
         let name = self.spec.file_name()?;
         let target = dir.join(&name);
         self.written = Some(dir.clone());
@@ -393,7 +393,7 @@ impl Action for Download {
                 Some(c) => archive::decoder(c, hashing),
                 None => Box::new(hashing),
             };
-            let mut file = std::fs::File::create(&target).map_err(io_err)?;
+            let mut file = std::fs::File::create(&target)?;
             let mut buf = vec![0u8; 32 * 1024];
             let mut written = 0u64;
             let progress_size = if self.spec.compression.is_some() {
@@ -413,11 +413,11 @@ impl Action for Download {
                 if n == 0 {
                     break;
                 }
-                file.write_all(&buf[..n]).map_err(io_err)?;
+                file.write_all(&buf[..n])?;
                 report(ctx, progress_size, written + n as u64, written);
                 written += n as u64;
             }
-            file.flush().map_err(io_err)?;
+            file.flush()?;
         }
         let elapsed = started.elapsed().as_secs_f64().max(1e-6);
         let mb = digests.bytes as f64 / (1024.0 * 1024.0);
@@ -439,8 +439,8 @@ impl Action for Download {
         let mut published = target.clone();
         if self.spec.archive {
             let unpack = dir.join(&self.spec.label);
-            std::fs::create_dir_all(&unpack).map_err(io_err)?;
-            let file = std::fs::File::open(&target).map_err(io_err)?;
+            std::fs::create_dir_all(&unpack)?;
+            let file = std::fs::File::open(&target)?;
             archive::extract_tar(file, &unpack)
                 .map_err(|e| Error::job(format!("Unable to unpack {}: {e}", target.display())))?;
             published = unpack;
@@ -506,10 +506,6 @@ fn report(ctx: &RunContext<'_>, size: Option<u64>, total: u64, previous: u64) {
             _ => ctx.logger.debug(format!("progress {}MB", total >> 20)),
         }
     }
-}
-
-fn io_err(e: std::io::Error) -> Error {
-    Error::from(e)
 }
 
 /// Where a deploy action keeps its downloads: a fresh directory published
