@@ -52,6 +52,9 @@ impl Strategy for LocalShellStrategy {
     fn family(&self) -> Family {
         Family::Boot
     }
+    fn handles(&self) -> &'static [&'static str] {
+        &["local-shell"]
+    }
     fn accepts(&self, _device: &DeviceConfig, block: &Block) -> Result<(), String> {
         Family::Boot.require(block, "local-shell")
     }

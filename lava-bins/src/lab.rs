@@ -9,9 +9,10 @@
 //!    `apt-get download`; a clear message when that is not possible);
 //! 2. creates the certificates on the first run (CURVE is on);
 //! 3. registers a worker, the `qemu` device type and a `qemu-01` device with
-//!    its dictionary (our `share/` templates), and, when its images can be
-//!    built (`scripts/uboot-board.sh build`), the U-Boot bench board
-//!    `bench-01`, started unpowered;
+//!    its dictionary (our `share/` templates), and, when their firmware can
+//!    be fetched (`scripts/bench-board.sh build`), the bench boards, started
+//!    unpowered: `bench-01` (U-Boot), `pc-ipxe-01` (iPXE) and `pc-grub-01`
+//!    (GRUB);
 //! 4. starts the master and a worker (CURVE, loopback), which runs each job
 //!    with this same program as its lava-run;
 //! 5. submits a sample job, follows its log, prints `Job N finished: HEALTH`
@@ -37,7 +38,6 @@ use lava_scheduler::SqlStore;
 
 const WORKER: &str = "lab-worker";
 const DEVICE: &str = "qemu-01";
-const BOARD: &str = "bench-01";
 
 /// Where the lab keeps things and what it runs.
 #[derive(Debug, Clone)]
@@ -153,20 +153,59 @@ fn register(store: &SqlStore, options: &LabOptions, images: &Path) -> Result<(),
     Ok(())
 }
 
-/// The U-Boot bench board (`scripts/uboot-board.sh`), powered off (killed)
-/// when the lab stops.
+/// A bench board of `scripts/bench-board.sh`, powered off (killed) when
+/// the lab stops.
 struct Board {
     script: PathBuf,
     images: PathBuf,
+    kind: &'static BenchKind,
     env: Vec<(String, String)>,
 }
+
+/// The bench boards the lab registers when their images build.
+struct BenchKind {
+    /// The script's board argument.
+    board: &'static str,
+    /// The device's name in the lab.
+    device: &'static str,
+    /// Its device type (our `share/device-types`).
+    device_type: &'static str,
+    /// What the lab calls it.
+    label: &'static str,
+    /// Dictionary lines before the connection and power commands.
+    dictionary: &'static str,
+}
+
+const BENCH_BOARDS: [BenchKind; 3] = [
+    BenchKind {
+        board: "x86_64",
+        device: "bench-01",
+        device_type: "qemu-uboot-bench",
+        label: "U-Boot bench board",
+        dictionary: "{% extends 'qemu-uboot-bench.jinja2' %}\n{% set bench_arch = 'x86_64' %}\n",
+    },
+    BenchKind {
+        board: "ipxe",
+        device: "pc-ipxe-01",
+        device_type: "qemu-pc-bench",
+        label: "iPXE bench PC",
+        dictionary: "{% extends 'qemu-pc-bench.jinja2' %}\n",
+    },
+    BenchKind {
+        board: "grub",
+        device: "pc-grub-01",
+        device_type: "qemu-pc-bench",
+        label: "GRUB bench PC",
+        dictionary: "{% extends 'qemu-pc-bench.jinja2' %}\n",
+    },
+];
 
 impl Board {
     fn run(&self, action: &str) -> bool {
         std::process::Command::new("bash")
             .arg(&self.script)
             .arg(&self.images)
-            .args(["x86_64", action])
+            .args([self.kind.board, action])
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(std::process::Stdio::null())
             .status()
@@ -176,10 +215,11 @@ impl Board {
     fn command(&self, action: &str) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!(
-            "env {} bash {} {} x86_64 {action}",
+            "env {} bash {} {} {} {action}",
             env.join(" "),
             self.script.display(),
-            self.images.display()
+            self.images.display(),
+            self.kind.board
         )
     }
 }
@@ -197,50 +237,91 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port: {e}"))
 }
 
-/// The U-Boot bench board, when its images can be built: registered as
-/// `bench-01` (type `qemu-uboot-bench`) and started, unpowered.
-fn uboot_board(
+/// The bench boards whose images can be built: each registered with its
+/// device type and started, unpowered. The worker's TFTP root is the one
+/// QEMU serves them.
+fn bench_boards(
     store: &SqlStore,
     options: &LabOptions,
     images: &Path,
+) -> Result<Vec<Board>, String> {
+    let tftp = options.state_dir.join("tftp");
+    io(&tftp, std::fs::create_dir_all(&tftp))?;
+    let mut boards = Vec::new();
+    for kind in &BENCH_BOARDS {
+        if let Some(board) = bench_board(store, options, images, &tftp, kind)? {
+            boards.push(board);
+        }
+    }
+    if !boards.is_empty() {
+        // QEMU's built-in TFTP serves the worker's TFTP root at 10.0.2.2.
+        let dispatcher = options
+            .state_dir
+            .join("dispatcher.d")
+            .join(WORKER)
+            .join("dispatcher.yaml");
+        io(
+            &dispatcher,
+            std::fs::write(
+                &dispatcher,
+                format!(
+                    "dispatcher_ip: 10.0.2.2\ntftp_server: external\ntftp_root: {}\n",
+                    tftp.display()
+                ),
+            ),
+        )?;
+    }
+    Ok(boards)
+}
+
+/// One bench board, when its images can be built.
+fn bench_board(
+    store: &SqlStore,
+    options: &LabOptions,
+    images: &Path,
+    tftp: &Path,
+    kind: &'static BenchKind,
 ) -> Result<Option<Board>, String> {
-    let script = options.scripts_dir.join("uboot-board.sh");
+    let script = options.scripts_dir.join("bench-board.sh");
     let built = std::process::Command::new("bash")
         .arg(&script)
         .arg("build")
         .arg(images)
+        .arg(kind.board)
         .stdout(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !built {
-        say("no U-Boot board this time: its images (Debian's u-boot-qemu, inetutils-telnet) could not be built");
+        say(format!(
+            "no {} this time: its firmware (Debian packages) could not be fetched",
+            kind.label
+        ));
         return Ok(None);
     }
-    let tftp = options.state_dir.join("tftp");
-    io(&tftp, std::fs::create_dir_all(&tftp))?;
     let board = Board {
         script,
         images: io(images, images.canonicalize())?,
+        kind,
         env: vec![
             ("BOARD_SERIAL_PORT".into(), free_port()?.to_string()),
             ("BOARD_MONITOR_PORT".into(), free_port()?.to_string()),
             ("BOARD_TFTP_DIR".into(), tftp.display().to_string()),
             (
                 "BOARD_NAME".into(),
-                format!("lava-lab-{}", std::process::id()),
+                format!("lava-lab-{}-{}", kind.board, std::process::id()),
             ),
         ],
     };
     if !board.run("start") {
-        say("no U-Boot board this time: it did not start");
+        say(format!("no {} this time: it did not start", kind.label));
         return Ok(None);
     }
     // The ports change with every run: the dictionary is set each time.
     let dictionary = format!(
-        "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = 'x86_64' %}}\n\
-         {{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n\
+        "{}{{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n\
          {{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n\
          {{% set hard_reset_command = '{reset}' %}}\n",
+        kind.dictionary,
         telnet = images.join("bin/telnet").display(),
         serial = board.env[0].1,
         on = board.command("on"),
@@ -248,39 +329,26 @@ fn uboot_board(
         reset = board.command("reset"),
     );
     let err = |e: lava_scheduler::StoreError| e.to_string();
-    if store.device_type("qemu-uboot-bench").is_err() {
+    if store.device_type(kind.device_type).is_err() {
         store
-            .add_device_type(&NewDeviceType::new("qemu-uboot-bench"))
+            .add_device_type(&NewDeviceType::new(kind.device_type))
             .map_err(err)?;
     }
-    if store.device(BOARD).is_err() {
+    if store.device(kind.device).is_err() {
         store
             .add_device(
-                &NewDevice::new(BOARD, "qemu-uboot-bench", WORKER),
+                &NewDevice::new(kind.device, kind.device_type, WORKER),
                 "lava-lab",
             )
             .map_err(err)?;
-        say(format!("registered device {BOARD} (U-Boot bench board)"));
+        say(format!(
+            "registered device {} ({})",
+            kind.device, kind.label
+        ));
     }
     store
-        .set_dictionary(BOARD, Some(&dictionary))
+        .set_dictionary(kind.device, Some(&dictionary))
         .map_err(err)?;
-    // QEMU's built-in TFTP serves the worker's TFTP root at 10.0.2.2.
-    let dispatcher = options
-        .state_dir
-        .join("dispatcher.d")
-        .join(WORKER)
-        .join("dispatcher.yaml");
-    io(
-        &dispatcher,
-        std::fs::write(
-            &dispatcher,
-            format!(
-                "dispatcher_ip: 10.0.2.2\ntftp_server: external\ntftp_root: {}\n",
-                tftp.display()
-            ),
-        ),
-    )?;
     Ok(Some(board))
 }
 
@@ -415,7 +483,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let url = format!("sqlite://{}", state.join("lava.db").display());
     let store = SqlStore::open_url(&url).map_err(|e| e.to_string())?;
     register(&store, options, &images)?;
-    let board = uboot_board(&store, options, &images)?;
+    let boards = bench_boards(&store, options, &images)?;
 
     let jobs_dir = state.join("jobs");
     let mut config = MasterConfig::new(&jobs_dir, vec![options.share_dir.join("device-types")]);
@@ -509,7 +577,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         .join()
         .map_err(|_| "the worker thread panicked")?
         .map_err(|e| e.to_string())?;
-    drop(board);
+    drop(boards);
     drop(notifier);
     web_thread
         .join()

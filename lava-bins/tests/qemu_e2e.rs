@@ -6,11 +6,13 @@
 #[path = "../../lava-pipeline/tests/support/bench_board.rs"]
 mod bench_board;
 mod common;
+#[path = "../../lava-pipeline/tests/support/ssh_host.rs"]
+mod ssh_host;
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use bench_board::{Arch, Board};
+use bench_board::{Bench, Board, Templates};
 use common::*;
 use lava_scheduler::model::{JobHealth, JobState, TestResultCode};
 use lava_scheduler::store::{NewDevice, NewDeviceType};
@@ -111,7 +113,10 @@ fn qemu_job_survives_a_worker_restart() {
     qemu_job_survives(false);
 }
 
-fn uboot_board_job(postgres: bool, arch: Arch) {
+/// A job on a bench board through the daemons: submitted, scheduled,
+/// run by lava-run on the worker through the board's own firmware; its
+/// test results stored.
+fn board_job(postgres: bool, arch: Bench) {
     let Some(board_lab) = bench_board::lab(arch) else {
         return;
     };
@@ -129,10 +134,11 @@ fn uboot_board_job(postgres: bool, arch: Arch) {
         &format!("e2e-{}-{}", std::process::id(), arch.name()),
     );
     assert!(board.run("start"), "the board did not start");
+    let device_type = arch.device_type(Templates::Ours);
     lab.store
-        .add_device_type(&NewDeviceType::new("qemu-uboot-bench"))
+        .add_device_type(&NewDeviceType::new(device_type))
         .unwrap();
-    let mut device = NewDevice::new("bench-01", "qemu-uboot-bench", "worker1");
+    let mut device = NewDevice::new("bench-01", device_type, "worker1");
     device.dictionary = Some(board.dictionary());
     lab.store.add_device(&device, "admin").unwrap();
     // The worker's dispatcher configuration: QEMU's TFTP serves our root.
@@ -143,7 +149,11 @@ fn uboot_board_job(postgres: bool, arch: Arch) {
     .unwrap();
     lab.start_master();
     lab.start_slave();
-    let definition = bench_board::job(&board_lab, arch, "u-boot board through the daemons");
+    let definition = bench_board::job(
+        &board_lab,
+        arch,
+        &format!("{} board through the daemons", arch.name()),
+    );
     let job = lava_scheduler::submit::submit(&lab.store, &definition, "alice").unwrap();
     lab.wait_state(job, JobState::Finished);
     let finished = lab.store.job(job).unwrap();
@@ -170,12 +180,24 @@ fn uboot_board_job(postgres: bool, arch: Arch) {
         ]
     );
     let log = messages(&log_lines(&lab.job_dir(job))).join("\n");
-    assert!(log.contains("Starting kernel"), "booted through U-Boot");
-    assert!(
-        log.contains(&format!("tftp {} {job}/tftp-deploy-", arch.kernel_addr())),
-        "TFTP paths of this job"
-    );
-    if let Arch::Arm64 = arch {
+    match arch {
+        Bench::X86_64 | Bench::Arm64 => {
+            assert!(log.contains("Starting kernel"), "booted through U-Boot");
+            assert!(
+                log.contains(&format!("tftp {} {job}/tftp-deploy-", arch.kernel_addr())),
+                "TFTP paths of this job"
+            );
+        }
+        Bench::Ipxe => assert!(
+            log.contains(&format!("kernel tftp://10.0.2.2/{job}/tftp-deploy-")),
+            "TFTP paths of this job"
+        ),
+        Bench::Grub => assert!(
+            log.contains(&format!("linux (tftp,10.0.2.2)/{job}/tftp-deploy-")),
+            "TFTP paths of this job"
+        ),
+    }
+    if let Bench::Arm64 = arch {
         assert!(
             log.contains(&format!("tftp 0x48000000 {job}/tftp-deploy-")),
             "the device tree goes through TFTP"
@@ -185,14 +207,87 @@ fn uboot_board_job(postgres: bool, arch: Arch) {
     drop(board);
 }
 
-/// The x86_64 board (zboot, no device tree) on SQLite.
+/// The x86_64 U-Boot board (zboot, no device tree) on SQLite.
 #[test]
 fn uboot_board_job_on_sqlite() {
-    uboot_board_job(false, Arch::X86_64);
+    board_job(false, Bench::X86_64);
 }
 
-/// The arm64 board (booti with a device tree) on PostgreSQL.
+/// The arm64 U-Boot board (booti with a device tree) on PostgreSQL.
 #[test]
 fn uboot_board_job_on_postgres() {
-    uboot_board_job(true, Arch::Arm64);
+    board_job(true, Bench::Arm64);
+}
+
+/// The iPXE bench PC on SQLite.
+#[test]
+fn ipxe_board_job_on_sqlite() {
+    board_job(false, Bench::Ipxe);
+}
+
+/// The GRUB bench PC on PostgreSQL.
+#[test]
+fn grub_board_job_on_postgres() {
+    board_job(true, Bench::Grub);
+}
+
+/// A job on the SSH device (dropbear on loopback) through the daemons:
+/// the overlay deployed over ssh, the test shell over the ssh login, the
+/// results stored.
+fn ssh_job(postgres: bool) {
+    let Some((mut lab, _)) = qemu_lab(postgres) else {
+        return;
+    };
+    let Some(host) = ssh_host::SshHost::start() else {
+        return;
+    };
+    lab.store
+        .add_device_type(&NewDeviceType::new("ssh"))
+        .unwrap();
+    let mut device = NewDevice::new("ssh-01", "ssh", "worker1");
+    device.dictionary = Some(host.dictionary("ssh"));
+    lab.store.add_device(&device, "admin").unwrap();
+    lab.start_master();
+    lab.start_slave();
+    let definition = ssh_host::job("ssh device through the daemons", "ssh");
+    let job = lava_scheduler::submit::submit(&lab.store, &definition, "alice").unwrap();
+    lab.wait_state(job, JobState::Finished);
+    let finished = lab.store.job(job).unwrap();
+    assert_eq!(
+        finished.health,
+        JobHealth::Complete,
+        "{:?}\n{}",
+        finished.failure_comment,
+        lab.logs_of()
+    );
+    let cases = lab.store.test_cases(job).unwrap();
+    let ssh_cases: Vec<(&str, TestResultCode)> = cases
+        .iter()
+        .filter(|c| c.suite == "0_over-ssh")
+        .map(|c| (c.name.as_str(), c.result))
+        .collect();
+    assert_eq!(
+        ssh_cases,
+        [
+            ("home", TestResultCode::Pass),
+            ("must-fail", TestResultCode::Fail),
+            ("speed", TestResultCode::Pass)
+        ]
+    );
+    let speed = cases.iter().find(|c| c.name == "speed").unwrap();
+    assert_eq!(speed.measurement.as_deref(), Some("42.5"));
+    assert_eq!(speed.units, "MB/s");
+    let log = messages(&log_lines(&lab.job_dir(job))).join("\n");
+    assert!(log.contains("Copying overlay to root@127.0.0.1:"), "{log}");
+    drop(host);
+}
+
+#[test]
+fn ssh_job_on_sqlite() {
+    ssh_job(false);
+}
+
+#[test]
+fn ssh_job_on_postgres() {
+    ssh_job(true);
 }

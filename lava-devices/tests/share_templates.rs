@@ -48,8 +48,10 @@ fn every_device_type_renders_bare_into_a_valid_configuration() {
         [
             "base-uboot.jinja2",
             "base.jinja2",
+            "qemu-pc-bench.jinja2",
             "qemu-uboot-bench.jinja2",
-            "qemu.jinja2"
+            "qemu.jinja2",
+            "ssh.jinja2"
         ]
     );
     for name in names {
@@ -93,7 +95,7 @@ fn the_example_board_is_driven_by_the_repositorys_script() {
         &config.commands.hard_reset,
     ] {
         assert!(command.as_ref().unwrap()[0]
-            .contains("scripts/uboot-board.sh /opt/lava-rs/qemu-lab x86_64 "));
+            .contains("scripts/bench-board.sh /opt/lava-rs/qemu-lab x86_64 "));
     }
     let ramdisk = config
         .boot_method("u-boot")
@@ -120,7 +122,7 @@ fn the_arm64_bench_board_boots_with_booti_over_tftp() {
         &config.commands.hard_reset,
     ] {
         assert!(command.as_ref().unwrap()[0]
-            .contains("scripts/uboot-board.sh /opt/lava-rs/qemu-lab arm64 "));
+            .contains("scripts/bench-board.sh /opt/lava-rs/qemu-lab arm64 "));
     }
     let addresses = config.load_addresses("booti").unwrap();
     assert_eq!(
@@ -343,5 +345,54 @@ fn commands_with_yaml_special_characters_stay_the_same_strings() {
     assert_eq!(
         config.character_delays.boot,
         Some(std::time::Duration::from_millis(30))
+    );
+}
+
+#[test]
+fn the_example_pcs_boot_through_ipxe_and_grub() {
+    let ipxe = example("qemu-pc-ipxe-01.jinja2", "");
+    assert_eq!(
+        ipxe.commands.primary_connection(),
+        Some("telnet 127.0.0.1 5570")
+    );
+    assert!(ipxe.commands.hard_reset.as_ref().unwrap()[0]
+        .contains("scripts/bench-board.sh /opt/lava-rs/qemu-lab ipxe reset"));
+    // iPXE under SeaBIOS reads the serial line through the BIOS: slowly
+    assert_eq!(
+        ipxe.character_delays.boot,
+        Some(std::time::Duration::from_millis(50))
+    );
+    let commands = ipxe
+        .boot_method("ipxe")
+        .unwrap()
+        .commands("ramdisk")
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        commands,
+        [
+            "dhcp net0",
+            "kernel tftp://{SERVER_IP}/{KERNEL} console=ttyS0,115200 ip=dhcp lava_mac={LAVA_MAC}",
+            "initrd tftp://{SERVER_IP}/{RAMDISK}",
+            "boot"
+        ]
+    );
+    let grub = example("qemu-pc-grub-01.jinja2", "");
+    assert_eq!(grub.character_delays.boot, None);
+    let commands = grub
+        .boot_method("grub")
+        .unwrap()
+        .commands("nfs")
+        .unwrap()
+        .to_vec();
+    assert_eq!(commands[0], "net_bootp");
+    assert!(commands[1].contains("root=/dev/nfs rw nfsroot={NFS_SERVER_IP}:{NFSROOTFS},tcp,hard"));
+    assert_eq!(
+        grub.boot_method("grub")
+            .unwrap()
+            .bootloader()
+            .bootloader_prompt
+            .as_deref(),
+        Some("grub>")
     );
 }

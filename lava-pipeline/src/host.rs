@@ -168,9 +168,45 @@ pub fn run(
     Ok(output)
 }
 
+/// [`run`] with the file `input` as the command's standard input (what
+/// a shell's `< input` does).
+pub fn run_with_input(
+    argv: &[String],
+    input: &std::path::Path,
+    deadline: &Deadline,
+    cancel: &CancelToken,
+    logger: &Logger,
+    kind: ErrorKind,
+) -> Result<CommandOutput, Error> {
+    let file = std::fs::File::open(input).map_err(|e| Error::io(input.display(), e))?;
+    let output = spawn_and_wait(argv, Stdio::from(file), deadline, cancel, logger)?;
+    if output.code != 0 {
+        return Err(Error::new(
+            kind,
+            format!(
+                "Unable to run '{}' < {}: exit code {}",
+                argv.join(" "),
+                input.display(),
+                output.code
+            ),
+        ));
+    }
+    Ok(output)
+}
+
 /// [`run`] without failing on a non-zero exit code.
 pub fn run_allow_fail(
     argv: &[String],
+    deadline: &Deadline,
+    cancel: &CancelToken,
+    logger: &Logger,
+) -> Result<CommandOutput, Error> {
+    spawn_and_wait(argv, Stdio::null(), deadline, cancel, logger)
+}
+
+fn spawn_and_wait(
+    argv: &[String],
+    stdin: Stdio,
     deadline: &Deadline,
     cancel: &CancelToken,
     logger: &Logger,
@@ -192,7 +228,7 @@ pub fn run_allow_fail(
     let started = Instant::now();
     let spawned = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::from(writer.try_clone()?))
         .stderr(Stdio::from(writer))
         .process_group(0)

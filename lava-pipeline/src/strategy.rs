@@ -142,6 +142,15 @@ pub trait Strategy: Send + Sync {
     fn compatibility(&self) -> u32 {
         1
     }
+    /// The values of the block's key this strategy is for: `to:` values
+    /// for a deploy, `method:` values for a boot, the key itself for a
+    /// test (`definitions`). When no strategy accepts a block whose value
+    /// none of them lists, the job is refused naming the value and every
+    /// listed one. Empty (the default) says nothing: the refusal then
+    /// lists each strategy's reason instead.
+    fn handles(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Whether this strategy handles `block` on `device`, or why not.
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String>;
     /// The top action for the block (its children are added by the
@@ -181,9 +190,13 @@ impl Registry {
     /// | deploy | `download` | `to: download` | `download-deploy` |
     /// | deploy | `overlay` | `to: overlay` | `lava-overlay` |
     /// | deploy | `tftp` | `to: tftp` | `tftp-deploy` |
+    /// | deploy | `ssh` | `to: ssh` | `scp-overlay` |
     /// | boot | `minimal` | `method: minimal` | `minimal-boot` |
     /// | boot | `qemu` | `method: qemu` (`qemu-nfs`, `monitor`) | `boot-image-retry` |
     /// | boot | `u-boot` | `method: u-boot` | `uboot-action` |
+    /// | boot | `ipxe` | `method: ipxe` | `bootloader-action` |
+    /// | boot | `grub` | `method: grub` (`grub-efi`) | `grub-main-action` |
+    /// | boot | `ssh` | `method: ssh` | `login-ssh` |
     /// | test | `lava-test-shell` | `definitions:` | `lava-test-retry` |
     /// | test | `interactive` | `interactive:` | `lava-test-interactive-retry` |
     pub fn with_builtins() -> Self {
@@ -202,8 +215,58 @@ impl Registry {
         self.strategies.iter().filter(move |s| s.family() == family)
     }
 
+    /// Every value the strategies of `family` list in
+    /// [`Strategy::handles`], sorted; `None` when one of them lists none
+    /// (the list would not be complete).
+    pub fn supported(&self, family: Family) -> Option<Vec<&'static str>> {
+        let mut all = Vec::new();
+        for strategy in self.strategies(family) {
+            let handles = strategy.handles();
+            if handles.is_empty() {
+                return None;
+            }
+            all.extend_from_slice(handles);
+        }
+        all.sort_unstable();
+        all.dedup();
+        Some(all)
+    }
+
+    /// The refusal of a block that no strategy of `family` is for at all:
+    /// its value is outside [`Registry::supported`].
+    fn unsupported(&self, family: Family, block: &Block) -> Option<Error> {
+        let supported = self.supported(family)?;
+        let given = match family {
+            Family::Deploy => format!("deploy to '{}'", block.get_str("to")?),
+            Family::Boot => format!("boot method '{}'", block.get_str("method")?),
+            Family::Test => {
+                if supported.iter().any(|key| block.get(key).is_some()) {
+                    return None;
+                }
+                "test action".to_string()
+            }
+        };
+        let value = match family {
+            Family::Deploy => block.get_str("to"),
+            Family::Boot => block.get_str("method"),
+            Family::Test => None,
+        };
+        if value.is_some_and(|v| supported.contains(&v)) {
+            return None;
+        }
+        Some(Error::job(format!(
+            "Unsupported {given}: this dispatcher implements {}",
+            match family {
+                Family::Test => format!("test actions with {}", supported.join(", ")),
+                _ => supported.join(", "),
+            }
+        )))
+    }
+
     /// The strategy for `block`: the willing one with the highest
-    /// priority, or a `Job` error listing every refusal.
+    /// priority, or a `Job` error: the block's method (or `to:`) named
+    /// with the supported ones when no strategy is for it, else every
+    /// strategy's refusal.
     pub fn select(
         &self,
         family: Family,
@@ -253,13 +316,17 @@ impl Registry {
                 Err(reason) => reasons.push(format!("{}: {reason}", strategy.name())),
             }
         }
-        best.cloned().ok_or_else(|| {
-            Error::job(format!(
-                "None of the {} strategies accepted your {} parameters, reasons given: {}",
-                family.noun(),
-                family.noun(),
-                reasons.join("; ")
-            ))
-        })
+        if let Some(best) = best {
+            return Ok(best.clone());
+        }
+        if let Some(refusal) = self.unsupported(family, block) {
+            return Err(refusal);
+        }
+        Err(Error::job(format!(
+            "None of the {} strategies accepted your {} parameters, reasons given: {}",
+            family.noun(),
+            family.noun(),
+            reasons.join("; ")
+        )))
     }
 }

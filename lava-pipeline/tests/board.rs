@@ -519,3 +519,177 @@ fn a_mistyped_auto_login_fails_validation_naming_the_key() {
     // nothing ran: the board was never connected to
     assert!(result(&memory.results(), "lava", "connect-device").is_none());
 }
+
+/// A gzipped tar archive of `files` (name, content), written as given: a
+/// name with `..` is kept, to test that it is refused.
+fn targz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_cksum();
+        builder.append(&header, data.as_bytes()).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &builder.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+fn definition(name: &str, case: &str) -> String {
+    format!(
+        "metadata: {{format: Lava-Test Test Definition 1.0, name: {name}}}\nrun:\n  steps:\n  - lava-test-case {case} --shell true\n"
+    )
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    <sha2::Sha256 as sha2::Digest>::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `from: url` (a single file, checked against its sha256sum, and a
+/// gzipped tar archive with `path`) and `from: tar` (an archive in the job,
+/// base64): each lands in the overlay and runs on the board.
+#[test]
+fn url_and_tar_definitions_are_fetched_checked_and_unpacked() {
+    use base64::Engine as _;
+    let lab = Lab::new();
+    let served = lab.path("served");
+    std::fs::create_dir_all(&served).unwrap();
+    let single = definition("single", "from-url-file");
+    std::fs::write(served.join("single.yaml"), &single).unwrap();
+    std::fs::write(
+        served.join("suite.tar.gz"),
+        targz(&[(
+            "suite/defs/net.yaml",
+            &definition("net", "from-url-archive"),
+        )]),
+    )
+    .unwrap();
+    let inline_tar = base64::engine::general_purpose::STANDARD
+        .encode(targz(&[("t/def.yaml", &definition("tarred", "from-tar"))]));
+    let tests = format!(
+        "- test:\n    timeout: {{minutes: 1}}\n    definitions:\n\
+         \x20   - {{from: url, name: single, repository: 'file://{dir}/single.yaml', sha256sum: '{sum}'}}\n\
+         \x20   - {{from: url, name: suite, repository: 'file://{dir}/suite.tar.gz', path: suite/defs/net.yaml}}\n\
+         \x20   - {{from: tar, name: tarred, path: t/def.yaml, repository: '{inline_tar}'}}\n",
+        dir = served.display(),
+        sum = sha256_hex(single.as_bytes()),
+    );
+    let device = lab.device("", "");
+    let inputs = lab.inputs(&job("", &tests), &device);
+    let (outcome, memory, tree) = run(&inputs);
+    if let Err(e) = &outcome {
+        for r in memory.records() {
+            eprintln!("{}", r.to_line());
+        }
+        panic!("{e:?}");
+    }
+    for (level, name) in [
+        ("1.3.1", "url-repo-action"),
+        ("1.3.5", "url-repo-action"),
+        ("1.3.9", "tar-repo-action"),
+    ] {
+        assert!(
+            tree.iter().any(|(l, n)| l == level && n == name),
+            "{level} {name} not in {tree:?}"
+        );
+    }
+    let results = memory.results();
+    for (definition, case) in [
+        ("0_single", "from-url-file"),
+        ("1_suite", "from-url-archive"),
+        ("2_tarred", "from-tar"),
+    ] {
+        let found = result(&results, definition, case)
+            .unwrap_or_else(|| panic!("no {definition}/{case} in {results:#?}"));
+        assert_eq!(text(found, "result"), "pass");
+    }
+}
+
+/// What goes wrong is said before the board is touched, or at the deploy,
+/// naming the definition: a wrong checksum, an archive member escaping
+/// its directory, a repository that is not base64, an archive without
+/// `path`.
+#[test]
+fn url_and_tar_definitions_refuse_bad_input() {
+    use base64::Engine as _;
+    let lab = Lab::new();
+    let served = lab.path("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("single.yaml"), definition("single", "x")).unwrap();
+    std::fs::write(
+        served.join("evil.tar.gz"),
+        targz(&[("../../escaped.yaml", &definition("evil", "x"))]),
+    )
+    .unwrap();
+    let device = lab.device("", "");
+    let attempt = |entry: String| {
+        let tests =
+            format!("- test:\n    timeout: {{minutes: 1}}\n    definitions:\n    - {entry}\n");
+        let inputs = lab.inputs(&job("", &tests), &device);
+        let (outcome, _memory, _tree) = run(&inputs);
+        outcome.unwrap_err()
+    };
+    let dir = served.display();
+    let e = attempt(format!(
+        "{{from: url, name: single, repository: 'file://{dir}/single.yaml', sha256sum: '{}'}}",
+        "0".repeat(64)
+    ));
+    assert_eq!(e.kind, ErrorKind::Job);
+    assert!(
+        e.message.starts_with(&format!(
+            "sha256sum for 'file://{dir}/single.yaml' does not match: expected 0000"
+        )),
+        "{}",
+        e.message
+    );
+    let e = attempt(format!(
+        "{{from: url, name: evil, repository: 'file://{dir}/evil.tar.gz', path: escaped.yaml}}"
+    ));
+    assert_eq!(e.kind, ErrorKind::Job);
+    assert!(
+        e.message
+            .contains(&format!("Unable to unpack 'file://{dir}/evil.tar.gz'")),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("'..' in the path"), "{}", e.message);
+    assert!(!lab.path("escaped.yaml").exists());
+    let e = attempt(format!(
+        "{{from: url, name: suite, repository: 'file://{dir}/evil.tar.gz'}}"
+    ));
+    assert!(
+        e.message
+            .contains("is an archive: 'path' must name the definition inside it"),
+        "{}",
+        e.message
+    );
+    let e = attempt("{from: tar, name: tarred, path: t.yaml, repository: 'not base64!'}".into());
+    assert_eq!(e.kind, ErrorKind::Job);
+    assert!(
+        e.message
+            .contains("Test definition 0_tarred: 'repository' is not base64"),
+        "{}",
+        e.message
+    );
+    let not_tar = base64::engine::general_purpose::STANDARD.encode(b"plain text, no archive");
+    let e = attempt(format!(
+        "{{from: tar, name: tarred, path: t.yaml, repository: '{not_tar}'}}"
+    ));
+    assert!(
+        e.message.contains("'repository' is not a tar archive"),
+        "{}",
+        e.message
+    );
+    let e = attempt("{from: url, name: single, repository: 'ftp://example.org/x.yaml'}".into());
+    assert!(
+        e.message.contains("an http://, https:// or file:// URL"),
+        "{}",
+        e.message
+    );
+}

@@ -332,11 +332,31 @@ fn deadlines_nest_and_name_the_scope_that_expired() {
 }
 
 #[test]
-fn unknown_methods_list_every_strategy_reason() {
-    let job = "job_name: x\ntimeouts: {job: {minutes: 1}}\nactions:\n- boot: {method: nonsense}\n";
-    let inputs = JobInputs::new("7", job, DEVICE);
-    let e = Job::parse(&inputs, &Registry::with_builtins()).unwrap_err();
+fn unsupported_methods_are_named_with_the_supported_ones() {
+    let parse = |actions: &str, registry: &Registry| {
+        let job = format!("job_name: x\ntimeouts: {{job: {{minutes: 1}}}}\nactions:\n{actions}");
+        Job::parse(&JobInputs::new("7", &job, DEVICE), registry).unwrap_err()
+    };
+    let builtins = Registry::with_builtins();
+    let e = parse("- boot: {method: fastboot}\n", &builtins);
     assert_eq!(e.kind, ErrorKind::Job);
+    assert_eq!(
+        e.message,
+        "Unsupported boot method 'fastboot': this dispatcher implements grub, grub-efi, ipxe, minimal, monitor, qemu, qemu-nfs, ssh, u-boot"
+    );
+    let e = parse("- deploy: {to: fastboot, images: {}}\n", &builtins);
+    assert_eq!(
+        e.message,
+        "Unsupported deploy to 'fastboot': this dispatcher implements download, overlay, ssh, tftp, tmpfs"
+    );
+    let e = parse("- test: {monitors: []}\n", &builtins);
+    assert_eq!(
+        e.message,
+        "Unsupported test action: this dispatcher implements test actions with definitions, interactive"
+    );
+    // a method this dispatcher knows, refused by the device: every
+    // strategy's reason
+    let e = parse("- boot: {method: u-boot, commands: ramdisk}\n", &builtins);
     assert!(
         e.message.starts_with(
             "None of the boot strategies accepted your boot parameters, reasons given: "
@@ -345,6 +365,23 @@ fn unknown_methods_list_every_strategy_reason() {
         e.message
     );
     assert!(e.message.contains("minimal: 'method' was not 'minimal'"));
+    assert!(e
+        .message
+        .contains("u-boot: 'u-boot' not in the device configuration boot methods"));
+    // a strategy that does not list what it handles: the reasons again
+    let mut registry = Registry::with_builtins();
+    registry.register(FlakyStrategy {
+        runs: Arc::new(AtomicU32::new(0)),
+        failures: 0,
+        kind: ErrorKind::Job,
+        sleep: Duration::ZERO,
+    });
+    let e = parse("- boot: {method: nonsense}\n", &registry);
+    assert!(
+        e.message.starts_with("None of the boot strategies"),
+        "{}",
+        e.message
+    );
     let no_timeout = "job_name: x\nactions: []\n";
     assert_eq!(
         Job::parse(&JobInputs::new("7", no_timeout, DEVICE), &Registry::new())
@@ -352,6 +389,7 @@ fn unknown_methods_list_every_strategy_reason() {
             .kind,
         ErrorKind::Job
     );
+    let job = "job_name: x\ntimeouts: {job: {minutes: 1}}\nactions:\n- boot: {method: nonsense}\n";
     let bad_device = JobInputs::new("7", job, "commands: {power_on: [1]}");
     assert_eq!(
         Job::parse(&bad_device, &Registry::new()).unwrap_err().kind,

@@ -1,12 +1,13 @@
-//! The U-Boot bench boards of `scripts/uboot-board.sh`, for tests: which
-//! files a board needs, how to start and power it, the dictionary that
-//! drives it and a job for it. Shared by `lava-pipeline/tests/uboot.rs`
+//! The bench boards of `scripts/bench-board.sh`, for tests: which files a
+//! board needs, how to start and power it, the dictionary that drives it
+//! (with this project's device types or LAVA's own) and a job for it.
+//! Shared by `lava-pipeline/tests/boards.rs`
 //! (lava-run's pipeline) and `lava-bins/tests/qemu_e2e.rs` (the daemons)
-//! with `#[path]`, so both run the same job on the same boards.
+//! with `#[path]`, so they run the same job on the same boards.
 //!
 //! The images are looked for in `$LAVA_QEMU_LAB`, else
 //! `<workspace>/target/qemu-lab` (`scripts/qemu-images.sh LAB ARCH` then
-//! `scripts/uboot-board.sh build LAB ARCH`, as `.ci/run` does).
+//! `scripts/bench-board.sh build LAB BOARD`, as `.ci/run` does).
 
 #![allow(dead_code)] // each test crate uses part of it
 
@@ -17,59 +18,109 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The two bench boards.
-#[derive(Clone, Copy, Debug)]
-pub enum Arch {
+/// The bench boards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bench {
     /// `pc` with the 32-bit qemu-x86 U-Boot: `zboot`, no device tree.
     X86_64,
     /// `virt` (cortex-a57) with qemu_arm64 U-Boot: `booti` with a device
     /// tree, the ramdisk wrapped in a U-Boot header.
     Arm64,
+    /// `pc` booting the iPXE ROM of its virtio NIC, typed at through
+    /// SeaBIOS's serial console.
+    Ipxe,
+    /// `pc` whose iPXE runs a PXE build of GRUB, on its serial terminal.
+    Grub,
 }
 
-impl Arch {
-    /// The script's architecture argument, also the dictionary's
+/// Which device types drive a board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Templates {
+    /// This project's, in `share/device-types`.
+    Ours,
+    /// LAVA 2020.01's own, from the corpus: `x86.jinja2` for iPXE,
+    /// `x86-pentium4.jinja2` (a `base-grub.jinja2` type) for GRUB.
+    Lavas,
+}
+
+impl Bench {
+    /// The script's board argument, also the U-Boot dictionary's
     /// `bench_arch`.
     pub fn name(self) -> &'static str {
         match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "arm64",
+            Bench::X86_64 => "x86_64",
+            Bench::Arm64 => "arm64",
+            Bench::Ipxe => "ipxe",
+            Bench::Grub => "grub",
+        }
+    }
+
+    /// The boot method of its jobs.
+    pub fn method(self) -> &'static str {
+        match self {
+            Bench::X86_64 | Bench::Arm64 => "u-boot",
+            Bench::Ipxe => "ipxe",
+            Bench::Grub => "grub",
         }
     }
 
     /// What `uname -m` says on the board.
     pub fn machine(self) -> &'static str {
         match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "aarch64",
+            Bench::Arm64 => "aarch64",
+            _ => "x86_64",
         }
     }
 
-    /// The kernel's load address in the template.
+    /// The kernel's load address in the U-Boot template.
     pub fn kernel_addr(self) -> &'static str {
         match self {
-            Arch::X86_64 => "0x1000000",
-            Arch::Arm64 => "0x40400000",
+            Bench::Arm64 => "0x40400000",
+            _ => "0x1000000",
+        }
+    }
+
+    /// The device type that drives it.
+    pub fn device_type(self, templates: Templates) -> &'static str {
+        match (self, templates) {
+            (Bench::X86_64 | Bench::Arm64, _) => "qemu-uboot-bench",
+            (_, Templates::Ours) => "qemu-pc-bench",
+            (Bench::Ipxe, Templates::Lavas) => "x86",
+            (Bench::Grub, Templates::Lavas) => "x86-pentium4",
         }
     }
 
     /// The files of the lab this board needs.
     pub fn needed(self) -> &'static [&'static str] {
         match self {
-            Arch::X86_64 => &[
+            Bench::X86_64 => &[
                 "vmlinuz",
                 "initramfs.cpio.gz",
                 "bin/qemu-system-x86_64",
                 "bin/telnet",
                 "uboot/x86_64/u-boot.rom",
             ],
-            Arch::Arm64 => &[
+            Bench::Arm64 => &[
                 "arm64/Image",
                 "arm64/initramfs.cpio.gz",
                 "arm64/virt.dtb",
                 "bin/qemu-system-aarch64",
                 "bin/telnet",
                 "uboot/arm64/u-boot.bin",
+            ],
+            Bench::Ipxe => &[
+                "vmlinuz",
+                "initramfs.cpio.gz",
+                "bin/qemu-system-x86_64",
+                "bin/telnet",
+                "pc/sercon-port",
+            ],
+            Bench::Grub => &[
+                "vmlinuz",
+                "initramfs.cpio.gz",
+                "bin/qemu-system-x86_64",
+                "bin/telnet",
+                "pc/grub/core.0",
             ],
         }
     }
@@ -78,10 +129,13 @@ impl Arch {
     pub fn deploy(self, lab: &Path) -> String {
         let lab = lab.display();
         match self {
-            Arch::X86_64 => format!(
+            Bench::Ipxe | Bench::Grub => format!(
+                "    kernel: {{url: 'file://{lab}/vmlinuz'}}\n    ramdisk: {{url: 'file://{lab}/initramfs.cpio.gz', compression: gz}}\n"
+            ),
+            Bench::X86_64 => format!(
                 "    kernel: {{url: 'file://{lab}/vmlinuz', type: zimage}}\n    ramdisk: {{url: 'file://{lab}/initramfs.cpio.gz', compression: gz}}\n"
             ),
-            Arch::Arm64 => format!(
+            Bench::Arm64 => format!(
                 "    kernel: {{url: 'file://{lab}/arm64/Image', type: image}}\n    dtb: {{url: 'file://{lab}/arm64/virt.dtb'}}\n    ramdisk: {{url: 'file://{lab}/arm64/initramfs.cpio.gz', compression: gz}}\n"
             ),
         }
@@ -90,7 +144,7 @@ impl Arch {
 
 /// The lab holding `arch`'s board, or `None` (said on stderr) when it was
 /// not built.
-pub fn lab(arch: Arch) -> Option<PathBuf> {
+pub fn lab(arch: Bench) -> Option<PathBuf> {
     let dir = std::env::var_os("LAVA_QEMU_LAB")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/qemu-lab"));
@@ -98,9 +152,10 @@ pub fn lab(arch: Arch) -> Option<PathBuf> {
         return Some(dir.canonicalize().unwrap());
     }
     eprintln!(
-        "skipping: no {1} U-Boot board in {0} (build it with scripts/qemu-images.sh {0} {1} && scripts/uboot-board.sh build {0} {1})",
+        "skipping: no {1} bench board in {0} (build it with scripts/qemu-images.sh {0} {2} && scripts/bench-board.sh build {0} {1})",
         dir.display(),
-        arch.name()
+        arch.name(),
+        if arch == Bench::Arm64 { "arm64" } else { "x86_64" }
     );
     None
 }
@@ -108,7 +163,7 @@ pub fn lab(arch: Arch) -> Option<PathBuf> {
 /// A board's QEMU, killed (by its pid file) when dropped.
 pub struct Board {
     pub lab: PathBuf,
-    pub arch: Arch,
+    pub arch: Bench,
     /// The telnet port of its serial line.
     pub serial: u16,
     env: Vec<(String, String)>,
@@ -120,7 +175,7 @@ impl Board {
     /// `name`. It is not started.
     pub fn new(
         lab: &Path,
-        arch: Arch,
+        arch: Bench,
         serial: u16,
         monitor: u16,
         tftp: &Path,
@@ -141,7 +196,7 @@ impl Board {
 
     fn script() -> String {
         workspace()
-            .join("scripts/uboot-board.sh")
+            .join("scripts/bench-board.sh")
             .canonicalize()
             .unwrap()
             .display()
@@ -173,9 +228,31 @@ impl Board {
             .is_ok_and(|s| s.success())
     }
 
-    /// The device dictionary that drives this board: telnet to its serial
-    /// line, power through the script.
+    /// The device dictionary that drives this board with this project's
+    /// device type: telnet to its serial line, power through the script.
     pub fn dictionary(&self) -> String {
+        self.dictionary_for(Templates::Ours)
+    }
+
+    /// The device dictionary that drives this board with `templates`.
+    /// LAVA's PC types type at 500 ms (x86) or 300 ms (GRUB) a character:
+    /// the dictionary sets 50 ms, which iPXE under SeaBIOS needs and GRUB
+    /// does not mind.
+    pub fn dictionary_for(&self, templates: Templates) -> String {
+        if matches!(self.arch, Bench::Ipxe | Bench::Grub) {
+            return format!(
+                "{{% extends '{kind}.jinja2' %}}\n{{% set boot_character_delay = 50 %}}\n\
+                 {{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n\
+                 {{% set power_on_command = '{on}' %}}\n{{% set power_off_command = '{off}' %}}\n\
+                 {{% set hard_reset_command = '{reset}' %}}\n",
+                kind = self.arch.device_type(templates),
+                telnet = self.lab.join("bin/telnet").display(),
+                serial = self.serial,
+                on = self.command("on"),
+                off = self.command("off"),
+                reset = self.command("reset"),
+            );
+        }
         format!(
             "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set bench_arch = '{arch}' %}}\n\
              {{% set connection_command = '{telnet} 127.0.0.1 {serial}' %}}\n\
@@ -205,13 +282,19 @@ pub fn dispatcher(tftp: &Path) -> String {
     )
 }
 
-/// A job for the board: tftp deploy, u-boot boot with login, and a test
-/// definition whose cases are `kernel` (pass), `arch` (pass: `uname -m`
-/// is the board's), `overlay-in-ramdisk` (pass) and `must-fail` (fail).
-pub fn job(lab: &Path, arch: Arch, name: &str) -> String {
+/// A job for the board: tftp deploy, a boot through its bootloader with
+/// login, and a test definition whose cases are `kernel` (pass), `arch`
+/// (pass: `uname -m` is the board's), `overlay-in-ramdisk` (pass) and
+/// `must-fail` (fail).
+pub fn job(lab: &Path, arch: Bench, name: &str) -> String {
+    job_on(lab, arch, name, arch.device_type(Templates::Ours))
+}
+
+/// [`job`] for a device of `device_type`.
+pub fn job_on(lab: &Path, arch: Bench, name: &str, device_type: &str) -> String {
     format!(
         r#"job_name: {name}
-device_type: qemu-uboot-bench
+device_type: {device_type}
 visibility: public
 timeouts: {{job: {{minutes: 8}}}}
 actions:
@@ -220,7 +303,7 @@ actions:
     os: oe
     timeout: {{minutes: 2}}
 {files}- boot:
-    method: u-boot
+    method: {method}
     commands: ramdisk
     timeout: {{minutes: 4}}
     prompts: ['root@lava:']
@@ -232,7 +315,7 @@ actions:
       name: board
       path: inline/board.yaml
       repository:
-        metadata: {{format: Lava-Test Test Definition 1.0, name: board, description: U-Boot board}}
+        metadata: {{format: Lava-Test Test Definition 1.0, name: board, description: bench board}}
         run:
           steps:
           - lava-test-case kernel --shell uname -r
@@ -242,5 +325,6 @@ actions:
 "#,
         files = arch.deploy(lab),
         machine = arch.machine(),
+        method = arch.method(),
     )
 }

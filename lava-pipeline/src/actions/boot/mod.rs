@@ -1,10 +1,14 @@
-//! Boot actions (docs/pipeline.md §10): `minimal` and `qemu`, and the
-//! actions they share — `connect-device`, the login state machine
+//! Boot actions (docs/pipeline.md §10): `minimal`, `qemu`, the
+//! bootloaders (`u-boot`, `ipxe`, `grub`), `ssh`, and the actions they share — `connect-device`, the login state machine
 //! (`auto-login-action`), `expect-shell-connection` and
 //! `export-device-env`.
 
+pub mod bootloader;
+pub mod grub;
+pub mod ipxe;
 pub mod login;
 pub mod qemu;
+pub mod ssh;
 pub mod uboot;
 
 use std::sync::Arc;
@@ -220,6 +224,9 @@ impl Strategy for MinimalStrategy {
     }
     fn family(&self) -> Family {
         Family::Boot
+    }
+    fn handles(&self) -> &'static [&'static str] {
+        &["minimal"]
     }
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
         Family::Boot.require(block, "minimal")?;

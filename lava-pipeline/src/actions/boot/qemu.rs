@@ -39,6 +39,9 @@ impl Strategy for QemuStrategy {
     fn family(&self) -> Family {
         Family::Boot
     }
+    fn handles(&self) -> &'static [&'static str] {
+        &["qemu", "qemu-nfs", "monitor"]
+    }
     fn compatibility(&self) -> u32 {
         4
     }

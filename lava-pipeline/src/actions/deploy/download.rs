@@ -298,7 +298,8 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hexadecimal of a digest.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -488,6 +489,57 @@ impl Action for Download {
                 .remove(&ns, "download-action", "file", &self.spec.label);
         }
     }
+}
+
+/// The whole of a small file at `url` (`http://`, `https://`, `file://`),
+/// at most `limit` bytes: what test definitions fetched `from: url` are.
+/// A missing or unreadable resource is a `Job` error naming the URL.
+pub fn fetch_small(url: &str, limit: u64) -> Result<Vec<u8>, Error> {
+    let reader: Box<dyn Read> = if let Some(path) = url.strip_prefix("file://") {
+        Box::new(
+            std::fs::File::open(path)
+                .map_err(|e| Error::job(format!("Unable to open '{url}': {e}")))?,
+        )
+    } else if url.starts_with("http://") || url.starts_with("https://") {
+        http::get(url).map_err(Error::job)?.1
+    } else {
+        return Err(Error::job(format!(
+            "Unsupported URL '{url}': use http://, https:// or file://"
+        )));
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::infrastructure(format!("Unable to read '{url}': {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::job(format!("'{url}' is larger than {limit} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// Check `bytes` against `(algorithm, expected hex)` pairs (`md5sum`,
+/// `sha256sum`, `sha512sum`): the first mismatch, as a `Job` error naming
+/// `what`.
+pub fn verify_checksums(
+    bytes: &[u8],
+    checksums: &[(String, String)],
+    what: &str,
+) -> Result<(), Error> {
+    for (algo, expected) in checksums {
+        let actual = match algo.as_str() {
+            "md5sum" => hex(&md5::Md5::digest(bytes)),
+            "sha256sum" => hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)),
+            "sha512sum" => hex(&<sha2::Sha512 as sha2::Digest>::digest(bytes)),
+            other => return Err(Error::job(format!("Unknown checksum '{other}' for {what}"))),
+        };
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(Error::job(format!(
+                "{algo} for {what} does not match: expected {expected}, got {actual}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Log progress every 5 % of a known size, else every 25 MiB.

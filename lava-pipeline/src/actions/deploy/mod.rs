@@ -56,6 +56,9 @@ impl Strategy for TmpfsStrategy {
     fn family(&self) -> Family {
         Family::Deploy
     }
+    fn handles(&self) -> &'static [&'static str] {
+        &["tmpfs"]
+    }
     fn compatibility(&self) -> u32 {
         4
     }
@@ -86,6 +89,9 @@ impl Strategy for DownloadStrategy {
     fn family(&self) -> Family {
         Family::Deploy
     }
+    fn handles(&self) -> &'static [&'static str] {
+        &["download"]
+    }
     fn accepts(&self, _device: &DeviceConfig, block: &Block) -> Result<(), String> {
         Family::Deploy.require(block, "download")
     }
@@ -105,6 +111,9 @@ impl Strategy for OverlayStrategy {
     }
     fn family(&self) -> Family {
         Family::Deploy
+    }
+    fn handles(&self) -> &'static [&'static str] {
+        &["overlay"]
     }
     fn compatibility(&self) -> u32 {
         4

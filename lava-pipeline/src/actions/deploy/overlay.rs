@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use lava_proto::yaml::{self, Mapping, Value};
 
 use crate::action::{About, Action, Populate, RunContext, Validate};
-use crate::actions::deploy::helpers;
+use crate::actions::deploy::{download, helpers};
 use crate::describe::to_block_yaml;
 use crate::error::{Error, ErrorKind};
 use crate::host::{self, shell_quote};
@@ -319,6 +319,14 @@ pub struct DefinitionEntry {
 }
 
 impl DefinitionEntry {
+    /// The definition's path in its test directory, as its repository
+    /// action published it (`from: url` may choose it), else the entry's.
+    fn definition_path(&self, ctx: &RunContext<'_>) -> String {
+        ctx.get_str("test", &self.uuid, "path")
+            .or_else(|| self.get("path"))
+            .unwrap_or_default()
+    }
+
     fn get(&self, key: &str) -> Option<String> {
         self.entry.get(key).map(scalar)
     }
@@ -379,6 +387,8 @@ impl Action for TestDefinition {
                 match def.get("from").as_deref() {
                     Some("git") => p.add(RepoAction::new(def.clone(), RepoKind::Git)),
                     Some("inline") => p.add(RepoAction::new(def.clone(), RepoKind::Inline)),
+                    Some("url") => p.add(RepoAction::new(def.clone(), RepoKind::Url)),
+                    Some("tar") => p.add(RepoAction::new(def.clone(), RepoKind::Tar)),
                     other => p.add(RepoAction::new(
                         def.clone(),
                         RepoKind::Unknown(other.unwrap_or_default().to_string()),
@@ -458,11 +468,65 @@ impl Action for TestDefinition {
 enum RepoKind {
     Git,
     Inline,
+    /// A definition file, or an archive of them, downloaded.
+    Url,
+    /// An archive given in the job, base64-encoded.
+    Tar,
     Unknown(String),
 }
 
-/// `git-repo-action` / `inline-repo-action`: put the definition in the
-/// test's overlay directory.
+impl RepoKind {
+    fn vcs(&self) -> &'static str {
+        match self {
+            RepoKind::Inline => "inline",
+            RepoKind::Url => "url",
+            RepoKind::Tar => "tar",
+            _ => "git",
+        }
+    }
+}
+
+/// The largest test definition (or archive of them) fetched `from: url`
+/// or given `from: tar`.
+pub const MAX_DEFINITION_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Whether `bytes` (decompressed) are a tar archive (`ustar` magic).
+fn is_tar(bytes: &[u8]) -> bool {
+    bytes.get(257..262) == Some(b"ustar".as_slice())
+}
+
+/// `bytes` decompressed when they start with a known compression's magic.
+fn decompressed(bytes: Vec<u8>, what: &str) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    match crate::archive::Compression::sniff(&bytes) {
+        None => Ok(bytes),
+        Some(c) => {
+            let mut out = Vec::new();
+            crate::archive::decoder(c, bytes.as_slice())
+                .take(MAX_DEFINITION_BYTES + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| Error::job(format!("Unable to decompress {what}: {e}")))?;
+            if out.len() as u64 > MAX_DEFINITION_BYTES {
+                return Err(Error::job(format!(
+                    "{what} is larger than {MAX_DEFINITION_BYTES} bytes once decompressed"
+                )));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Unpack a tar archive (already decompressed) into `dir`, refusing any
+/// member that would land outside it.
+fn unpack_definitions(archive: &[u8], dir: &Path, what: &str) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+    crate::archive::extract_tar(archive, dir)
+        .map(|_| ())
+        .map_err(|e| Error::job(format!("Unable to unpack {what}: {e}")))
+}
+
+/// `git-repo-action`, `inline-repo-action`, `url-repo-action`,
+/// `tar-repo-action`: put the definition in the test's overlay directory.
 #[derive(Debug)]
 pub struct RepoAction {
     def: DefinitionEntry,
@@ -472,6 +536,100 @@ pub struct RepoAction {
 impl RepoAction {
     fn new(def: DefinitionEntry, kind: RepoKind) -> Self {
         RepoAction { def, kind }
+    }
+
+    /// `from: tar`: the archive of `repository` (base64), decompressed.
+    fn tar_archive(&self) -> Result<Vec<u8>, Error> {
+        use base64::Engine as _;
+        let name = &self.def.test_name;
+        let text = self
+            .def
+            .entry
+            .get("repository")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Error::job(format!(
+                    "Test definition {name} from tar needs 'repository': a base64-encoded tar archive"
+                ))
+            })?;
+        let compact: String = text.split_whitespace().collect();
+        if compact.len() as u64 > MAX_DEFINITION_BYTES / 3 * 4 + 4 {
+            return Err(Error::job(format!(
+                "Test definition {name}: the archive is larger than {MAX_DEFINITION_BYTES} bytes"
+            )));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact.as_bytes())
+            .map_err(|e| {
+                Error::job(format!(
+                    "Test definition {name}: 'repository' is not base64: {e}"
+                ))
+            })?;
+        let archive = decompressed(bytes, &format!("the archive of test definition {name}"))?;
+        if !is_tar(&archive) {
+            return Err(Error::job(format!(
+                "Test definition {name}: 'repository' is not a tar archive"
+            )));
+        }
+        Ok(archive)
+    }
+
+    /// `from: url`: the file at `repository`, checked against the entry's
+    /// checksums; an archive is unpacked into `dir`, a single file written
+    /// there as `path` (default: the URL's file name). Returns the path of
+    /// the definition inside `dir`.
+    fn fetch_url(&self, dir: &Path, ctx: &mut RunContext<'_>) -> Result<String, Error> {
+        let name = &self.def.test_name;
+        let url = self.def.get("repository").unwrap_or_default();
+        let bytes = download::fetch_small(&url, MAX_DEFINITION_BYTES)?;
+        let checksums: Vec<(String, String)> = ["md5sum", "sha256sum", "sha512sum"]
+            .iter()
+            .filter_map(|k| self.def.get(k).map(|v| (k.to_string(), v)))
+            .collect();
+        download::verify_checksums(&bytes, &checksums, &format!("'{url}'"))?;
+        ctx.results.insert(
+            "sha256sum",
+            download::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)).as_str(),
+        );
+        let content = decompressed(bytes, &format!("'{url}'"))?;
+        if is_tar(&content) {
+            let Some(path) = self.def.get("path") else {
+                return Err(Error::job(format!(
+                    "Test definition {name}: '{url}' is an archive: 'path' must name the definition inside it"
+                )));
+            };
+            unpack_definitions(&content, dir, &format!("'{url}'"))?;
+            ctx.logger
+                .info(format!("Unpacked the test definitions of {url}"));
+            return Ok(path);
+        }
+        let path = match self.def.get("path") {
+            Some(path) => path,
+            None => url
+                .split(['?', '#'])
+                .next()
+                .and_then(|u| u.rsplit('/').next())
+                .filter(|f| !f.is_empty() && *f != "." && *f != "..")
+                .map(|f| {
+                    let f = f.trim_end_matches(".gz").trim_end_matches(".xz");
+                    f.to_string()
+                })
+                .ok_or_else(|| {
+                    Error::job(format!(
+                        "Test definition {name}: no file name in '{url}': give 'path'"
+                    ))
+                })?,
+        };
+        write_file(
+            &dir.join(&path),
+            &String::from_utf8(content).map_err(|_| {
+                Error::job(format!("Test definition {name}: '{url}' is not UTF-8 text"))
+            })?,
+            0o644,
+        )?;
+        ctx.logger
+            .info(format!("Downloaded test definition file {url} as {path}"));
+        Ok(path)
     }
 }
 
@@ -505,11 +663,23 @@ const ABOUT_GIT_REPO_ACTION: About = About::new(
     "apply git repository of tests to the test image",
     "clone git test repo",
 );
+const ABOUT_URL_REPO_ACTION: About = About::new(
+    "url-repo-action",
+    "apply a single test file to the test image",
+    "download file test",
+);
+const ABOUT_TAR_REPO_ACTION: About = About::new(
+    "tar-repo-action",
+    "apply a tarball of tests to the test image",
+    "unpack tar test repo",
+);
 
 impl Action for RepoAction {
     fn about(&self) -> About {
         match self.kind {
             RepoKind::Inline => ABOUT_INLINE_REPO_ACTION,
+            RepoKind::Url => ABOUT_URL_REPO_ACTION,
+            RepoKind::Tar => ABOUT_TAR_REPO_ACTION,
             _ => ABOUT_GIT_REPO_ACTION,
         }
     }
@@ -544,6 +714,27 @@ impl Action for RepoAction {
                     ));
                 }
             }
+            RepoKind::Url => match self.def.entry.get("repository").and_then(Value::as_str) {
+                Some(url)
+                    if ["http://", "https://", "file://"]
+                        .iter()
+                        .any(|scheme| url.starts_with(scheme)) => {}
+                _ => v.error(format!(
+                    "Test definition {} from url needs 'repository': an http://, https:// or file:// URL",
+                    self.def.test_name
+                )),
+            },
+            RepoKind::Tar => {
+                if self.def.get("path").is_none() {
+                    v.error(format!(
+                        "Test definition {} from tar needs 'path' (the definition inside the archive)",
+                        self.def.test_name
+                    ));
+                }
+                if let Err(e) = self.tar_archive() {
+                    v.error(e.message);
+                }
+            }
         }
         if let Some(path) = self.def.get("path") {
             if path.starts_with('/') || path.split('/').any(|c| c == "..") {
@@ -556,7 +747,7 @@ impl Action for RepoAction {
         let (_, root) = staging(ctx)?;
         let dir = self.def.overlay_dir(&root);
         let results = ctx.job.results_dir(ctx.namespace());
-        let path = self.def.get("path").unwrap_or_default();
+        let mut path = self.def.get("path").unwrap_or_default();
         let uuid = self.def.uuid.clone();
         ctx.set(
             "uuid",
@@ -644,6 +835,21 @@ impl Action for RepoAction {
                 ctx.results.insert("path", path.as_str());
                 commit = Some(hash);
             }
+            RepoKind::Url => {
+                path = self.fetch_url(&dir, ctx)?;
+                let url = self.def.get("repository").unwrap_or_default();
+                ctx.results.insert("repository", url.as_str());
+                ctx.results.insert("path", path.as_str());
+            }
+            RepoKind::Tar => {
+                let archive = self.tar_archive()?;
+                unpack_definitions(
+                    &archive,
+                    &dir,
+                    &format!("the archive of test definition {}", self.def.test_name),
+                )?;
+                ctx.results.insert("path", path.as_str());
+            }
         }
         let definition = load_definition(&dir.join(&path))?;
         let metadata = definition.get("metadata").cloned().unwrap_or_default();
@@ -651,14 +857,7 @@ impl Action for RepoAction {
         for key in ["os", "devices", "environment"] {
             meta.insert(key, metadata.get(key).cloned().unwrap_or(Value::Null));
         }
-        meta.insert(
-            "branch_vcs",
-            if self.kind == RepoKind::Inline {
-                "inline"
-            } else {
-                "git"
-            },
-        );
+        meta.insert("branch_vcs", self.kind.vcs());
         meta.insert(
             "project_name",
             metadata.get("name").cloned().unwrap_or(Value::Null),
@@ -746,7 +945,7 @@ impl Action for TestOverlay {
     fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let (_, root) = staging(ctx)?;
         let dir = self.0.overlay_dir(&root);
-        let path = self.0.get("path").unwrap_or_default();
+        let path = self.0.definition_path(ctx);
         let definition = load_definition(&dir.join(&path))?;
         write_file(
             &dir.join("testdef.yaml"),
@@ -823,7 +1022,7 @@ impl Action for TestInstallOverlay {
     fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let (_, root) = staging(ctx)?;
         let dir = self.0.overlay_dir(&root);
-        let definition = load_definition(&dir.join(self.0.get("path").unwrap_or_default()))?;
+        let definition = load_definition(&dir.join(self.0.definition_path(ctx)))?;
         let Some(install) = definition.get("install").filter(|v| !v.is_null()) else {
             ctx.results
                 .insert("skipped test-install-overlay", self.0.uuid.as_str());
@@ -936,7 +1135,7 @@ impl Action for TestRunscriptOverlay {
     fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         let (_, root) = staging(ctx)?;
         let dir = self.0.overlay_dir(&root);
-        let path = self.0.get("path").unwrap_or_default();
+        let path = self.0.definition_path(ctx);
         let definition = load_definition(&dir.join(&path))?;
         if self.0.get("name").as_deref() == Some("lava") {
             return Err(Error::test("The test definition name 'lava' is reserved"));

@@ -126,6 +126,9 @@ impl Strategy for TftpStrategy {
     fn family(&self) -> Family {
         Family::Deploy
     }
+    fn handles(&self) -> &'static [&'static str] {
+        &["tftp"]
+    }
     fn accepts(&self, device: &DeviceConfig, block: &Block) -> Result<(), String> {
         Family::Deploy.require(block, "tftp")?;
         Family::Deploy.require_device(device, "tftp")

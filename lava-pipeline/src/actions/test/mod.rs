@@ -32,6 +32,9 @@ impl Strategy for TestShellStrategy {
     fn family(&self) -> Family {
         Family::Test
     }
+    fn handles(&self) -> &'static [&'static str] {
+        &["definitions"]
+    }
     fn priority(&self) -> i32 {
         1
     }
@@ -60,6 +63,9 @@ impl Strategy for InteractiveStrategy {
     }
     fn family(&self) -> Family {
         Family::Test
+    }
+    fn handles(&self) -> &'static [&'static str] {
+        &["interactive"]
     }
     fn priority(&self) -> i32 {
         1

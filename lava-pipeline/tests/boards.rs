@@ -1,17 +1,21 @@
-//! The U-Boot bench boards, for real: QEMU running Debian's U-Boot
-//! (`scripts/uboot-board.sh`), its serial line a telnet server, power
-//! through the QEMU monitor, QEMU's built-in TFTP serving the dispatcher's
-//! TFTP root. lava-run's pipeline deploys the kernel, device tree and
-//! ramdisk with `to: tftp` (the overlay appended to the ramdisk, which on
-//! arm64 gets a U-Boot header), boots them with `method: u-boot` through
-//! the board's real firmware, logs in and runs a lava-test-shell
-//! definition; then a second job runs on the same board, power-cycled in
-//! between. The arm64 board boots with `booti` and a device tree, the
-//! x86_64 one with `zboot` and none. Without the boards' images (see
-//! `support/bench_board.rs`) those tests say so and skip.
+//! The bench boards, for real: QEMU running Debian's U-Boot, or a PC whose
+//! NIC boots iPXE (and, on the grub board, GRUB after it), as
+//! `scripts/bench-board.sh` runs them: the serial line a telnet server,
+//! power through the QEMU monitor, QEMU's built-in TFTP serving the
+//! dispatcher's TFTP root. lava-run's pipeline deploys the kernel (device
+//! tree) and ramdisk with `to: tftp` (the overlay appended to the ramdisk,
+//! which on arm64 gets a U-Boot header), boots them through the board's
+//! real firmware (`method: u-boot`, `ipxe`, `grub`), logs in and runs a
+//! lava-test-shell definition; then, on the U-Boot and iPXE boards, a
+//! second job runs on the same board, power-cycled in between. The arm64
+//! board boots with `booti` and a device tree, the x86_64 one with `zboot`
+//! and none. The iPXE and GRUB jobs also run with LAVA's own device types
+//! (`x86.jinja2`, `x86-pentium4.jinja2`) from the corpus. Without the
+//! boards' images (see `support/bench_board.rs`) or the corpus, those tests
+//! say so and skip.
 //!
-//! A scripted U-Boot on a pty covers what the real one cannot show: error
-//! retries, NFS roots, validation.
+//! Scripted bootloaders on a pty cover what the real ones cannot show:
+//! error retries, NFS roots, validation.
 
 #[path = "support/bench_board.rs"]
 mod bench_board;
@@ -19,7 +23,7 @@ mod bench_board;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use bench_board::{workspace, Arch, Board};
+use bench_board::{workspace, Bench, Board, Templates};
 use lava_devices::TemplateSet;
 use lava_pipeline::CancelToken;
 use lava_pipeline::Registry;
@@ -37,13 +41,19 @@ fn free_port() -> u16 {
 
 fn run(
     id: &str,
-    arch: Arch,
+    arch: Bench,
+    templates: Templates,
     device: &str,
     dispatcher: &str,
     lab: &Path,
 ) -> (MemoryLog, Result<(), String>) {
     let tmp = tempfile::tempdir().unwrap();
-    let definition = bench_board::job(lab, arch, &format!("u-boot board {id}"));
+    let definition = bench_board::job_on(
+        lab,
+        arch,
+        &format!("{} board {id}", arch.name()),
+        arch.device_type(templates),
+    );
     let mut inputs = JobInputs::new(id, &definition, device);
     inputs.tmp_dir = tmp.path().to_path_buf();
     inputs.dispatcher = Some(dispatcher.to_string());
@@ -64,9 +74,29 @@ fn result<'a>(results: &'a [Mapping], definition: &str, case: &str) -> Option<&'
     })
 }
 
-/// Two jobs on one bench board of `arch`, power-cycled in between; returns
-/// each job's log.
-fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
+/// LAVA's device types, from the corpus (`$LAVA_CORPUS_DIR`, else
+/// `../shared/lava-corpus`), or `None` (said on stderr).
+fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("LAVA_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/lava-corpus"));
+    let types = dir.join("device-types");
+    if types.join("x86.jinja2").exists() {
+        Some(types)
+    } else {
+        eprintln!("skipping: LAVA's corpus is not at {}", dir.display());
+        None
+    }
+}
+
+/// Jobs one after the other on one bench board of `arch`, driven by
+/// `templates`' device type, power-cycled in between; returns each job's
+/// log.
+fn jobs_on_the_board(arch: Bench, templates: Templates, ids: &[&str]) -> Option<Vec<String>> {
+    let search = match templates {
+        Templates::Ours => workspace().join("share/device-types"),
+        Templates::Lavas => corpus()?,
+    };
     let lab = bench_board::lab(arch)?;
     let tftp = tempfile::tempdir().unwrap();
     let board = Board::new(
@@ -75,15 +105,14 @@ fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
         free_port(),
         free_port(),
         tftp.path(),
-        &format!("test-{}-{}", arch.name(), std::process::id()),
+        &format!("test-{}-{}-{}", arch.name(), ids[0], std::process::id()),
     );
     // the board exists, unpowered, before the first job (as on a bench)
     assert!(board.run("start"), "the board did not start");
-    let templates = TemplateSet::new([workspace().join("share/device-types")].iter());
-    let device = templates
+    let device = TemplateSet::new([search].iter())
         .render_str(
-            "qemu-uboot-bench-test.jinja2",
-            &board.dictionary(),
+            "bench-test.jinja2",
+            &board.dictionary_for(templates),
             &Mapping::new(),
         )
         .unwrap();
@@ -92,7 +121,7 @@ fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
     let mut logs = Vec::new();
     for id in ids {
         let started = Instant::now();
-        let (memory, outcome) = run(id, arch, &device, &dispatcher, &lab);
+        let (memory, outcome) = run(id, arch, templates, &device, &dispatcher, &lab);
         if let Err(e) = &outcome {
             for r in memory.records() {
                 eprintln!("{}", r.to_line());
@@ -111,7 +140,10 @@ fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
         assert_eq!(get("0_board", "overlay-in-ramdisk"), "pass");
         assert_eq!(get("0_board", "must-fail"), "fail");
         assert_eq!(get("lava", "0_board"), "pass");
-        assert_eq!(get("lava", "bootloader-overlay"), "pass");
+        if arch.method() == "u-boot" {
+            // the load addresses are its results
+            assert_eq!(get("lava", "bootloader-overlay"), "pass");
+        }
         assert_eq!(get("lava", "pdu-reboot"), "pass");
         assert_eq!(get("lava", "auto-login-action"), "pass");
         let log: String = memory
@@ -123,17 +155,18 @@ fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
         if std::env::var_os("LAVA_TEST_SHOW_LOG").is_some() {
             eprintln!("{log}");
         }
-        assert!(log.contains("Starting kernel"), "U-Boot started the kernel");
-        assert!(log.contains("- setenv serverip 10.0.2.2"), "{log}");
-        // the job's TFTP directory is gone after the job
+        // the job's TFTP directory is gone after the job (the grub board's
+        // own bootloader stays)
         let left: Vec<_> = std::fs::read_dir(tftp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
+            .filter(|name| !(arch == Bench::Grub && name == "grub"))
             .collect();
         assert!(left.is_empty(), "TFTP files left behind: {left:?}");
         println!(
-            "{} job {id}: tftp + u-boot + login + test in {:.1} s",
+            "{} board, {templates:?} device type, job {id}: tftp + {} + login + test in {:.1} s",
             arch.name(),
+            arch.method(),
             started.elapsed().as_secs_f64()
         );
         logs.push(log);
@@ -144,14 +177,16 @@ fn two_jobs_on_the_board(arch: Arch, ids: [&str; 2]) -> Option<Vec<String>> {
 
 #[test]
 fn two_jobs_on_the_arm64_board_boot_kernel_dtb_and_ramdisk_through_uboot() {
-    let Some(lab) = bench_board::lab(Arch::Arm64) else {
+    let Some(lab) = bench_board::lab(Bench::Arm64) else {
         return;
     };
     let dtb_size = std::fs::metadata(lab.join("arm64/virt.dtb")).unwrap().len();
-    let Some(logs) = two_jobs_on_the_board(Arch::Arm64, ["4311", "4312"]) else {
+    let Some(logs) = jobs_on_the_board(Bench::Arm64, Templates::Ours, &["4311", "4312"]) else {
         return;
     };
     for (id, log) in ["4311", "4312"].iter().zip(&logs) {
+        assert!(log.contains("Starting kernel"), "U-Boot started the kernel");
+        assert!(log.contains("- setenv serverip 10.0.2.2"), "{log}");
         // kernel, device tree and the re-wrapped ramdisk (U-Boot header
         // added in Rust) each fetched by TFTP from this job's directory
         for (addr, dir) in [
@@ -182,10 +217,12 @@ fn two_jobs_on_the_arm64_board_boot_kernel_dtb_and_ramdisk_through_uboot() {
 
 #[test]
 fn two_jobs_on_the_x86_64_board_boot_kernel_and_ramdisk_through_uboot() {
-    let Some(logs) = two_jobs_on_the_board(Arch::X86_64, ["4301", "4302"]) else {
+    let Some(logs) = jobs_on_the_board(Bench::X86_64, Templates::Ours, &["4301", "4302"]) else {
         return;
     };
     for (id, log) in ["4301", "4302"].iter().zip(&logs) {
+        assert!(log.contains("Starting kernel"), "U-Boot started the kernel");
+        assert!(log.contains("- setenv serverip 10.0.2.2"), "{log}");
         // the substituted commands: TFTP-relative paths of this job, the
         // x86 board's load addresses
         assert!(
@@ -197,6 +234,93 @@ fn two_jobs_on_the_x86_64_board_boot_kernel_and_ramdisk_through_uboot() {
             "{log}"
         );
     }
+}
+
+/// The iPXE board: Ctrl-B at iPXE's prompt through SeaBIOS's serial
+/// console, `dhcp`, `kernel` and `initrd` from QEMU's TFTP, `boot`; twice,
+/// power-cycled in between.
+#[test]
+fn two_jobs_on_the_ipxe_board_boot_kernel_and_ramdisk_through_ipxe() {
+    let Some(logs) = jobs_on_the_board(Bench::Ipxe, Templates::Ours, &["4321", "4322"]) else {
+        return;
+    };
+    for (id, log) in ["4321", "4322"].iter().zip(&logs) {
+        assert!(log.contains("bootloader-action"), "{log}");
+        assert!(log.contains("- dhcp net0"), "{log}");
+        let kernel = format!("- kernel tftp://10.0.2.2/{id}/tftp-deploy-");
+        let line = log
+            .lines()
+            .find(|l| l.contains(&kernel))
+            .unwrap_or_else(|| panic!("no '{kernel}' in\n{log}"));
+        assert!(
+            line.contains(
+                "/kernel/vmlinuz console=ttyS0,115200 ip=dhcp lava_mac=52:54:00:12:34:56"
+            ),
+            "{line}"
+        );
+        assert!(log.contains(&format!("- initrd tftp://10.0.2.2/{id}/tftp-deploy-")));
+        // iPXE itself fetched the files
+        assert!(log.contains("vmlinuz... ok"), "{log}");
+    }
+}
+
+/// LAVA's own `x86.jinja2` drives the same board unchanged (the
+/// dictionary only names the console, the power commands and a typing
+/// speed).
+#[test]
+fn an_ipxe_job_with_lavas_x86_device_type() {
+    let Some(logs) = jobs_on_the_board(Bench::Ipxe, Templates::Lavas, &["4331"]) else {
+        return;
+    };
+    let log = &logs[0];
+    // x86.jinja2's ramdisk commands, substituted
+    assert!(
+        log.contains("- set console console=ttyS0,115200n8 lava_mac=00:90:05:af:00:7d"),
+        "{log}"
+    );
+    assert!(
+        log.contains("- kernel tftp://10.0.2.2/4331/tftp-deploy-"),
+        "{log}"
+    );
+    assert!(log.contains("${extraargs} ${console}"), "{log}");
+}
+
+/// The GRUB board: iPXE runs GRUB by DHCP + TFTP; its menu is interrupted
+/// with `c` and `net_bootp`, `linux`, `initrd`, `boot` are typed at
+/// `grub>`.
+#[test]
+fn a_job_on_the_grub_board_boots_kernel_and_ramdisk_through_grub() {
+    let Some(logs) = jobs_on_the_board(Bench::Grub, Templates::Ours, &["4341"]) else {
+        return;
+    };
+    let log = &logs[0];
+    assert!(log.contains("grub-main-action"), "{log}");
+    assert!(log.contains("GNU GRUB"), "{log}");
+    assert!(log.contains("- net_bootp"), "{log}");
+    assert!(
+        log.contains("- linux (tftp,10.0.2.2)/4341/tftp-deploy-"),
+        "{log}"
+    );
+    assert!(
+        log.contains("- initrd (tftp,10.0.2.2)/4341/tftp-deploy-"),
+        "{log}"
+    );
+}
+
+/// LAVA's own GRUB device type (`x86-pentium4.jinja2`, which extends
+/// `base-grub.jinja2`) drives the same board unchanged.
+#[test]
+fn a_grub_job_with_lavas_grub_device_type() {
+    let Some(logs) = jobs_on_the_board(Bench::Grub, Templates::Lavas, &["4351"]) else {
+        return;
+    };
+    let log = &logs[0];
+    // base-grub.jinja2's ramdisk commands, with its `clear`s and insmods
+    assert!(log.contains("- insmod tftp"), "{log}");
+    assert!(
+        log.contains("- linux (tftp,10.0.2.2)/4351/tftp-deploy-"),
+        "{log}"
+    );
 }
 
 /// A pretend U-Boot on a pty: it waits for power (a line on a FIFO, which
@@ -628,7 +752,7 @@ fn the_example_dispatcher_configuration_is_read_as_documented() {
     );
     assert_eq!(tftp_server(config).unwrap(), None);
     assert_eq!(
-        lava_pipeline::unstable::actions::boot::uboot::dispatcher_ip(config).unwrap(),
+        lava_pipeline::unstable::actions::boot::bootloader::dispatcher_ip(config).unwrap(),
         "10.0.2.2"
     );
 }
