@@ -22,7 +22,16 @@ fn submit(lab: &Lab, images: &Path) -> i64 {
         .unwrap()
 }
 
-fn check_complete(lab: &Lab, job: i64) {
+/// Wait for `job` to finish, assert it completed; its test cases, and
+/// the (name, result) pairs of `suite`.
+fn completed(
+    lab: &Lab,
+    job: i64,
+    suite: &str,
+) -> (
+    Vec<lava_scheduler::model::TestCase>,
+    Vec<(String, TestResultCode)>,
+) {
     lab.wait_state(job, JobState::Finished);
     let finished = lab.store.job(job).unwrap();
     assert_eq!(
@@ -33,18 +42,27 @@ fn check_complete(lab: &Lab, job: i64) {
         lab.logs_of()
     );
     let cases = lab.store.test_cases(job).unwrap();
-    let smoke: Vec<(&str, TestResultCode)> = cases
+    let in_suite = cases
         .iter()
-        .filter(|c| c.suite == "0_smoke")
-        .map(|c| (c.name.as_str(), c.result))
+        .filter(|c| c.suite == suite)
+        .map(|c| (c.name.clone(), c.result))
         .collect();
+    (cases, in_suite)
+}
+
+fn pairs(expected: &[(&str, TestResultCode)]) -> Vec<(String, TestResultCode)> {
+    expected.iter().map(|(n, r)| (n.to_string(), *r)).collect()
+}
+
+fn check_complete(lab: &Lab, job: i64) {
+    let (cases, smoke) = completed(lab, job, "0_smoke");
     assert_eq!(
         smoke,
-        [
+        pairs(&[
             ("kernel-version", TestResultCode::Pass),
             ("overlay-mounted", TestResultCode::Pass),
             ("uptime", TestResultCode::Pass)
-        ]
+        ])
     );
     let uptime = cases.iter().find(|c| c.name == "uptime").unwrap();
     assert_eq!(uptime.units, "seconds");
@@ -155,29 +173,15 @@ fn board_job(postgres: bool, arch: Bench) {
         &format!("{} board through the daemons", arch.name()),
     );
     let job = lava_scheduler::submit::submit(&lab.store, &definition, "alice").unwrap();
-    lab.wait_state(job, JobState::Finished);
-    let finished = lab.store.job(job).unwrap();
-    assert_eq!(
-        finished.health,
-        JobHealth::Complete,
-        "{:?}\n{}",
-        finished.failure_comment,
-        lab.logs_of()
-    );
-    let cases = lab.store.test_cases(job).unwrap();
-    let board_cases: Vec<(&str, TestResultCode)> = cases
-        .iter()
-        .filter(|c| c.suite == "0_board")
-        .map(|c| (c.name.as_str(), c.result))
-        .collect();
+    let (_, board_cases) = completed(&lab, job, "0_board");
     assert_eq!(
         board_cases,
-        [
+        pairs(&[
             ("kernel", TestResultCode::Pass),
             ("arch", TestResultCode::Pass),
             ("overlay-in-ramdisk", TestResultCode::Pass),
             ("must-fail", TestResultCode::Fail)
-        ]
+        ])
     );
     let log = messages(&log_lines(&lab.job_dir(job))).join("\n");
     match arch {
@@ -251,28 +255,14 @@ fn ssh_job(postgres: bool) {
     lab.start_slave();
     let definition = ssh_host::job("ssh device through the daemons", "ssh");
     let job = lava_scheduler::submit::submit(&lab.store, &definition, "alice").unwrap();
-    lab.wait_state(job, JobState::Finished);
-    let finished = lab.store.job(job).unwrap();
-    assert_eq!(
-        finished.health,
-        JobHealth::Complete,
-        "{:?}\n{}",
-        finished.failure_comment,
-        lab.logs_of()
-    );
-    let cases = lab.store.test_cases(job).unwrap();
-    let ssh_cases: Vec<(&str, TestResultCode)> = cases
-        .iter()
-        .filter(|c| c.suite == "0_over-ssh")
-        .map(|c| (c.name.as_str(), c.result))
-        .collect();
+    let (cases, ssh_cases) = completed(&lab, job, "0_over-ssh");
     assert_eq!(
         ssh_cases,
-        [
+        pairs(&[
             ("home", TestResultCode::Pass),
             ("must-fail", TestResultCode::Fail),
             ("speed", TestResultCode::Pass)
-        ]
+        ])
     );
     let speed = cases.iter().find(|c| c.name == "speed").unwrap();
     assert_eq!(speed.measurement.as_deref(), Some("42.5"));

@@ -19,6 +19,8 @@
 
 #[path = "support/bench_board.rs"]
 mod bench_board;
+#[path = "support/corpus.rs"]
+mod corpus;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -74,28 +76,13 @@ fn result<'a>(results: &'a [Mapping], definition: &str, case: &str) -> Option<&'
     })
 }
 
-/// LAVA's device types, from the corpus (`$LAVA_CORPUS_DIR`, else
-/// `../shared/lava-corpus`), or `None` (said on stderr).
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAVA_CORPUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/lava-corpus"));
-    let types = dir.join("device-types");
-    if types.join("x86.jinja2").exists() {
-        Some(types)
-    } else {
-        eprintln!("skipping: LAVA's corpus is not at {}", dir.display());
-        None
-    }
-}
-
 /// Jobs one after the other on one bench board of `arch`, driven by
 /// `templates`' device type, power-cycled in between; returns each job's
 /// log.
 fn jobs_on_the_board(arch: Bench, templates: Templates, ids: &[&str]) -> Option<Vec<String>> {
     let search = match templates {
         Templates::Ours => workspace().join("share/device-types"),
-        Templates::Lavas => corpus()?,
+        Templates::Lavas => corpus::device_types("x86.jinja2")?,
     };
     let lab = bench_board::lab(arch)?;
     let tftp = tempfile::tempdir().unwrap();

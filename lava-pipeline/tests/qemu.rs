@@ -9,6 +9,8 @@
 //! `<workspace>/target/qemu-lab`; `.ci/run` builds them. Without them the
 //! tests say so and skip.
 
+#[path = "support/corpus.rs"]
+mod corpus;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -38,19 +40,6 @@ fn lab() -> Option<PathBuf> {
             dir.display(),
             dir.display()
         );
-        None
-    }
-}
-
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAVA_CORPUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/lava-corpus"));
-    let types = dir.join("device-types");
-    if types.join("qemu.jinja2").exists() {
-        Some(types)
-    } else {
-        eprintln!("skipping: LAVA's corpus is not at {}", dir.display());
         None
     }
 }
@@ -187,7 +176,9 @@ fn qemu_job_with_our_template() {
 #[test]
 fn qemu_job_with_lavas_own_template() {
     let Some(lab) = lab() else { return };
-    let Some(types) = corpus() else { return };
+    let Some(types) = corpus::device_types("qemu.jinja2") else {
+        return;
+    };
     let device = render(
         &[types],
         DICTIONARY,

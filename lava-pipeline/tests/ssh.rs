@@ -5,6 +5,8 @@
 //! measurement; once with this project's `ssh.jinja2`, once with LAVA's
 //! own from the corpus.
 
+#[path = "support/corpus.rs"]
+mod corpus;
 #[path = "support/ssh_host.rs"]
 mod ssh_host;
 
@@ -17,19 +19,6 @@ use ssh_host::SshHost;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAVA_CORPUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/lava-corpus"));
-    let types = dir.join("device-types");
-    if types.join("ssh.jinja2").exists() {
-        Some(types)
-    } else {
-        eprintln!("skipping: LAVA's corpus is not at {}", dir.display());
-        None
-    }
 }
 
 /// Run the job on the device rendered from `templates`; returns the log
@@ -121,7 +110,9 @@ fn a_job_on_an_ssh_device_deploys_logs_in_and_tests() {
 
 #[test]
 fn an_ssh_job_with_lavas_ssh_device_type() {
-    let Some(types) = corpus() else { return };
+    let Some(types) = corpus::device_types("ssh.jinja2") else {
+        return;
+    };
     let Some(host) = SshHost::start() else { return };
     let (log, results) = run_on(&host, types, "882");
     check(&host, &log, &results, "882");
