@@ -677,6 +677,21 @@ fn url_and_tar_definitions_refuse_bad_input() {
         "{}",
         e.message
     );
+    let escaping = base64::engine::general_purpose::STANDARD.encode(targz(&[(
+        "t/../../../escaped.yaml",
+        &definition("evil", "x"),
+    )]));
+    let e = attempt(format!(
+        "{{from: tar, name: tarred, path: escaped.yaml, repository: '{escaping}'}}"
+    ));
+    assert!(
+        e.message
+            .contains("Unable to unpack the archive of test definition 0_tarred")
+            && e.message.contains("'..' in the path"),
+        "{}",
+        e.message
+    );
+    assert!(!lab.path("escaped.yaml").exists());
     let not_tar = base64::engine::general_purpose::STANDARD.encode(b"plain text, no archive");
     let e = attempt(format!(
         "{{from: tar, name: tarred, path: t.yaml, repository: '{not_tar}'}}"

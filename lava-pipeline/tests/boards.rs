@@ -375,6 +375,16 @@ struct PretendBoard {
 
 impl PretendBoard {
     fn new(env: &str) -> PretendBoard {
+        Self::with(
+            PRETEND_UBOOT,
+            "{% extends 'qemu-uboot-bench.jinja2' %}\n",
+            env,
+        )
+    }
+
+    /// A pretend board running `script`, driven by a device whose
+    /// dictionary starts with `extends`.
+    fn with(script: &str, extends: &str, env: &str) -> PretendBoard {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         let tftp = dir.path().join("tftp");
@@ -388,14 +398,14 @@ impl PretendBoard {
             .status()
             .unwrap()
             .success());
-        let board = dir.path().join("pretend-uboot.sh");
-        std::fs::write(&board, PRETEND_UBOOT).unwrap();
+        let board = dir.path().join("pretend-board.sh");
+        std::fs::write(&board, script).unwrap();
         let power = dir.path().join("power.sh");
         std::fs::write(&power, "#!/bin/sh\necho on > \"$1\"\n").unwrap();
         std::fs::write(files.join("Image"), b"pretend kernel").unwrap();
         std::fs::write(files.join("virt.dtb"), b"pretend dtb").unwrap();
         let dictionary = format!(
-            "{{% extends 'qemu-uboot-bench.jinja2' %}}\n{{% set connection_command = 'env BOARD_HOME={home} TFTP_ROOT={tftp} {env}bash {board}' %}}\n{{% set hard_reset_command = 'sh {power} {fifo}' %}}\n",
+            "{extends}{{% set connection_command = 'env BOARD_HOME={home} TFTP_ROOT={tftp} {env}bash {board}' %}}\n{{% set hard_reset_command = 'sh {power} {fifo}' %}}\n{{% set boot_character_delay = 0 %}}\n",
             home = home.display(),
             tftp = tftp.display(),
             board = board.display(),
@@ -742,4 +752,134 @@ fn the_example_dispatcher_configuration_is_read_as_documented() {
         lava_pipeline::unstable::actions::boot::bootloader::dispatcher_ip(config).unwrap(),
         "10.0.2.2"
     );
+}
+
+/// A pretend iPXE on a pty: it waits for power, offers Ctrl-B, and only a
+/// Ctrl-B (not any key) gets its `iPXE> ` prompt; it logs each command and
+/// "boots" on `boot`. With `FAIL_ONCE` its first `dhcp` fails as iPXE's
+/// does, and it wedges until the next power cycle.
+const PRETEND_IPXE: &str = r#"#!/bin/bash
+cd "$BOARD_HOME" || exit 1
+session() {
+    echo "iPXE 1.0.0 (pretend PC)"
+    printf 'Press Ctrl-B for the iPXE command line...'
+    IFS= read -r -n 1 -t 20 key || { echo; echo "No bootable device."; return 1; }
+    [ "$key" = $'\x02' ] || { echo; echo "not Ctrl-B: $(printf %q "$key")"; return 1; }
+    echo
+    while true; do
+        printf 'iPXE> '
+        IFS= read -r line || exit 0
+        printf '%s\n' "$line"
+        echo "$line" >> "$BOARD_HOME/commands"
+        case $line in
+            dhcp*)
+                if [ -n "$FAIL_ONCE" ] && [ ! -e "$BOARD_HOME/failed" ]; then
+                    : > "$BOARD_HOME/failed"
+                    echo "Configuring (net0 52:54:00:12:34:56)...... No configuration methods succeeded (http://ipxe.org/040ee1)"
+                    return 1
+                fi
+                echo "Configuring (net0 52:54:00:12:34:56)...... ok" ;;
+            boot) return 0 ;;
+        esac
+    done
+}
+while true; do
+    IFS= read -r _ < "$BOARD_HOME/power" || exit 0
+    session && break
+done
+echo "[    0.000000] Linux version 6.1.0 (pretend) #1 SMP"
+PS1='root@pc:~# ' exec sh -i
+"#;
+
+/// iPXE's interrupt is Ctrl-B; its `dhcp` failure is one of its error
+/// messages, which fails the attempt, and the retry power-cycles the PC and
+/// goes through; the commands it saw are the device's `ramdisk` set with
+/// the job's TFTP paths.
+#[test]
+fn pretend_ipxe_is_interrupted_with_ctrl_b_and_an_error_is_retried() {
+    let PretendBoard {
+        dir,
+        home,
+        tftp,
+        files,
+        device,
+    } = PretendBoard::with(
+        PRETEND_IPXE,
+        "{% extends 'qemu-pc-bench.jinja2' %}\n",
+        "FAIL_ONCE=1 ",
+    );
+    std::fs::write(files.join("vmlinuz"), b"pretend kernel").unwrap();
+    std::fs::write(files.join("initrd.img"), b"pretend ramdisk").unwrap();
+    let job = format!(
+        r#"job_name: pretend ipxe
+timeouts: {{job: {{minutes: 2}}}}
+visibility: public
+actions:
+- deploy:
+    to: tftp
+    kernel: {{url: 'file://{files}/vmlinuz'}}
+    ramdisk: {{url: 'file://{files}/initrd.img'}}
+- boot:
+    method: ipxe
+    commands: ramdisk
+    failure_retry: 2
+    timeout: {{seconds: 40}}
+    prompts: ['root@pc:~# ']
+"#,
+        files = files.display()
+    );
+    let mut inputs = JobInputs::new("57", &job, &device);
+    inputs.tmp_dir = dir.path().join("tmp");
+    inputs.dispatcher = Some(format!(
+        "dispatcher_ip: 192.0.2.10\ntftp_server: external\ntftp_root: {}\n",
+        tftp.display()
+    ));
+    let (logger, memory) = Logger::memory("57");
+    let cancel = CancelToken::new().unwrap();
+    let mut parsed = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
+    let tree = parsed.tree();
+    let outcome = parsed
+        .validate(&logger, &cancel)
+        .and_then(|()| parsed.run(&logger, &cancel));
+    parsed.cleanup(&logger, &cancel);
+    let log: Vec<String> = memory.records().iter().map(|r| r.to_line()).collect();
+    let log = log.join("\n");
+    if let Err(e) = outcome {
+        panic!("the job failed: {e:?}\n{log}");
+    }
+    let names: Vec<(&str, &str)> = tree.iter().map(|(l, n)| (l.as_str(), n.as_str())).collect();
+    for expected in [
+        ("2", "bootloader-action"),
+        ("2.1", "bootloader-overlay"),
+        ("2.2", "connect-device"),
+        ("2.3", "bootloader-retry"),
+        ("2.3.2", "bootloader-interrupt"),
+        ("2.3.3", "bootloader-commands"),
+    ] {
+        assert!(names.contains(&expected), "{expected:?} not in {names:?}");
+    }
+    assert!(
+        log.contains("matched a bootloader error message: 'No configuration methods succeeded'"),
+        "the first attempt met iPXE's error: {log}"
+    );
+    let commands = std::fs::read_to_string(home.join("commands")).unwrap();
+    let lines: Vec<&str> = commands.lines().collect();
+    // the failed dhcp, then a whole second attempt
+    assert_eq!(lines[0], "dhcp net0");
+    assert_eq!(lines[1], "dhcp net0");
+    assert!(
+        lines[2].starts_with("kernel tftp://192.0.2.10/57/tftp-deploy-")
+            && lines[2].ends_with(
+                "/kernel/vmlinuz console=ttyS0,115200 ip=dhcp lava_mac=52:54:00:12:34:56"
+            ),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].starts_with("initrd tftp://192.0.2.10/57/tftp-deploy-"),
+        "{}",
+        lines[3]
+    );
+    assert_eq!(lines[4..], ["boot"]);
+    assert!(log.contains("Linux version 6.1.0 (pretend)"));
 }

@@ -1020,4 +1020,60 @@ mod tests {
         assert!(!is_mac("00:90:05:af:00"));
         assert!(!is_mac("00:90:05:af:00:7g"));
     }
+
+    #[test]
+    fn ipxe_and_grub_command_sets_are_substituted_alike() {
+        let ramdisk = Deployed {
+            server_ip: Some("10.0.2.2".into()),
+            kernel: Some("7/tftp-deploy-x/kernel/vmlinuz".into()),
+            ramdisk: Some("7/tftp-deploy-x/ramdisk/ramdisk.cpio.gz".into()),
+            lava_mac: Some("00:90:05:af:00:7d".into()),
+            ..Deployed::default()
+        };
+        // x86.jinja2's iPXE set: iPXE's own ${var} stays
+        let ipxe = lines(&[
+            "dhcp net0",
+            "set console console=ttyS0,115200n8 lava_mac={LAVA_MAC}",
+            "set extraargs root=/dev/nfs rw nfsroot={NFS_SERVER_IP}:{NFSROOTFS},tcp,hard",
+            "kernel tftp://{SERVER_IP}/{KERNEL} ${extraargs} ${console}",
+            "initrd tftp://{SERVER_IP}/{RAMDISK}",
+            "boot",
+        ]);
+        assert_eq!(
+            substitute(&ipxe, &ramdisk.table()),
+            [
+                "dhcp net0",
+                "set console console=ttyS0,115200n8 lava_mac=00:90:05:af:00:7d",
+                "kernel tftp://10.0.2.2/7/tftp-deploy-x/kernel/vmlinuz ${extraargs} ${console}",
+                "initrd tftp://10.0.2.2/7/tftp-deploy-x/ramdisk/ramdisk.cpio.gz",
+                "boot",
+            ]
+        );
+        // base-grub.jinja2's set: no device tree deployed, its line goes
+        let grub = lines(&[
+            "net_bootp",
+            "linux (tftp,{SERVER_IP})/{KERNEL} console=ttyS0,115200 ip=dhcp",
+            "initrd (tftp,{SERVER_IP})/{RAMDISK}",
+            "devicetree (tftp,{SERVER_IP})/{DTB}",
+            "boot",
+        ]);
+        assert_eq!(
+            substitute(&grub, &ramdisk.table()),
+            [
+                "net_bootp",
+                "linux (tftp,10.0.2.2)/7/tftp-deploy-x/kernel/vmlinuz console=ttyS0,115200 ip=dhcp",
+                "initrd (tftp,10.0.2.2)/7/tftp-deploy-x/ramdisk/ramdisk.cpio.gz",
+                "boot",
+            ]
+        );
+        // an NFS root keeps the nfsroot line
+        let nfs = Deployed {
+            nfsrootfs: Some("/var/lib/lava/dispatcher/tmp/7/extract-nfsrootfs-y".into()),
+            ..ramdisk
+        };
+        assert_eq!(
+            substitute(&ipxe, &nfs.table())[2],
+            "set extraargs root=/dev/nfs rw nfsroot=10.0.2.2:/var/lib/lava/dispatcher/tmp/7/extract-nfsrootfs-y,tcp,hard"
+        );
+    }
 }
