@@ -523,6 +523,8 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let password = admin_password(&store, state)?;
     let mut web_config = lava_web::ServiceConfig::new(options.http_bind.clone(), &jobs_dir);
     web_config.device_types = vec![options.share_dir.join("device-types")];
+    // the lab's only worker runs this lava-run
+    web_config.submit = crate::submit_options(false);
     let service = lava_web::Service::bind(
         SqlStore::open_url(&url).map_err(|e| e.to_string())?,
         web_config,
@@ -547,8 +549,13 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         Some(path) => io(path, std::fs::read_to_string(path))?,
         None => sample_job(&images),
     };
-    let id =
-        lava_scheduler::submit::submit(&store, &text, "lava-lab").map_err(|e| e.to_string())?;
+    let id = lava_scheduler::submit::submit_with(
+        &store,
+        &text,
+        "lava-lab",
+        &crate::submit_options(false),
+    )
+    .map_err(|e| e.to_string())?;
     say(format!("submitted job {id}; its log follows"));
     crate::follow::print_log(&store, id, true, false, &jobs_dir, Some(&stop))?;
     let job = store.job(id).map_err(|e| e.to_string())?;

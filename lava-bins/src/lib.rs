@@ -31,6 +31,33 @@ where
     lava_pipeline::run::main_with(args, &lava_pipeline::Registry::with_builtins())
 }
 
+/// How this lab checks submissions: jobs must use methods our lava-run
+/// implements (its built-in strategies), unless `any_method` says the
+/// lab's workers may run other dispatchers (LAVA's own lava-slave and
+/// lava-run), which implement methods ours does not.
+pub fn submit_options(any_method: bool) -> lava_scheduler::submit::SubmitOptions {
+    use lava_pipeline::Family;
+    if any_method {
+        return Default::default();
+    }
+    let registry = lava_pipeline::Registry::with_builtins();
+    let list = |family| {
+        registry
+            .supported(family)
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    };
+    lava_scheduler::submit::SubmitOptions {
+        dispatchers: Some(lava_scheduler::submit::Dispatchers {
+            deploy: list(Family::Deploy),
+            boot: list(Family::Boot),
+            test: list(Family::Test),
+        }),
+    }
+}
+
 /// Set up `env_logger` with `default_level` unless `RUST_LOG` says otherwise.
 pub fn init_logging(default_level: &str) {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level))

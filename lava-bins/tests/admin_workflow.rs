@@ -352,8 +352,25 @@ fn submission_and_dictionaries(lab: &Lab) {
             .ok(&["jobs", "show", id])
             .contains("health      : Canceled"));
 
-        // Unknown type, and a type whose only device is retired: refused with the reason.
+        // A method our lava-run does not implement: refused at submission,
+        // unless the lab says its workers run another dispatcher.
         let text = std::fs::read_to_string(&job).unwrap();
+        let fastboot = dir.path().join("fastboot.yaml");
+        std::fs::write(
+            &fastboot,
+            text.replace("method: qemu\n", "method: fastboot\n"),
+        )
+        .unwrap();
+        let (code, _, stderr) = lab.manage(&["jobs", "submit", fastboot.to_str().unwrap()]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains("boot method 'fastboot' is not implemented by this lab's dispatchers (they implement grub, grub-efi, ipxe, minimal, monitor, qemu, qemu-nfs, ssh, u-boot)"),
+            "{stderr}"
+        );
+        let id = lab.ok(&["jobs", "submit", "--any-method", fastboot.to_str().unwrap()]);
+        lab.ok(&["jobs", "cancel", id.trim()]);
+
+        // Unknown type, and a type whose only device is retired: refused with the reason.
         let other = dir.path().join("other.yaml");
         std::fs::write(
             &other,

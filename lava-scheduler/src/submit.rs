@@ -9,6 +9,10 @@
 //! - one of its tags does not exist, or no non-retired device of the type
 //!   has all of them.
 //!
+//! - with [`submit_with`] and the [`Dispatchers`] of the lab: one of its
+//!   deploy, boot or test blocks uses a method none of them implements (a
+//!   job that would wait for a device, then fail on it).
+//!
 //! Multinode submissions are refused for now (the split into sub-jobs is
 //! not written yet); the scheduler already places multinode groups.
 //!
@@ -54,8 +58,75 @@ pub enum SubmitError {
     Store(#[from] StoreError),
 }
 
+/// The methods the lab's dispatchers implement: a job whose blocks need
+/// another is refused at submission (the binaries fill this from
+/// `lava_pipeline::Registry::supported`; docs/scheduler.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dispatchers {
+    /// `to:` values of deploy blocks.
+    pub deploy: Vec<String>,
+    /// `method:` values of boot blocks.
+    pub boot: Vec<String>,
+    /// Test block kinds (`definitions`, `interactive`, `monitors`).
+    pub test: Vec<String>,
+}
+
+impl Dispatchers {
+    /// The first block of `definition` whose method is not implemented,
+    /// as the refusal a submitter sees.
+    pub fn check(&self, definition: &JobDefinition) -> Result<(), SubmitError> {
+        let refuse = |index: usize, section: &str, what: &str, given: &str, known: &[String]| {
+            Err(SubmitError::Unsupported(format!(
+                "actions[{index}].{section}: {what} '{given}' is not implemented by this lab's dispatchers (they implement {})",
+                known.join(", ")
+            )))
+        };
+        for (index, action) in definition.actions.iter().enumerate() {
+            match action {
+                job::Action::Deploy(d) if !self.deploy.iter().any(|m| m == d.to.as_str()) => {
+                    return refuse(index, "deploy", "deploy to", d.to.as_str(), &self.deploy)
+                }
+                job::Action::Boot(b) if !self.boot.iter().any(|m| m == b.method.as_str()) => {
+                    return refuse(index, "boot", "boot method", b.method.as_str(), &self.boot)
+                }
+                job::Action::Test(t) => {
+                    let kind = match t.kind {
+                        job::TestKind::Definitions(_) => "definitions",
+                        job::TestKind::Interactive(_) => "interactive",
+                        job::TestKind::Monitors(_) => "monitors",
+                    };
+                    if !self.test.iter().any(|k| k == kind) {
+                        return refuse(index, "test", "test kind", kind, &self.test);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a submission is checked beyond LAVA's own validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubmitOptions {
+    /// Refuse jobs whose methods these dispatchers do not implement
+    /// (`None`: the lab's workers may run other dispatchers, such as
+    /// LAVA's own, so every method LAVA knows is accepted).
+    pub dispatchers: Option<Dispatchers>,
+}
+
 /// Validate and store a job; returns its id.
 pub fn submit(store: &SqlStore, text: &str, submitter: &str) -> Result<i64, SubmitError> {
+    submit_with(store, text, submitter, &SubmitOptions::default())
+}
+
+/// [`submit`], with the lab's [`SubmitOptions`].
+pub fn submit_with(
+    store: &SqlStore,
+    text: &str,
+    submitter: &str,
+    options: &SubmitOptions,
+) -> Result<i64, SubmitError> {
     let (definition, _warnings) = JobDefinition::from_yaml(text).map_err(|e| match e {
         job::JobError::Invalid(report) => SubmitError::Invalid(
             report
@@ -69,6 +140,9 @@ pub fn submit(store: &SqlStore, text: &str, submitter: &str) -> Result<i64, Subm
         return Err(SubmitError::Unsupported(
             "multinode submissions are not supported yet".into(),
         ));
+    }
+    if let Some(dispatchers) = &options.dispatchers {
+        dispatchers.check(&definition)?;
     }
     let requested = definition
         .device_type
@@ -133,4 +207,48 @@ pub fn submit(store: &SqlStore, text: &str, submitter: &str) -> Result<i64, Subm
         ..Default::default()
     })?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dispatchers() -> Dispatchers {
+        let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        Dispatchers {
+            deploy: list(&["download", "overlay", "ssh", "tftp", "tmpfs"]),
+            boot: list(&["grub", "ipxe", "qemu", "ssh", "u-boot"]),
+            test: list(&["definitions", "interactive"]),
+        }
+    }
+
+    fn job(actions: &str) -> JobDefinition {
+        let text = format!(
+            "job_name: x\ndevice_type: x86\nvisibility: public\ntimeouts: {{job: {{minutes: 5}}}}\nactions:\n{actions}"
+        );
+        JobDefinition::from_yaml(&text).unwrap().0
+    }
+
+    #[test]
+    fn a_method_no_dispatcher_implements_is_named_with_the_implemented_ones() {
+        let ok = job("- deploy: {to: tftp, kernel: {url: 'http://x/k'}}\n- boot: {method: ipxe, commands: ramdisk}\n");
+        assert!(dispatchers().check(&ok).is_ok());
+        let fastboot =
+            job("- deploy: {to: tftp, kernel: {url: 'http://x/k'}}\n- boot: {method: fastboot}\n");
+        assert_eq!(
+            dispatchers().check(&fastboot).unwrap_err().to_string(),
+            "actions[1].boot: boot method 'fastboot' is not implemented by this lab's dispatchers (they implement grub, ipxe, qemu, ssh, u-boot)"
+        );
+        let monitors = job("- test: {monitors: [{name: m, start: a, end: b, pattern: c}]}\n");
+        assert_eq!(
+            dispatchers().check(&monitors).unwrap_err().to_string(),
+            "actions[0].test: test kind 'monitors' is not implemented by this lab's dispatchers (they implement definitions, interactive)"
+        );
+        let docker = job("- deploy: {to: docker, image: debian}\n");
+        assert!(dispatchers()
+            .check(&docker)
+            .unwrap_err()
+            .to_string()
+            .starts_with("actions[0].deploy: deploy to 'docker' is not implemented"));
+    }
 }

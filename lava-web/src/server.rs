@@ -45,6 +45,9 @@ pub struct ServiceConfig {
     pub blocking_threads: usize,
     /// How long a connection may take to send a request's headers.
     pub header_timeout: Duration,
+    /// How submissions are checked beyond LAVA's validation (the methods
+    /// the lab's dispatchers implement).
+    pub submit: lava_scheduler::submit::SubmitOptions,
 }
 
 impl ServiceConfig {
@@ -56,6 +59,7 @@ impl ServiceConfig {
             device_types: Vec::new(),
             blocking_threads: 16,
             header_timeout: Duration::from_secs(10),
+            submit: Default::default(),
         }
     }
 }
@@ -72,9 +76,21 @@ pub(crate) struct AppState {
     pub live: Arc<crate::live::LogHub>,
     /// Bumped on every store change (jobs ending, for live logs).
     pub store_changes: tokio::sync::watch::Receiver<u64>,
+    /// How submissions are checked.
+    pub submit_options: Arc<lava_scheduler::submit::SubmitOptions>,
 }
 
 impl AppState {
+    /// Validate and store a job submitted by `submitter` (every way in:
+    /// XML-RPC, REST, the web form, resubmission).
+    pub fn submit(
+        &self,
+        text: &str,
+        submitter: &str,
+    ) -> Result<i64, lava_scheduler::submit::SubmitError> {
+        lava_scheduler::submit::submit_with(&self.store, text, submitter, &self.submit_options)
+    }
+
     /// Run store work off the async threads.
     pub async fn blocking<T, F>(&self, f: F) -> T
     where
@@ -209,6 +225,7 @@ impl Service {
             templates: Arc::new(crate::ui::templates()),
             live: Arc::new(crate::live::LogHub::default()),
             store_changes,
+            submit_options: Arc::new(config.submit),
         };
         Ok(Service {
             runtime,

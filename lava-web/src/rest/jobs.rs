@@ -12,7 +12,7 @@ use lava_scheduler::accounts::Accounts;
 use lava_scheduler::model::{Job, JobHealth, JobState, TestCase, Timestamp};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::{JobOrder, JobQuery};
-use lava_scheduler::submit::{submit as submit_job, SubmitError};
+use lava_scheduler::submit::SubmitError;
 use lava_scheduler::StoreError;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -326,9 +326,7 @@ pub(super) async fn submit(
         _ => return bad("the body must be a JSON object with a 'definition' string".into()),
     };
     let name = caller.name().to_string();
-    let result = state
-        .blocking(move |s| submit_job(&s.store, &definition, &name))
-        .await;
+    let result = state.blocking(move |s| s.submit(&definition, &name)).await;
     if let Ok(id) = &result {
         log::info!(
             "[REST] job {id} submitted by {} from {}",
@@ -405,7 +403,7 @@ pub(super) async fn resubmit(
     let name = caller.name().to_string();
     let old = job.id;
     let result = state
-        .blocking(move |s| submit_job(&s.store, &job.original_definition, &name))
+        .blocking(move |s| s.submit(&job.original_definition, &name))
         .await;
     if let Ok(id) = &result {
         log::info!(

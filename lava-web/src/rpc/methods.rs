@@ -8,7 +8,7 @@ use lava_scheduler::accounts::{Accounts, NewUser, UserUpdate};
 use lava_scheduler::model::{DeviceHealth, Job, JobHealth, JobState, TestCase, WorkerHealth};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::{DeviceFilter, DeviceUpdate, JobQuery};
-use lava_scheduler::submit::{submit, SubmitError};
+use lava_scheduler::submit::SubmitError;
 use lava_scheduler::StoreError;
 
 use super::params::Params;
@@ -232,7 +232,7 @@ fn submit_fault(e: SubmitError) -> Fault {
 fn jobs_submit(s: &AppState, caller: &Caller, p: &Params) -> Answer {
     authenticated(caller, p.method)?;
     let definition = p.string(0, "definition")?;
-    let id = submit(&s.store, &definition, caller.name()).map_err(submit_fault)?;
+    let id = s.submit(&definition, caller.name()).map_err(submit_fault)?;
     log::info!(
         "[RPC] job {id} submitted by {} from {}",
         caller.name(),
@@ -383,7 +383,9 @@ fn jobs_cancel(s: &AppState, caller: &Caller, p: &Params) -> Answer {
 
 fn jobs_resubmit(s: &AppState, caller: &Caller, p: &Params) -> Answer {
     let job = changeable(s, caller, p, "resubmit")?;
-    let id = submit(&s.store, &job.original_definition, caller.name()).map_err(submit_fault)?;
+    let id = s
+        .submit(&job.original_definition, caller.name())
+        .map_err(submit_fault)?;
     log::info!(
         "[RPC] job {} resubmitted as {id} by {} from {}",
         job.id,

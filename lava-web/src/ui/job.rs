@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use lava_scheduler::model::{Job, JobHealth, JobState, TestCase, TestResultCode};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::JobQuery;
-use lava_scheduler::submit::submit as submit_job;
 use serde_json::{json, Value};
 
 use super::{encode, error_page, job_row, render, secure, store_failed, Visitor};
@@ -544,7 +543,7 @@ pub(super) async fn resubmit(
     let actor = visitor.caller.name().to_string();
     let old = job.id;
     match state
-        .blocking(move |s| submit_job(&s.store, &job.original_definition, &actor))
+        .blocking(move |s| s.submit(&job.original_definition, &actor))
         .await
     {
         Ok(new) => {
@@ -681,10 +680,7 @@ pub(super) async fn submit(
         .unwrap_or_default()
         .replace("\r\n", "\n");
     let text = definition.clone();
-    match state
-        .blocking(move |s| submit_job(&s.store, &text, &submitter))
-        .await
-    {
+    match state.blocking(move |s| s.submit(&text, &submitter)).await {
         Ok(id) => {
             log::info!(
                 "[HTTP] job {id} submitted by {} from {}",

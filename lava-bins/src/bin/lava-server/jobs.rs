@@ -50,6 +50,10 @@ pub enum Command {
         /// Where job output is (as lava-master's --jobs-dir).
         #[arg(long, default_value = JOBS_DIR)]
         jobs_dir: std::path::PathBuf,
+        /// Accept methods our lava-run does not implement (the lab's
+        /// workers run LAVA's own dispatcher).
+        #[arg(long)]
+        any_method: bool,
     },
     /// Print a job's log: levels coloured on a terminal, device output plain.
     Logs {
@@ -176,11 +180,13 @@ pub fn run(command: Command, db: &Db) -> Result<ExitCode> {
             submitter,
             follow,
             jobs_dir,
+            any_method,
         } => submit(
             &store,
             &file,
             submitter,
             follow.then_some(jobs_dir.as_path()),
+            &lava_bins::submit_options(any_method),
         )?,
         Command::Cancel { id } => cancel(&store, id)?,
         Command::Fail { id } => fail(&store, id)?,
@@ -210,10 +216,11 @@ fn submit(
     file: &OsString,
     submitter: Option<String>,
     follow: Option<&Path>,
+    options: &lava_scheduler::submit::SubmitOptions,
 ) -> Result {
     let text = read_text(Path::new(file))?;
     let who = submitter.unwrap_or_else(actor);
-    let id = lava_scheduler::submit::submit(store, &text, &who)?;
+    let id = lava_scheduler::submit::submit_with(store, &text, &who, options)?;
     println!("{id}");
     let Some(jobs_dir) = follow else {
         return Ok(());

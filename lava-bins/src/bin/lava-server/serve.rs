@@ -31,6 +31,10 @@ pub struct Args {
     /// address).
     #[arg(long)]
     instance_url: Option<String>,
+    /// Accept jobs whose methods our lava-run does not implement (for
+    /// labs whose workers run LAVA's own dispatcher).
+    #[arg(long)]
+    any_method: bool,
     /// Log level: DEBUG, INFO, WARN, ERROR.
     #[arg(long, default_value = "INFO")]
     level: String,
@@ -53,6 +57,7 @@ pub fn run(args: Args, db: &Db) -> Result<ExitCode> {
     let _notifier = Notifier::spawn(store.clone(), notify)?;
     let mut config = ServiceConfig::new(args.bind, args.jobs_dir);
     config.device_types = args.device_types;
+    config.submit = lava_bins::submit_options(args.any_method);
     let service = Service::bind(store, config)?;
     log::info!("web UI and API: http://{}/", service.local_addr());
     service.run_until_signal()?;
