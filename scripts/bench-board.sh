@@ -199,7 +199,7 @@ alive() { [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 # prompt, with bash's /dev/tcp; bounded by a timeout.
 monitor() {
     timeout 15 bash -c '
-        exec 3<>"/dev/tcp/127.0.0.1/$0"
+        exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
         prompt() {
             local seen="" c
             while IFS= read -r -n 1 -d "" c <&3; do
@@ -208,9 +208,9 @@ monitor() {
             done
             return 1
         }
-        prompt
-        for c in "$@"; do printf "%s\n" "$c" >&3; prompt; done
-        exec 3>&-' "$MPORT" "$@"
+        prompt || exit 1
+        for c in "$@"; do printf "%s\n" "$c" >&3 && prompt || exit 1; done
+        exec 3>&-' "$MPORT" "$@" || die "the QEMU monitor on 127.0.0.1:$MPORT did not take: $*"
 }
 
 start() {

@@ -59,5 +59,5 @@ HOME_DIR=$(cd "$4" && pwd)
 export LD_LIBRARY_PATH=$SSH/root/usr/lib/x86_64-linux-gnu
 exec unshare --mount --propagation private -- sh -c '
     mount --bind "$1" /root || exit 1
-    exec "$2/root/usr/sbin/dropbear" -F -E -s -m -p "127.0.0.1:$3" -r "$2/host_key" -P /dev/null
-' ssh-host "$HOME_DIR" "$SSH" "$PORT"
+    exec "$2/root/usr/sbin/dropbear" -F -E -s -m -p "127.0.0.1:$3" -r "$2/host_key" -P "$4"
+' ssh-host "$HOME_DIR" "$SSH" "$PORT" "$SSH/dropbear-$PORT.pid"

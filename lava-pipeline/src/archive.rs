@@ -141,6 +141,18 @@ fn has_symlink_below(dest: &Path, relative: &Path) -> bool {
 /// Extract a (possibly compressed) tar archive into `dest`, which must
 /// exist. Returns the number of members written.
 pub fn extract_tar<R: Read>(reader: R, dest: &Path) -> Result<usize, ArchiveError> {
+    extract(reader, dest, true)
+}
+
+/// [`extract_tar`] for archives that should hold plain files and
+/// directories only (test definitions a job brings): links and sparse
+/// members are refused, so nothing later written into the tree can follow
+/// a link out of it.
+pub fn extract_tar_plain<R: Read>(reader: R, dest: &Path) -> Result<usize, ArchiveError> {
+    extract(reader, dest, false)
+}
+
+fn extract<R: Read>(reader: R, dest: &Path, links: bool) -> Result<usize, ArchiveError> {
     let mut buffered = BufReader::new(reader);
     let head = buffered.fill_buf()?.to_vec();
     let reader: Box<dyn Read> = match Compression::sniff(&head) {
@@ -177,6 +189,12 @@ pub fn extract_tar<R: Read>(reader: R, dest: &Path) -> Result<usize, ArchiveErro
         match kind {
             tar::EntryType::Directory => {
                 std::fs::create_dir_all(&target)?;
+            }
+            tar::EntryType::GNUSparse if !links => {
+                return Err(unsafe_entry("sparse member in an archive of plain files"))
+            }
+            tar::EntryType::Symlink | tar::EntryType::Link if !links => {
+                return Err(unsafe_entry("link in an archive of plain files"))
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 if let Some(parent) = target.parent() {
@@ -321,5 +339,36 @@ mod tests {
                 "hello"
             );
         }
+    }
+
+    /// A link that is harmless as text but points out once an earlier link
+    /// is followed (`x -> .`, then `y -> x/x/../..`): archives of plain
+    /// files refuse every link (and sparse member).
+    #[test]
+    fn plain_archives_refuse_links() {
+        use tar::EntryType::*;
+        for (what, data) in [
+            (
+                "chained links",
+                archive(&[
+                    (b"x", Symlink, b".", b""),
+                    (b"y", Symlink, b"x/x/../..", b""),
+                ]),
+            ),
+            (
+                "hard link",
+                archive(&[(b"f", Regular, b"", b"x"), (b"h", Link, b"f", b"")]),
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let err = extract_tar_plain(&data[..], dir.path());
+            assert!(
+                matches!(err, Err(ArchiveError::Unsafe { .. })),
+                "{what}: {err:?}"
+            );
+        }
+        let files = archive(&[(b"d/", Directory, b"", b""), (b"d/f", Regular, b"", b"x")]);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(extract_tar_plain(&files[..], dir.path()).unwrap(), 2);
     }
 }

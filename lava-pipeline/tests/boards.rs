@@ -426,6 +426,38 @@ impl PretendBoard {
     }
 }
 
+/// Run `job` (id `id`) on a pretend board's `device`, its TFTP root
+/// `tftp`, the dispatcher at 192.0.2.10; its log and pipeline tree. A
+/// failed job panics with its log.
+fn run_pretend(
+    id: &str,
+    job: &str,
+    device: &str,
+    dir: &Path,
+    tftp: &Path,
+) -> (String, Vec<(String, String)>) {
+    let mut inputs = JobInputs::new(id, job, device);
+    inputs.tmp_dir = dir.join("tmp");
+    inputs.dispatcher = Some(format!(
+        "dispatcher_ip: 192.0.2.10\ntftp_server: external\ntftp_root: {}\n",
+        tftp.display()
+    ));
+    let (logger, memory) = Logger::memory(id);
+    let cancel = CancelToken::new().unwrap();
+    let mut parsed = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
+    let tree = parsed.tree();
+    let outcome = parsed
+        .validate(&logger, &cancel)
+        .and_then(|()| parsed.run(&logger, &cancel));
+    parsed.cleanup(&logger, &cancel);
+    let log: Vec<String> = memory.records().iter().map(|r| r.to_line()).collect();
+    let log = log.join("\n");
+    if let Err(e) = outcome {
+        panic!("the job failed: {e:?}\n{log}");
+    }
+    (log, tree)
+}
+
 #[test]
 fn pretend_uboot_sees_the_substituted_commands_and_an_error_is_retried() {
     let PretendBoard {
@@ -468,25 +500,7 @@ actions:
 "#,
         files = files.display()
     );
-    let mut inputs = JobInputs::new("55", &job, &device);
-    inputs.tmp_dir = dir.path().join("tmp");
-    inputs.dispatcher = Some(format!(
-        "dispatcher_ip: 192.0.2.10\ntftp_server: external\ntftp_root: {}\n",
-        tftp.display()
-    ));
-    let (logger, memory) = Logger::memory("55");
-    let cancel = CancelToken::new().unwrap();
-    let mut parsed = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
-    let tree = parsed.tree();
-    let outcome = parsed
-        .validate(&logger, &cancel)
-        .and_then(|()| parsed.run(&logger, &cancel));
-    parsed.cleanup(&logger, &cancel);
-    let log: Vec<String> = memory.records().iter().map(|r| r.to_line()).collect();
-    let log = log.join("\n");
-    if let Err(e) = outcome {
-        panic!("the job failed: {e:?}\n{log}");
-    }
+    let (log, tree) = run_pretend("55", &job, &device, dir.path(), &tftp);
     let names: Vec<(&str, &str)> = tree.iter().map(|(l, n)| (l.as_str(), n.as_str())).collect();
     for expected in [
         ("1", "tftp-deploy"),
@@ -679,24 +693,7 @@ actions:
 "#,
         files = files.display()
     );
-    let mut inputs = JobInputs::new("56", &job, &device);
-    inputs.tmp_dir = dir.path().join("tmp");
-    inputs.dispatcher = Some(format!(
-        "dispatcher_ip: 192.0.2.10\ntftp_server: external\ntftp_root: {}\n",
-        tftp.display()
-    ));
-    let (logger, memory) = Logger::memory("56");
-    let cancel = CancelToken::new().unwrap();
-    let mut parsed = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
-    let outcome = parsed
-        .validate(&logger, &cancel)
-        .and_then(|()| parsed.run(&logger, &cancel));
-    parsed.cleanup(&logger, &cancel);
-    let log: Vec<String> = memory.records().iter().map(|r| r.to_line()).collect();
-    let log = log.join("\n");
-    if let Err(e) = outcome {
-        panic!("the job failed: {e:?}\n{log}");
-    }
+    run_pretend("56", &job, &device, dir.path(), &tftp);
     let commands = std::fs::read_to_string(home.join("commands")).unwrap();
     let bootargs = commands
         .lines()
@@ -828,25 +825,7 @@ actions:
 "#,
         files = files.display()
     );
-    let mut inputs = JobInputs::new("57", &job, &device);
-    inputs.tmp_dir = dir.path().join("tmp");
-    inputs.dispatcher = Some(format!(
-        "dispatcher_ip: 192.0.2.10\ntftp_server: external\ntftp_root: {}\n",
-        tftp.display()
-    ));
-    let (logger, memory) = Logger::memory("57");
-    let cancel = CancelToken::new().unwrap();
-    let mut parsed = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
-    let tree = parsed.tree();
-    let outcome = parsed
-        .validate(&logger, &cancel)
-        .and_then(|()| parsed.run(&logger, &cancel));
-    parsed.cleanup(&logger, &cancel);
-    let log: Vec<String> = memory.records().iter().map(|r| r.to_line()).collect();
-    let log = log.join("\n");
-    if let Err(e) = outcome {
-        panic!("the job failed: {e:?}\n{log}");
-    }
+    let (log, tree) = run_pretend("57", &job, &device, dir.path(), &tftp);
     let names: Vec<(&str, &str)> = tree.iter().map(|(l, n)| (l.as_str(), n.as_str())).collect();
     for expected in [
         ("2", "bootloader-action"),

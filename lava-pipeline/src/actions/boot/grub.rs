@@ -115,7 +115,9 @@ impl Action for GrubMainAction {
         let grub = self.bootloader;
         p.add(BootloaderOverlay::new(grub));
         p.add(ConnectDevice::default());
-        let reset = grub.method == "grub"
+        // LAVA resets for `method: grub` always, for grub-efi unless the
+        // device says not to
+        let reset = p.block.get_str("method") == Some("grub")
             || p.job
                 .device
                 .boot_method("grub-efi")

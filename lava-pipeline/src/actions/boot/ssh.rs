@@ -379,12 +379,12 @@ impl Action for SshConnection {
     }
     fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
         match SshTarget::of(&v.job.device) {
-            // a terminal on the device: the test shell is interactive
-            Ok(target) => self.command = target.command(&[]),
+            Ok(target) => {
+                self.command = target.command(&[]);
+                // a terminal on the device: the test shell is interactive
+                self.command.insert(1, "-tt".into());
+            }
             Err(e) => v.error(e),
-        }
-        if let Some(at) = self.command.iter().position(|a| a.contains('@')) {
-            self.command.insert(at, "-tt".into());
         }
         Ok(())
     }

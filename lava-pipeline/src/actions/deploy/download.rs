@@ -493,29 +493,41 @@ impl Action for Download {
 
 /// The whole of a small file at `url` (`http://`, `https://`, `file://`),
 /// at most `limit` bytes: what test definitions fetched `from: url` are.
-/// A missing or unreadable resource is a `Job` error naming the URL.
-pub fn fetch_small(url: &str, limit: u64) -> Result<Vec<u8>, Error> {
-    let reader: Box<dyn Read> = if let Some(path) = url.strip_prefix("file://") {
+/// `check` runs before every read (the action's deadline and the job's
+/// cancel). A missing file is a `Job` error naming the URL; a server that
+/// does not answer or breaks off, an `Infrastructure` one.
+pub fn fetch_small(
+    url: &str,
+    limit: u64,
+    check: &dyn Fn() -> Result<(), Error>,
+) -> Result<Vec<u8>, Error> {
+    let mut reader: Box<dyn Read> = if let Some(path) = url.strip_prefix("file://") {
         Box::new(
             std::fs::File::open(path)
                 .map_err(|e| Error::job(format!("Unable to open '{url}': {e}")))?,
         )
     } else if url.starts_with("http://") || url.starts_with("https://") {
-        http::get(url).map_err(Error::job)?.1
+        http::get(url).map_err(Error::infrastructure)?.1
     } else {
         return Err(Error::job(format!(
             "Unsupported URL '{url}': use http://, https:// or file://"
         )));
     };
     let mut bytes = Vec::new();
-    reader
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::infrastructure(format!("Unable to read '{url}': {e}")))?;
-    if bytes.len() as u64 > limit {
-        return Err(Error::job(format!("'{url}' is larger than {limit} bytes")));
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        check()?;
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| Error::infrastructure(format!("Unable to read '{url}': {e}")))?;
+        if n == 0 {
+            return Ok(bytes);
+        }
+        if (bytes.len() + n) as u64 > limit {
+            return Err(Error::job(format!("'{url}' is larger than {limit} bytes")));
+        }
+        bytes.extend_from_slice(&buf[..n]);
     }
-    Ok(bytes)
 }
 
 /// Check `bytes` against `(algorithm, expected hex)` pairs (`md5sum`,

@@ -517,10 +517,11 @@ fn decompressed(bytes: Vec<u8>, what: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// Unpack a tar archive (already decompressed) into `dir`, refusing any
-/// member that would land outside it.
+/// member that would land outside it, and links (the overlay actions
+/// write into the tree afterwards and must not follow one out).
 fn unpack_definitions(archive: &[u8], dir: &Path, what: &str) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-    crate::archive::extract_tar(archive, dir)
+    crate::archive::extract_tar_plain(archive, dir)
         .map(|_| ())
         .map_err(|e| Error::job(format!("Unable to unpack {what}: {e}")))
 }
@@ -581,7 +582,7 @@ impl RepoAction {
     fn fetch_url(&self, dir: &Path, ctx: &mut RunContext<'_>) -> Result<String, Error> {
         let name = &self.def.test_name;
         let url = self.def.get("repository").unwrap_or_default();
-        let bytes = download::fetch_small(&url, MAX_DEFINITION_BYTES)?;
+        let bytes = download::fetch_small(&url, MAX_DEFINITION_BYTES, &|| ctx.check())?;
         let checksums: Vec<(String, String)> = ["md5sum", "sha256sum", "sha512sum"]
             .iter()
             .filter_map(|k| self.def.get(k).map(|v| (k.to_string(), v)))
@@ -609,11 +610,9 @@ impl RepoAction {
                 .split(['?', '#'])
                 .next()
                 .and_then(|u| u.rsplit('/').next())
+                .map(|f| f.trim_end_matches(".gz").trim_end_matches(".xz"))
                 .filter(|f| !f.is_empty() && *f != "." && *f != "..")
-                .map(|f| {
-                    let f = f.trim_end_matches(".gz").trim_end_matches(".xz");
-                    f.to_string()
-                })
+                .map(str::to_string)
                 .ok_or_else(|| {
                     Error::job(format!(
                         "Test definition {name}: no file name in '{url}': give 'path'"
