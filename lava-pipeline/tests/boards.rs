@@ -426,6 +426,16 @@ impl PretendBoard {
     }
 }
 
+/// That the pipeline `tree` has each (level, action name) of `expected`.
+fn assert_tree(tree: &[(String, String)], expected: &[(&str, &str)]) {
+    for (level, name) in expected {
+        assert!(
+            tree.iter().any(|(l, n)| l == level && n == name),
+            "{level} {name} not in {tree:?}"
+        );
+    }
+}
+
 /// Run `job` (id `id`) on a pretend board's `device`, its TFTP root
 /// `tftp`, the dispatcher at 192.0.2.10; its log and pipeline tree. A
 /// failed job panics with its log.
@@ -501,19 +511,19 @@ actions:
         files = files.display()
     );
     let (log, tree) = run_pretend("55", &job, &device, dir.path(), &tftp);
-    let names: Vec<(&str, &str)> = tree.iter().map(|(l, n)| (l.as_str(), n.as_str())).collect();
-    for expected in [
-        ("1", "tftp-deploy"),
-        ("1.4", "prepare-tftp-overlay"),
-        ("2", "uboot-action"),
-        ("2.1", "bootloader-overlay"),
-        ("2.2", "connect-device"),
-        ("2.3", "uboot-retry"),
-        ("2.3.2", "bootloader-interrupt"),
-        ("2.3.3", "bootloader-commands"),
-    ] {
-        assert!(names.contains(&expected), "{expected:?} not in {names:?}");
-    }
+    assert_tree(
+        &tree,
+        &[
+            ("1", "tftp-deploy"),
+            ("1.4", "prepare-tftp-overlay"),
+            ("2", "uboot-action"),
+            ("2.1", "bootloader-overlay"),
+            ("2.2", "connect-device"),
+            ("2.3", "uboot-retry"),
+            ("2.3.2", "bootloader-interrupt"),
+            ("2.3.3", "bootloader-commands"),
+        ],
+    );
     assert!(
         log.contains("matched a bootloader error message"),
         "the first attempt met U-Boot's error: {log}"
@@ -826,17 +836,17 @@ actions:
         files = files.display()
     );
     let (log, tree) = run_pretend("57", &job, &device, dir.path(), &tftp);
-    let names: Vec<(&str, &str)> = tree.iter().map(|(l, n)| (l.as_str(), n.as_str())).collect();
-    for expected in [
-        ("2", "bootloader-action"),
-        ("2.1", "bootloader-overlay"),
-        ("2.2", "connect-device"),
-        ("2.3", "bootloader-retry"),
-        ("2.3.2", "bootloader-interrupt"),
-        ("2.3.3", "bootloader-commands"),
-    ] {
-        assert!(names.contains(&expected), "{expected:?} not in {names:?}");
-    }
+    assert_tree(
+        &tree,
+        &[
+            ("2", "bootloader-action"),
+            ("2.1", "bootloader-overlay"),
+            ("2.2", "connect-device"),
+            ("2.3", "bootloader-retry"),
+            ("2.3.2", "bootloader-interrupt"),
+            ("2.3.3", "bootloader-commands"),
+        ],
+    );
     assert!(
         log.contains("matched a bootloader error message: 'No configuration methods succeeded'"),
         "the first attempt met iPXE's error: {log}"
