@@ -236,30 +236,31 @@ impl Registry {
     /// its value is outside [`Registry::supported`].
     fn unsupported(&self, family: Family, block: &Block) -> Option<Error> {
         let supported = self.supported(family)?;
-        let given = match family {
-            Family::Deploy => format!("deploy to '{}'", block.get_str("to")?),
-            Family::Boot => format!("boot method '{}'", block.get_str("method")?),
+        let (given, implemented) = match family {
+            Family::Deploy | Family::Boot => {
+                let (key, what) = if family == Family::Deploy {
+                    ("to", "deploy to")
+                } else {
+                    ("method", "boot method")
+                };
+                let value = block.get_str(key)?;
+                if supported.contains(&value) {
+                    return None;
+                }
+                (format!("{what} '{value}'"), supported.join(", "))
+            }
             Family::Test => {
                 if supported.iter().any(|key| block.get(key).is_some()) {
                     return None;
                 }
-                "test action".to_string()
+                (
+                    "test action".to_string(),
+                    format!("test actions with {}", supported.join(", ")),
+                )
             }
         };
-        let value = match family {
-            Family::Deploy => block.get_str("to"),
-            Family::Boot => block.get_str("method"),
-            Family::Test => None,
-        };
-        if value.is_some_and(|v| supported.contains(&v)) {
-            return None;
-        }
         Some(Error::job(format!(
-            "Unsupported {given}: this dispatcher implements {}",
-            match family {
-                Family::Test => format!("test actions with {}", supported.join(", ")),
-                _ => supported.join(", "),
-            }
+            "Unsupported {given}: this dispatcher implements {implemented}"
         )))
     }
 

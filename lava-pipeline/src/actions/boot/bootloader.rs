@@ -17,7 +17,9 @@ use std::time::Duration;
 use lava_devices::DeviceConfig;
 use lava_proto::yaml::Value;
 
-use crate::action::{About, Action, RunContext, Validate};
+use crate::action::{About, Action, Populate, RunContext, Validate};
+use crate::actions::boot::{add_login_tail, ConnectDevice};
+use crate::actions::power::ResetDevice;
 use crate::connection::{self, WaitOutcome};
 use crate::error::{Error, ErrorKind};
 use crate::job::scalar;
@@ -242,6 +244,69 @@ pub fn dispatcher_ip(dispatcher: &lava_proto::yaml::Mapping) -> Result<String, E
 }
 
 /// `bootloader-overlay`: the command list for the job.
+/// The top action of a bootloader boot and its retry (U-Boot's
+/// `uboot-action`/`uboot-retry`, iPXE's `bootloader-action`/
+/// `bootloader-retry`): the command set substituted and the console opened
+/// once, then reset, interrupt, commands and the login tail retried.
+#[derive(Debug)]
+pub struct BootloaderBoot {
+    about: About,
+    retry: About,
+    bootloader: Bootloader,
+}
+
+impl BootloaderBoot {
+    /// The action `about`, whose retry is `retry`, for `bootloader`.
+    pub fn new(about: About, retry: About, bootloader: Bootloader) -> Self {
+        BootloaderBoot {
+            about,
+            retry,
+            bootloader,
+        }
+    }
+}
+
+impl Action for BootloaderBoot {
+    fn about(&self) -> About {
+        self.about
+    }
+    fn retries(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
+        p.add(BootloaderOverlay::new(self.bootloader));
+        p.add(ConnectDevice::default());
+        p.add(BootloaderRetry {
+            about: self.retry,
+            bootloader: self.bootloader,
+        });
+        Ok(())
+    }
+}
+
+/// The retried part of [`BootloaderBoot`].
+#[derive(Debug)]
+pub struct BootloaderRetry {
+    about: About,
+    bootloader: Bootloader,
+}
+
+impl Action for BootloaderRetry {
+    fn about(&self) -> About {
+        self.about
+    }
+    fn retries(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
+        p.add(ResetDevice);
+        p.add(BootloaderInterrupt::new(self.bootloader));
+        p.add(BootloaderCommands::new(self.bootloader));
+        add_login_tail(p);
+        Ok(())
+    }
+}
+
 /// `bootloader-overlay`: the command list for the job, published as
 /// `bootloader-overlay/<method>/commands`.
 #[derive(Debug)]

@@ -22,12 +22,8 @@ use std::sync::Arc;
 
 use lava_devices::DeviceConfig;
 
-use crate::action::{About, Action, Block, Populate};
-use crate::actions::boot::bootloader::{
-    Bootloader, BootloaderCommands, BootloaderInterrupt, BootloaderOverlay,
-};
-use crate::actions::boot::{add_login_tail, ConnectDevice};
-use crate::actions::power::ResetDevice;
+use crate::action::{About, Action, Block};
+use crate::actions::boot::bootloader::{Bootloader, BootloaderBoot};
 use crate::error::Error;
 use crate::job::JobInfo;
 use crate::strategy::{Family, Strategy};
@@ -52,13 +48,13 @@ impl Strategy for IpxeStrategy {
         Family::Boot.require_device(device, "ipxe")
     }
     fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
-        Ok(Box::new(BootloaderAction))
+        Ok(Box::new(BootloaderBoot::new(
+            ABOUT_BOOTLOADER_ACTION,
+            ABOUT_BOOTLOADER_RETRY,
+            Bootloader::IPXE,
+        )))
     }
 }
-
-/// `bootloader-action`.
-#[derive(Debug, Default)]
-pub struct BootloaderAction;
 
 const ABOUT_BOOTLOADER_ACTION: About = About::new(
     "bootloader-action",
@@ -66,43 +62,8 @@ const ABOUT_BOOTLOADER_ACTION: About = About::new(
     "pass boot commands",
 );
 
-impl Action for BootloaderAction {
-    fn about(&self) -> About {
-        ABOUT_BOOTLOADER_ACTION
-    }
-    fn retries(&self) -> Option<u32> {
-        Some(1)
-    }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
-        p.add(BootloaderOverlay::new(Bootloader::IPXE));
-        p.add(ConnectDevice::default());
-        p.add(BootloaderRetry);
-        Ok(())
-    }
-}
-
-/// `bootloader-retry`.
-#[derive(Debug, Default)]
-pub struct BootloaderRetry;
-
 const ABOUT_BOOTLOADER_RETRY: About = About::new(
     "bootloader-retry",
     "interactive uboot retry action",
     "uboot commands with retry",
 );
-
-impl Action for BootloaderRetry {
-    fn about(&self) -> About {
-        ABOUT_BOOTLOADER_RETRY
-    }
-    fn retries(&self) -> Option<u32> {
-        Some(1)
-    }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
-        p.add(ResetDevice);
-        p.add(BootloaderInterrupt::new(Bootloader::IPXE));
-        p.add(BootloaderCommands::new(Bootloader::IPXE));
-        add_login_tail(p);
-        Ok(())
-    }
-}

@@ -14,19 +14,15 @@
 //!    └─ export-device-env
 //! ```
 //!
-//! The three bootloader actions are shared with iPXE and GRUB
-//! ([`super::bootloader`]).
+//! The actions are [`BootloaderBoot`]'s, shared with iPXE; the three
+//! bootloader actions also with GRUB ([`super::bootloader`]).
 
 use std::sync::Arc;
 
 use lava_devices::DeviceConfig;
 
-use crate::action::{About, Action, Block, Populate};
-use crate::actions::boot::bootloader::{
-    Bootloader, BootloaderCommands, BootloaderInterrupt, BootloaderOverlay,
-};
-use crate::actions::boot::{add_login_tail, ConnectDevice};
-use crate::actions::power::ResetDevice;
+use crate::action::{About, Action, Block};
+use crate::actions::boot::bootloader::{Bootloader, BootloaderBoot};
 use crate::error::Error;
 use crate::job::JobInfo;
 use crate::strategy::{Family, Strategy};
@@ -54,13 +50,13 @@ impl Strategy for UBootStrategy {
         Family::Boot.require_device(device, "u-boot")
     }
     fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
-        Ok(Box::new(UBootAction))
+        Ok(Box::new(BootloaderBoot::new(
+            ABOUT_UBOOT_ACTION,
+            ABOUT_UBOOT_RETRY,
+            Bootloader::UBOOT,
+        )))
     }
 }
-
-/// `uboot-action`.
-#[derive(Debug, Default)]
-pub struct UBootAction;
 
 const ABOUT_UBOOT_ACTION: About = About::new(
     "uboot-action",
@@ -68,43 +64,8 @@ const ABOUT_UBOOT_ACTION: About = About::new(
     "pass uboot commands",
 );
 
-impl Action for UBootAction {
-    fn about(&self) -> About {
-        ABOUT_UBOOT_ACTION
-    }
-    fn retries(&self) -> Option<u32> {
-        Some(1)
-    }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
-        p.add(BootloaderOverlay::new(Bootloader::UBOOT));
-        p.add(ConnectDevice::default());
-        p.add(UBootRetry);
-        Ok(())
-    }
-}
-
-/// `uboot-retry`.
-#[derive(Debug, Default)]
-pub struct UBootRetry;
-
 const ABOUT_UBOOT_RETRY: About = About::new(
     "uboot-retry",
     "interactive uboot retry action",
     "uboot commands with retry",
 );
-
-impl Action for UBootRetry {
-    fn about(&self) -> About {
-        ABOUT_UBOOT_RETRY
-    }
-    fn retries(&self) -> Option<u32> {
-        Some(1)
-    }
-    fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
-        p.add(ResetDevice);
-        p.add(BootloaderInterrupt::new(Bootloader::UBOOT));
-        p.add(BootloaderCommands::new(Bootloader::UBOOT));
-        add_login_tail(p);
-        Ok(())
-    }
-}
