@@ -50,9 +50,13 @@
 #     the firmware's DHCP and serves TFTP (10.0.2.2) from BOARD_TFTP_DIR,
 #     fixed when QEMU starts: point it at the dispatcher's TFTP root. The
 #     grub board copies LAB/pc/grub to BOARD_TFTP_DIR/grub when it starts
-#     (the PXE bootloader lives in the TFTP root, as in a lab).
+#     (the PXE bootloader lives in the TFTP root, as in a lab). The board
+#     reaches nothing else unless BOARD_NETWORK=open: then it also reaches
+#     this machine's services (10.0.2.2 is its loopback, and its own
+#     addresses work too), as an NFS root or transfer_overlay needs.
 #   Environment: BOARD_SERIAL_PORT (5550), BOARD_MONITOR_PORT (serial + 1),
-#     BOARD_TFTP_DIR (LAB/tftp), BOARD_NAME (BOARD; names LAB/run/NAME.*).
+#     BOARD_TFTP_DIR (LAB/tftp), BOARD_NAME (BOARD; names LAB/run/NAME.*),
+#     BOARD_NETWORK (closed).
 set -euo pipefail
 
 say() { echo "bench-board: $*" >&2; }
@@ -217,6 +221,11 @@ start() {
     alive && return 0
     [ -s "$LAB/$FIRMWARE" ] || die "no $FIRMWARE in $LAB: run $0 build $LAB $ARCH"
     local boot=() net="user,id=n0,restrict=on,tftp=$TFTP"
+    case ${BOARD_NETWORK:-closed} in
+        closed) ;;
+        open) net="user,id=n0,tftp=$TFTP" ;;
+        *) die "BOARD_NETWORK is closed or open, not '$BOARD_NETWORK'" ;;
+    esac
     case $ARCH in
         x86_64|arm64) boot=(-bios "$LAB/$FIRMWARE") ;;
         ipxe) boot=(-boot n -fw_cfg "name=etc/sercon-port,file=$LAB/$FIRMWARE") ;;

@@ -8,7 +8,10 @@
 #   vmlinuz               the kernel of linux-image-cloud-amd64 (LZ4, quick under TCG)
 #   initramfs.cpio.gz     busybox-static, the virtio and ext4 modules, a
 #                         getty login on the serial console (user root,
-#                         password $QEMU_LAB_PASSWORD, default "lava")
+#                         password $QEMU_LAB_PASSWORD, default "lava"); with
+#                         root=/dev/nfs on the kernel command line its /init
+#                         mounts nfsroot= over NFS version 4 and switches to it
+#   nfsrootfs.tar.gz      the same guest as a root file system for NFS
 #   bin/qemu-system-x86_64  the installed QEMU, or a wrapper around
 #                         Debian's qemu-system-x86 unpacked in OUTDIR/qemu
 #   VERSION               what was built
@@ -36,10 +39,10 @@ PASSWORD=${QEMU_LAB_PASSWORD:-lava}
 [ "$(dpkg --print-architecture)" = amd64 ] || die "this script builds on an amd64 host"
 case $ARCH in
     x86_64) DEBARCH=amd64; KERNEL_OUT=$OUT/vmlinuz; RAMDISK_OUT=$OUT/initramfs.cpio.gz
-            VERSION_OUT=$OUT/VERSION; QEMU_BIN=qemu-system-x86_64; QEMU_PKG=qemu-system-x86
+            VERSION_OUT=$OUT/VERSION; NFSROOT_OUT=$OUT/nfsrootfs.tar.gz; QEMU_BIN=qemu-system-x86_64; QEMU_PKG=qemu-system-x86
             KMETA=linux-image-cloud-amd64 ;;
     arm64)  DEBARCH=arm64; KERNEL_OUT=$OUT/arm64/Image; RAMDISK_OUT=$OUT/arm64/initramfs.cpio.gz
-            VERSION_OUT=$OUT/arm64/VERSION; QEMU_BIN=qemu-system-aarch64; QEMU_PKG=qemu-system-arm
+            VERSION_OUT=$OUT/arm64/VERSION; NFSROOT_OUT=$OUT/arm64/nfsrootfs.tar.gz; QEMU_BIN=qemu-system-aarch64; QEMU_PKG=qemu-system-arm
             KMETA=linux-image-arm64 ;;
     *) die "unknown architecture $ARCH (x86_64 or arm64)" ;;
 esac
@@ -47,7 +50,7 @@ mkdir -p "$OUT/debs" "$OUT/work" "$OUT/bin" "$(dirname "$KERNEL_OUT")"
 DEBS=$OUT/debs
 WORK=$OUT/work
 
-if [ -s "$VERSION_OUT" ] && [ -s "$KERNEL_OUT" ] && [ -s "$RAMDISK_OUT" ] && [ -x "$OUT/bin/$QEMU_BIN" ]; then
+if [ -s "$VERSION_OUT" ] && [ -s "$KERNEL_OUT" ] && [ -s "$RAMDISK_OUT" ] && [ -s "$NFSROOT_OUT" ] && [ -x "$OUT/bin/$QEMU_BIN" ]; then
     say "already built: $(cat "$VERSION_OUT")"
     exit 0
 fi
@@ -126,12 +129,15 @@ done
 # consoles and disks on virtio-mmio, its network card on PCI)
 MODDIR=$WORK/kernel/lib/modules/$KVER
 [ -e "$MODDIR/modules.dep" ] || "$BB" depmod -b "$WORK/kernel" "$KVER"
+# (the NFS client ones are loaded only for an NFS root, by /init)
 WANTED="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console ext4"
+NFS_WANTED="nfsv4"
 : > "$R/etc/modules"
-for m in $WANTED; do
+: > "$R/etc/modules-nfs"
+for m in $WANTED $NFS_WANTED; do
     line=$(grep -E "/${m}\.ko(\.[a-z]+)?:" "$MODDIR/modules.dep" || true)
     [ -n "$line" ] || continue
-    echo "$m" >> "$R/etc/modules"
+    case " $NFS_WANTED " in *" $m "*) echo "$m" >> "$R/etc/modules-nfs" ;; *) echo "$m" >> "$R/etc/modules" ;; esac
     for f in ${line%%:*} ${line#*:}; do
         mkdir -p "$R/lib/modules/$KVER/$(dirname "$f")"
         cp "$MODDIR/$f" "$R/lib/modules/$KVER/$f"
@@ -182,8 +188,95 @@ tty=${tty##* }
 exec /sbin/getty -L 115200 "$tty" vt100
 EOS
 chmod 755 "$R/etc/boot" "$R/etc/console"
-ln -sf /bin/busybox "$R/init"
+cat > "$R/init" <<'EOS'
+#!/bin/sh
+# The initramfs's first process. Without root=/dev/nfs on the kernel
+# command line it becomes busybox init. With it, it brings the network up
+# (ip=dhcp, the default, or ip=CLIENT:SERVER:GATEWAY:NETMASK:...), mounts
+# nfsroot=SERVER:PATH[,OPTIONS] over NFS version 4 (unless OPTIONS say
+# vers=) and switches to that root's /sbin/init, as a distribution's
+# initramfs does for a kernel whose NFS client is a module.
+PATH=/sbin:/usr/sbin:/bin:/usr/bin
+export PATH
+mount -t proc proc /proc
+root='' nfsroot='' ip=''
+for arg in $(cat /proc/cmdline); do
+    case $arg in
+        root=*) root=${arg#root=} ;;
+        nfsroot=*) nfsroot=${arg#nfsroot=} ;;
+        ip=*) ip=${arg#ip=} ;;
+    esac
+done
+if [ "$root" != /dev/nfs ]; then
+    umount /proc
+    exec /bin/busybox init
+fi
+fail() {
+    echo "nfsroot: $*" >&2
+    echo "nfsroot: no root file system; here is a shell" >&2
+    exec /bin/sh
+}
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+while read -r m; do modprobe -q "$m" 2>/dev/null; done < /etc/modules
+while read -r m; do modprobe "$m" || fail "cannot load the $m module"; done < /etc/modules-nfs
+iface=''
+for n in /sys/class/net/*; do
+    [ "${n##*/}" = lo ] || { iface=${n##*/}; break; }
+done
+[ -n "$iface" ] || fail "no network interface"
+ip link set lo up
+ip link set "$iface" up
+case $ip in
+    ''|dhcp|on|any|both|bootp|rarp)
+        udhcpc -i "$iface" -n -q -t 10 -s /etc/udhcpc.script >/dev/null \
+            || fail "no DHCP answer on $iface" ;;
+    off|none) ;;
+    *)
+        IFS=: read -r client _ gateway netmask _ <<EOF
+$ip
+EOF
+        ifconfig "$iface" "$client" netmask "${netmask:-255.255.255.0}" up \
+            || fail "cannot configure $iface with ip=$ip"
+        [ -z "$gateway" ] || route add default gw "$gateway" ;;
+esac
+case $nfsroot in
+    *:*) ;;
+    *) fail "nfsroot=$nfsroot does not name a server (SERVER:PATH[,OPTIONS])" ;;
+esac
+server=${nfsroot%%:*}
+path=${nfsroot#*:}
+options=''
+case $path in *,*) options=${path#*,}; path=${path%%,*} ;; esac
+mkdir -p /newroot
+tries=0
+until mount -t nfs -o "vers=4,${options:+$options,}addr=$server" "$server:$path" /newroot; do
+    tries=$((tries + 1))
+    [ $tries -lt 5 ] || fail "cannot mount $server:$path"
+    sleep 2
+done
+echo "nfsroot: mounted $server:$path"
+[ -x /newroot/sbin/init ] || [ -L /newroot/sbin/init ] || fail "no /sbin/init in $server:$path"
+umount /sys
+umount /dev 2>/dev/null
+umount /proc
+exec switch_root /newroot /sbin/init
+EOS
+cat > "$R/etc/udhcpc.script" <<'EOS'
+#!/bin/sh
+# busybox udhcpc's hook: the leased address and default route on $interface
+case $1 in
+    deconfig) ifconfig "$interface" 0.0.0.0 up ;;
+    bound|renew)
+        ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+        for r in $router; do route add default gw "$r" dev "$interface"; break; done ;;
+esac
+exit 0
+EOS
+chmod 755 "$R/init" "$R/etc/udhcpc.script"
 (cd "$R" && find . | LC_ALL=C sort | "$BB" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -9n > "$RAMDISK_OUT"
+# the same tree as an NFS root (its /init is not used there)
+tar --numeric-owner --owner=0 --group=0 --sort=name -C "$R" -cf - . | gzip -9n > "$NFSROOT_OUT"
 
 # --- QEMU -----------------------------------------------------------------------
 if command -v "$QEMU_BIN" >/dev/null 2>&1 && [ "${QEMU_LAB_UNPACK_QEMU:-0}" != 1 ]; then
@@ -213,6 +306,6 @@ EOS
     say "unpacked $("$OUT/bin/$QEMU_BIN" --version | head -n 1)"
 fi
 
-echo "$KPKG $(dpkg-deb -f "$(deb "$KPKG" "$DEBARCH")" Version), busybox-static $(dpkg-deb -f "$(deb busybox-static "$DEBARCH")" Version), modules: $(tr '\n' ' ' < "$R/etc/modules" 2>/dev/null)" > "$VERSION_OUT"
+echo "$KPKG $(dpkg-deb -f "$(deb "$KPKG" "$DEBARCH")" Version), busybox-static $(dpkg-deb -f "$(deb busybox-static "$DEBARCH")" Version), modules: $(tr '\n' ' ' < "$R/etc/modules" 2>/dev/null)+ for NFS: $(tr '\n' ' ' < "$R/etc/modules-nfs" 2>/dev/null)" > "$VERSION_OUT"
 rm -rf "$WORK/kernel" "$WORK/busybox" "$WORK/hostbusybox" "$WORK/root"
 say "built in $OUT ($ARCH): $(cat "$VERSION_OUT")"

@@ -7,6 +7,15 @@
 //! and device or FIFO entries. Compression (gzip, bzip2, xz) is detected
 //! from the data.
 //!
+//! Root file systems are different ([`extract_rootfs`], docs/pipeline.md
+//! §9.4): their symbolic links point anywhere (`/etc/localtime ->
+//! /usr/share/zoneinfo/UTC`, `lib -> usr/lib`) and must be kept as they
+//! are, for the device. They are never followed out of the root: every
+//! path written is resolved as if the root were `/` ([`resolve_in_root`]),
+//! so a link to `/etc` leads to the root's own `etc`. Modes (set-id bits
+//! included) and owners are kept; device nodes and FIFOs are skipped (the
+//! device's devtmpfs makes them).
+//!
 //! ```
 //! use lava_pipeline::unstable::archive::{extract_tar, ArchiveError};
 //!
@@ -142,6 +151,253 @@ fn has_symlink_below(dest: &Path, relative: &Path) -> bool {
 /// exist. Returns the number of members written.
 pub fn extract_tar<R: Read>(reader: R, dest: &Path) -> Result<usize, ArchiveError> {
     extract(reader, dest, true)
+}
+
+/// What [`extract_rootfs`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extracted {
+    /// Members written (directories, files, links).
+    pub members: usize,
+    /// Device nodes and FIFOs left out.
+    pub skipped: usize,
+}
+
+/// `relative` resolved inside `root` as the device will see it, with
+/// `root` as `/`: symbolic links met on the way are followed, an absolute
+/// target starts again at `root` and `..` stops at it. The last component
+/// is followed too when `follow_last`. The result is `root` joined with a
+/// path whose existing components are real directories (and the last one
+/// anything, unless followed). Loops give an error.
+pub fn resolve_in_root(root: &Path, relative: &Path, follow_last: bool) -> io::Result<PathBuf> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    let mut pending: VecDeque<OsString> = VecDeque::new();
+    let push_parts = |pending: &mut VecDeque<OsString>, path: &Path, front: bool| {
+        let parts: Vec<OsString> = path
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(p) => Some(p.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect();
+        if front {
+            for p in parts.into_iter().rev() {
+                pending.push_front(p);
+            }
+        } else {
+            pending.extend(parts);
+        }
+    };
+    push_parts(&mut pending, relative, false);
+    let mut resolved = PathBuf::new();
+    let mut hops = 0;
+    while let Some(part) = pending.pop_front() {
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = root.join(&resolved).join(&part);
+        let is_link = std::fs::symlink_metadata(&candidate)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false);
+        if !is_link || (pending.is_empty() && !follow_last) {
+            resolved.push(&part);
+            continue;
+        }
+        hops += 1;
+        if hops > 40 {
+            return Err(io::Error::other(format!(
+                "too many levels of symbolic links in {}",
+                relative.display()
+            )));
+        }
+        let target = std::fs::read_link(&candidate)?;
+        if target.is_absolute() {
+            resolved = PathBuf::new();
+        }
+        push_parts(&mut pending, &target, true);
+    }
+    Ok(root.join(resolved))
+}
+
+/// Extract a (possibly compressed) root file system archive into `dest`
+/// (which must exist), or another archive into a root file system there
+/// (kernel modules): see the module documentation.
+pub fn extract_rootfs<R: Read>(reader: R, dest: &Path) -> Result<Extracted, ArchiveError> {
+    let mut buffered = BufReader::new(reader);
+    let head = buffered.fill_buf()?.to_vec();
+    let reader: Box<dyn Read> = match Compression::sniff(&head) {
+        Some(c) => decoder(c, buffered),
+        None => Box::new(buffered),
+    };
+    let mut archive = tar::Archive::new(reader);
+    let mut done = Extracted::default();
+    // directory modes last, deepest first, so that read-only directories
+    // can still be filled
+    let mut directories: Vec<(PathBuf, u32)> = Vec::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let raw = entry.path()?.into_owned();
+        let shown = raw.display().to_string();
+        let unsafe_entry = |reason| ArchiveError::Unsafe {
+            path: shown.clone(),
+            reason,
+        };
+        if raw.is_absolute() {
+            return Err(unsafe_entry("absolute path"));
+        }
+        if raw.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(unsafe_entry("'..' in the path"));
+        }
+        let Some(relative) = normalise(&raw) else {
+            return Err(unsafe_entry("path outside the destination"));
+        };
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let owner = (header.uid().ok(), header.gid().ok());
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink
+        ) {
+            continue;
+        }
+        if matches!(
+            kind,
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo
+        ) {
+            done.skipped += 1;
+            continue;
+        }
+        if relative.as_os_str().is_empty() {
+            // the root itself: its mode is the device's "/"
+            if kind == tar::EntryType::Directory {
+                directories.push((dest.to_path_buf(), mode));
+                chown(dest, owner)?;
+            }
+            continue;
+        }
+        let parent = resolve_in_root(
+            dest,
+            relative.parent().unwrap_or_else(|| Path::new("")),
+            true,
+        )?;
+        std::fs::create_dir_all(&parent)?;
+        let name = relative.file_name().unwrap_or_default();
+        let target = parent.join(name);
+        let existing = std::fs::symlink_metadata(&target).ok();
+        match kind {
+            tar::EntryType::Directory => {
+                let target = resolve_in_root(dest, &relative, true)?;
+                match std::fs::symlink_metadata(&target) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => {
+                        std::fs::remove_file(&target)?;
+                        std::fs::create_dir(&target)?;
+                    }
+                    Err(_) => std::fs::create_dir_all(&target)?,
+                }
+                chown(&target, owner)?;
+                directories.push((target, mode));
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                if existing.is_some_and(|m| !m.is_dir()) {
+                    std::fs::remove_file(&target)?;
+                }
+                // create_new: never through a link someone put back
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&target)?;
+                io::copy(&mut entry, &mut file)?;
+                chown(&target, owner)?;
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
+            tar::EntryType::Symlink => {
+                let Some(link) = entry.link_name()? else {
+                    return Err(unsafe_entry("link without a target"));
+                };
+                if existing.is_some_and(|m| !m.is_dir()) {
+                    std::fs::remove_file(&target)?;
+                }
+                std::os::unix::fs::symlink(link.as_ref(), &target)?;
+                chown(&target, owner)?;
+            }
+            tar::EntryType::Link => {
+                let Some(link) = entry.link_name()? else {
+                    return Err(unsafe_entry("link without a target"));
+                };
+                let Some(linked) = normalise(&link) else {
+                    return Err(unsafe_entry("link target outside the destination"));
+                };
+                let source = resolve_in_root(dest, &linked, false)?;
+                if existing.is_some_and(|m| !m.is_dir()) {
+                    std::fs::remove_file(&target)?;
+                }
+                std::fs::hard_link(&source, &target)?;
+            }
+            _ => return Err(unsafe_entry("unknown entry type")),
+        }
+        done.members += 1;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for (dir, mode) in directories.into_iter().rev() {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(done)
+}
+
+/// Give `path` (not followed) the archive's owner; refused changes (not
+/// running as root) are ignored.
+fn chown(path: &Path, (uid, gid): (Option<u64>, Option<u64>)) -> io::Result<()> {
+    let uid = uid.and_then(|u| u32::try_from(u).ok());
+    let gid = gid.and_then(|g| u32::try_from(g).ok());
+    match std::os::unix::fs::lchown(path, uid, gid) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+        other => other,
+    }
+}
+
+/// Copy the tree under `from` (directories, files and symbolic links, as
+/// the test overlay is) into the root file system at `root`, every path
+/// resolved in the root ([`resolve_in_root`]).
+pub fn copy_into_root(from: &Path, root: &Path) -> io::Result<()> {
+    copy_below(from, root, Path::new(""))
+}
+
+fn copy_below(from: &Path, root: &Path, relative: &Path) -> io::Result<()> {
+    let dir = resolve_in_root(root, relative, true)?;
+    std::fs::create_dir_all(&dir)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let below = relative.join(entry.file_name());
+        if kind.is_dir() {
+            copy_below(&entry.path(), root, &below)?;
+            continue;
+        }
+        let target = resolve_in_root(root, &below, false)?;
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| !m.is_dir()) {
+            std::fs::remove_file(&target)?;
+        }
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
+        } else {
+            let mut source = std::fs::File::open(entry.path())?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)?;
+            io::copy(&mut source, &mut file)?;
+            file.set_permissions(source.metadata()?.permissions())?;
+        }
+    }
+    Ok(())
 }
 
 /// [`extract_tar`] for archives that should hold plain files and
@@ -338,6 +594,97 @@ mod tests {
                 std::fs::read_to_string(dir.path().join("top/hard")).unwrap(),
                 "hello"
             );
+        }
+    }
+
+    /// A root file system keeps its links, whatever they point at, and
+    /// nothing written into it afterwards (a later member, modules, the
+    /// overlay) goes through them out of the root.
+    #[test]
+    fn root_file_systems_keep_links_and_stay_inside() {
+        use tar::EntryType::*;
+        let outside = tempfile::tempdir().unwrap();
+        let out = outside.path().display().to_string();
+        let rootfs = archive(&[
+            (b"./", Directory, b"", b""),
+            (b"usr/lib/", Directory, b"", b""),
+            (b"lib", Symlink, b"usr/lib", b""),
+            (b"etc/", Directory, b"", b""),
+            (b"etc/localtime", Symlink, b"/usr/share/zoneinfo/UTC", b""),
+            (b"evil", Symlink, out.as_bytes(), b""),
+            (b"up", Symlink, b"../../../..", b""),
+            (b"dev/", Directory, b"", b""),
+            (b"dev/console", Char, b"", b""),
+            (b"bin/", Directory, b"", b""),
+            (b"bin/busybox", Regular, b"", b"elf"),
+            (b"bin/sh", Link, b"bin/busybox", b""),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let done = extract_rootfs(&rootfs[..], &root).unwrap();
+        assert_eq!(
+            done,
+            Extracted {
+                members: 10,
+                skipped: 1
+            }
+        );
+        assert_eq!(
+            std::fs::read_link(root.join("etc/localtime")).unwrap(),
+            Path::new("/usr/share/zoneinfo/UTC")
+        );
+        assert!(!root.join("dev/console").exists());
+        assert_eq!(std::fs::read(root.join("bin/sh")).unwrap(), b"elf");
+
+        // modules of a merged-/usr root land in usr/lib; members through
+        // the hostile links land inside the root
+        let more = archive(&[
+            (b"lib/modules/6.1/", Directory, b"", b""),
+            (b"lib/modules/6.1/nfs.ko", Regular, b"", b"ko"),
+            (b"evil/passwd", Regular, b"", b"x"),
+            (b"up/etc/shadow", Regular, b"", b"x"),
+        ]);
+        extract_rootfs(&more[..], &root).unwrap();
+        assert_eq!(
+            std::fs::read(root.join("usr/lib/modules/6.1/nfs.ko")).unwrap(),
+            b"ko"
+        );
+        assert_eq!(
+            std::fs::read(root.join(out.trim_start_matches('/')).join("passwd")).unwrap(),
+            b"x"
+        );
+        assert_eq!(std::fs::read(root.join("etc/shadow")).unwrap(), b"x");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+
+        // the overlay too: a link named like its directory leads inside
+        let overlay = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(overlay.path().join("lava-7/bin")).unwrap();
+        std::fs::write(overlay.path().join("lava-7/bin/runner"), b"sh").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("lava-7")).unwrap();
+        copy_into_root(overlay.path(), &root).unwrap();
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read(root.join(out.trim_start_matches('/')).join("bin/runner")).unwrap(),
+            b"sh"
+        );
+
+        // still refused: names that climb out, link loops
+        for (what, data) in [
+            ("dot-dot", archive(&[(b"a/../../x", Regular, b"", b"x")])),
+            ("absolute", archive(&[(b"/tmp/x", Regular, b"", b"x")])),
+            (
+                "loop",
+                archive(&[
+                    (b"l1", Symlink, b"l2", b""),
+                    (b"l2", Symlink, b"l1", b""),
+                    (b"l1/x", Regular, b"", b"x"),
+                ]),
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            assert!(extract_rootfs(&data[..], dir.path()).is_err(), "{what}");
+            assert!(!dir.path().parent().unwrap().join("x").exists(), "{what}");
         }
     }
 

@@ -347,7 +347,7 @@ fn unsupported_methods_are_named_with_the_supported_ones() {
     let e = parse("- deploy: {to: fastboot, images: {}}\n", &builtins);
     assert_eq!(
         e.message,
-        "Unsupported deploy to 'fastboot': this dispatcher implements download, overlay, ssh, tftp, tmpfs"
+        "Unsupported deploy to 'fastboot': this dispatcher implements download, nfs, overlay, ssh, tftp, tmpfs"
     );
     let e = parse("- test: {monitors: []}\n", &builtins);
     assert_eq!(

@@ -194,6 +194,13 @@ impl Board {
         }
     }
 
+    /// Let the board reach this machine's services (an NFS server, the
+    /// worker's HTTP file server), not only QEMU's DHCP and TFTP.
+    pub fn open_network(mut self) -> Board {
+        self.env.push(("BOARD_NETWORK".into(), "open".into()));
+        self
+    }
+
     fn script() -> String {
         workspace()
             .join("scripts/bench-board.sh")
@@ -282,6 +289,20 @@ pub fn dispatcher(tftp: &Path) -> String {
     )
 }
 
+/// Where a board's job has its root file system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Root {
+    /// The ramdisk, with the overlay appended to it.
+    Ramdisk,
+    /// `nfsrootfs` (the lab's `nfsrootfs.tar.gz`), unpacked by the worker
+    /// and mounted over NFS by the ramdisk's `/init`.
+    Nfs,
+    /// `persistent_nfs` at this `server:/path`, the overlay not installed
+    /// by the worker but fetched by the board (`transfer_overlay`, busybox
+    /// `wget` from the dispatcher's `tmp_url`).
+    PersistentNfs(String),
+}
+
 /// A job for the board: tftp deploy, a boot through its bootloader with
 /// login, and a test definition whose cases are `kernel` (pass), `arch`
 /// (pass: `uname -m` is the board's), `overlay-in-ramdisk` (pass) and
@@ -292,6 +313,47 @@ pub fn job(lab: &Path, arch: Bench, name: &str) -> String {
 
 /// [`job`] for a device of `device_type`.
 pub fn job_on(lab: &Path, arch: Bench, name: &str, device_type: &str) -> String {
+    job_with_root(lab, arch, name, device_type, &Root::Ramdisk)
+}
+
+/// [`job_on`] with its root file system at `root`: the boot uses the
+/// device's `nfs` commands for NFS roots, and the third case is
+/// `root-is-nfs` (`/` is mounted over NFS), with `written-back` (a file
+/// written to `/root/written-by-guest`) after it.
+pub fn job_with_root(
+    lab: &Path,
+    arch: Bench,
+    name: &str,
+    device_type: &str,
+    root: &Root,
+) -> String {
+    let mut files = arch.deploy(lab);
+    let mut boot_extra = String::new();
+    let (commands, third) = match root {
+        Root::Ramdisk => (
+            "ramdisk",
+            "lava-test-case overlay-in-ramdisk --shell 'ls /lava-*/bin/lava-test-runner'".to_string(),
+        ),
+        Root::Nfs | Root::PersistentNfs(_) => (
+            "nfs",
+            "lava-test-case root-is-nfs --shell 'grep -q \"^[^ ]* / nfs\" /proc/mounts'\n          - lava-test-case written-back --shell 'echo from-the-guest > /root/written-by-guest'".to_string(),
+        ),
+    };
+    match root {
+        Root::Ramdisk => {}
+        Root::Nfs => files.push_str(&format!(
+            "    nfsrootfs: {{url: 'file://{}/nfsrootfs.tar.gz', compression: gz}}\n",
+            lab.display()
+        )),
+        Root::PersistentNfs(address) => {
+            files.push_str(&format!(
+                "    persistent_nfs: {{address: '{address}', install_overlay: false}}\n"
+            ));
+            boot_extra.push_str(
+                "    transfer_overlay: {download_command: 'wget -q', unpack_command: 'tar -C / -xzf'}\n",
+            );
+        }
+    }
     format!(
         r#"job_name: {name}
 device_type: {device_type}
@@ -304,11 +366,11 @@ actions:
     timeout: {{minutes: 2}}
 {files}- boot:
     method: {method}
-    commands: ramdisk
+    commands: {commands}
     timeout: {{minutes: 4}}
     prompts: ['root@lava:']
     auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
-- test:
+{boot_extra}- test:
     timeout: {{minutes: 3}}
     definitions:
     - from: inline
@@ -320,10 +382,9 @@ actions:
           steps:
           - lava-test-case kernel --shell uname -r
           - lava-test-case arch --shell 'test "$(uname -m)" = {machine}'
-          - lava-test-case overlay-in-ramdisk --shell 'ls /lava-*/bin/lava-test-runner'
+          - {third}
           - lava-test-case must-fail --shell test -e /no/such/file
 "#,
-        files = arch.deploy(lab),
         machine = arch.machine(),
         method = arch.method(),
     )

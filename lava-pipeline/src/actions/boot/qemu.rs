@@ -14,6 +14,12 @@
 //! each deployed image's `image_arg` with `{label}` replaced by its file,
 //! then the overlay disk (`apply-overlay-guest`) as a raw drive. The test
 //! shell later mounts that disk at `/lava-<job id>`.
+//!
+//! `method: qemu-nfs` boots the kernel of a `to: nfs` deploy with its root
+//! over NFS: the device's `qemu-nfs` parameters give the kernel command
+//! line, `console=<console> root=/dev/nfs <nfsrootargs> rw <ipargs>`, with
+//! `{NFS_SERVER_IP}` the dispatcher's IP and `{NFSROOTFS}` the unpacked
+//! root (docs/pipeline.md §10.3); the overlay is already in that root.
 
 use std::sync::Arc;
 
@@ -22,6 +28,7 @@ use lava_proto::yaml::Value;
 
 use crate::action::{About, Action, Block, Populate, RunContext, Validate};
 use crate::actions::boot::add_login_tail;
+use crate::actions::boot::bootloader::dispatcher_ip;
 use crate::connection::{SessionKind, ShellSession};
 use crate::error::{Error, ErrorKind};
 use crate::host;
@@ -112,6 +119,9 @@ pub struct ExecuteQemu {
     base: Vec<String>,
     interface: String,
     driveid: String,
+    /// `method: qemu-nfs`: the device's `append` (console, nfsrootargs,
+    /// ipargs) for the kernel command line.
+    nfs_append: Option<[String; 3]>,
 }
 
 const ABOUT_EXECUTE_QEMU: About = About::new(
@@ -192,6 +202,22 @@ impl Action for ExecuteQemu {
             .and_then(|g| g.get("driveid"))
             .map(scalar)
             .unwrap_or_else(|| "lavatest".into());
+        if v.node.block.get_str("method") == Some("qemu-nfs") {
+            let append = v
+                .job
+                .device
+                .boot_method("qemu-nfs")
+                .and_then(|m| m.parameters.get("append"));
+            let part = |key: &str| append.and_then(|a| a.get(key)).map(scalar);
+            match (part("console"), part("nfsrootargs"), part("ipargs")) {
+                (Some(console), Some(nfsrootargs), Some(ipargs)) => {
+                    self.nfs_append = Some([console, nfsrootargs, ipargs])
+                }
+                _ => v.error(
+                    "The device's qemu-nfs boot method needs parameters.append with console, nfsrootargs and ipargs",
+                ),
+            }
+        }
         let needs_shell = v.job.needs_shell(v.node.namespace());
         if needs_shell && crate::actions::boot::block_prompts(&v.node.block).is_empty() {
             v.error("Unable to identify boot prompts from job definition.");
@@ -223,8 +249,27 @@ impl Action for ExecuteQemu {
             ) else {
                 continue;
             };
-            let arg = arg.replace(&format!("{{{label}}}"), &file);
+            let mut arg = arg.replace(&format!("{{{label}}}"), &file);
+            if arg.contains("{NFS_SERVER_IP}") {
+                arg = arg.replace("{NFS_SERVER_IP}", &dispatcher_ip(&ctx.job.dispatcher)?);
+            }
             argv.extend(host::split_command(&arg).map_err(Error::job)?);
+        }
+        if let Some([console, nfsrootargs, ipargs]) = &self.nfs_append {
+            let root = ctx
+                .get_str("extract-rootfs", "file", "nfsroot")
+                .ok_or_else(|| {
+                    Error::job("method qemu-nfs needs an NFS root: deploy it with to: nfs first")
+                })?;
+            let nfsroot = nfsrootargs
+                .replace("{NFS_SERVER_IP}", &dispatcher_ip(&ctx.job.dispatcher)?)
+                .replace("{NFSROOTFS}", &root);
+            ctx.logger
+                .debug("Adding NFS arguments to kernel command line.");
+            argv.push("--append".into());
+            argv.push(format!(
+                "console={console} root=/dev/nfs {nfsroot} rw {ipargs}"
+            ));
         }
         if let (Some(file), Some(uuid)) = (
             ctx.get_str("apply-overlay-guest", "guest", "filename"),

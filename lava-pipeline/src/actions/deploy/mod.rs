@@ -1,5 +1,5 @@
 //! Deploy actions (docs/pipeline.md §9): `to: tmpfs` (QEMU images), `to:
-//! download` and `to: overlay`, with the download machinery
+//! download`, `to: overlay`, `to: tftp` ([`tftp`]) and `to: nfs` ([`nfs`]), with the download machinery
 //! ([`download`]), the test overlay ([`overlay`]) and its helper scripts
 //! ([`helpers`]).
 //!
@@ -13,6 +13,7 @@
 
 pub mod download;
 pub mod helpers;
+pub mod nfs;
 pub mod overlay;
 pub mod tftp;
 
@@ -35,6 +36,8 @@ pub fn register(registry: &mut Registry) {
     registry.register(DownloadStrategy);
     registry.register(OverlayStrategy);
     registry.register(tftp::TftpStrategy);
+    registry.register(nfs::NfsStrategy);
+    registry.register(nfs::QemuNfsStrategy);
 }
 
 fn images(block: &Block) -> Vec<(String, Value)> {

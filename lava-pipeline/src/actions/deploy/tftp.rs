@@ -231,11 +231,6 @@ impl Action for TftpDeploy {
         tftp_server(&v.job.dispatcher)?;
         match persistent_nfs(&v.node.block) {
             Ok(Some((server, path))) => {
-                crate::host::which("rpcinfo").map_err(|_| {
-                    Error::infrastructure(
-                        "persistent_nfs needs 'rpcinfo' on the worker (package rpcbind)",
-                    )
-                })?;
                 v.set("persistent-nfs-overlay", "nfs_address", "nfsroot", path);
                 v.set("persistent-nfs-overlay", "nfs_address", "serverip", server);
             }
@@ -284,17 +279,18 @@ impl Action for TftpDeploy {
         }
         if let Ok(Some((server, _))) = persistent_nfs(&ctx.node.block) {
             // the server must answer before anything is downloaded for it
-            let argv: Vec<String> = ["rpcinfo", "-u", &server, "nfs", "3"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            let output = crate::host::run_allow_fail(&argv, &ctx.deadline, ctx.cancel, ctx.logger)?;
-            if output.code != 0 {
-                return Err(Error::infrastructure(format!(
-                    "The persistent NFS server {server} does not answer NFS version 3 (rpcinfo -u {server} nfs 3: {})",
-                    output.output.trim()
-                )));
-            }
+            let left = ctx
+                .deadline
+                .remaining()
+                .unwrap_or(std::time::Duration::MAX)
+                .min(std::time::Duration::from_secs(30));
+            super::nfs::check_nfs_server(&server, left).map_err(|e| {
+                Error::infrastructure(format!(
+                    "The persistent NFS server {server} does not answer NFS: {e}"
+                ))
+            })?;
+            ctx.logger
+                .info(format!("The persistent NFS server {server} answers NFS"));
         }
         ctx.run_children()?;
         let limit = ctx
@@ -399,7 +395,7 @@ impl Action for PrepareTftpOverlay {
     }
     fn populate(&mut self, p: &mut Populate<'_>) -> Result<(), Error> {
         if p.block.get("nfsrootfs").is_some() {
-            p.add(ExtractNfsRootfs);
+            p.add(ExtractNfsRootfs::default());
         }
         if p.job.needs_overlay(&p.block.namespace) {
             p.add(LavaOverlay::default());
@@ -561,40 +557,85 @@ impl Action for CompressRamdisk {
     }
 }
 
-fn untar(ctx: &mut RunContext<'_>, key: &str, dest: &Path) -> Result<(), Error> {
+/// Unpack the download of `key` into the root file system at `dest`
+/// (docs/pipeline.md §9.4: links kept, never followed out of it).
+fn untar_into_root(ctx: &mut RunContext<'_>, key: &str, dest: &Path) -> Result<(), Error> {
     let file = ctx
         .get_str("download-action", key, "file")
         .ok_or_else(|| Error::bug(format!("no download of '{key}'")))?;
     let reader = std::fs::File::open(&file).map_err(|e| io_err(Path::new(&file), e))?;
-    crate::archive::extract_tar(reader, dest)
+    let done = crate::archive::extract_rootfs(reader, dest)
         .map_err(|e| Error::job(format!("Unable to unpack {file}: {e}")))?;
+    ctx.logger.debug(format!(
+        "Unpacked {} members of {key} into {}",
+        done.members,
+        dest.display()
+    ));
+    if done.skipped > 0 {
+        ctx.logger.info(format!(
+            "{key}: left out {} device nodes and FIFOs (the device's devtmpfs provides them)",
+            done.skipped
+        ));
+    }
     Ok(())
 }
 
-/// `extract-nfsrootfs`: the `nfsrootfs` tarball unpacked under the job's
-/// temporary directory (which the worker's NFS server exports, as with
-/// LAVA), published for `{NFSROOTFS}`.
-#[derive(Debug, Default)]
-pub struct ExtractNfsRootfs;
+/// The job's `nfsrootfs` entry: the block's own (`to: tftp`, `to: nfs`)
+/// or under `images` (`to: nfs` on a QEMU device).
+pub fn nfsrootfs_entry(block: &Block) -> Option<&Value> {
+    block
+        .get("nfsrootfs")
+        .or_else(|| block.get("images").and_then(|i| i.get("nfsrootfs")))
+}
+
+/// `extract-nfsrootfs` (`qemu-nfs-deploy` for QEMU): the `nfsrootfs`
+/// tarball unpacked under the job's temporary directory (which the
+/// worker's NFS server exports, as with LAVA), published for
+/// `{NFSROOTFS}`. The root goes one level down a directory only root may
+/// enter, so that the set-id programs a root file system holds are of no
+/// use to the worker's other users.
+#[derive(Debug)]
+pub struct ExtractNfsRootfs {
+    about: About,
+}
 
 const ABOUT_EXTRACT_NFSROOTFS: About = About::new(
     "extract-nfsrootfs",
     "unpack nfsrootfs",
     "unpack nfsrootfs, ready to apply lava overlay",
 );
+const ABOUT_QEMU_NFS_DEPLOY: About = About::new(
+    "qemu-nfs-deploy",
+    "deploy nfsrootfs for QEMU",
+    "NFS deployment for QEMU",
+);
+
+impl Default for ExtractNfsRootfs {
+    fn default() -> Self {
+        ExtractNfsRootfs {
+            about: ABOUT_EXTRACT_NFSROOTFS,
+        }
+    }
+}
+
+impl ExtractNfsRootfs {
+    /// The QEMU variant's name, `qemu-nfs-deploy`.
+    pub fn for_qemu() -> Self {
+        ExtractNfsRootfs {
+            about: ABOUT_QEMU_NFS_DEPLOY,
+        }
+    }
+}
 
 impl Action for ExtractNfsRootfs {
     fn about(&self) -> About {
-        ABOUT_EXTRACT_NFSROOTFS
+        self.about
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::Infrastructure
     }
     fn validate(&mut self, v: &mut Validate<'_>) -> Result<(), Error> {
-        if let Some(prefix) = v
-            .node
-            .block
-            .get("nfsrootfs")
+        if let Some(prefix) = nfsrootfs_entry(&v.node.block)
             .and_then(|n| n.get("prefix"))
             .map(scalar)
         {
@@ -605,12 +646,17 @@ impl Action for ExtractNfsRootfs {
         Ok(())
     }
     fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
-        let dir = ctx.data.mkdtemp("extract-nfsrootfs")?;
-        untar(ctx, "nfsrootfs", &dir)?;
-        let prefix = ctx
-            .node
-            .block
-            .get("nfsrootfs")
+        if nfsrootfs_entry(&ctx.node.block).is_none() {
+            return Ok(());
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let private = ctx.data.mkdtemp("extract-nfsrootfs")?;
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io_err(&private, e))?;
+        let dir = private.join("root");
+        std::fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
+        untar_into_root(ctx, "nfsrootfs", &dir)?;
+        let prefix = nfsrootfs_entry(&ctx.node.block)
             .and_then(|n| n.get("prefix"))
             .map(scalar);
         let root = match prefix {
@@ -618,10 +664,13 @@ impl Action for ExtractNfsRootfs {
                 ctx.logger.warning(format!(
                     "Using the '{p}' directory of the nfsrootfs: the rest is not visible"
                 ));
-                dir.join(p)
+                crate::archive::resolve_in_root(&dir, Path::new(&p), true)
+                    .map_err(|e| io_err(&dir, e))?
             }
             None => dir,
         };
+        ctx.logger
+            .info(format!("NFS root extracted to {}", root.display()));
         ctx.set(
             "extract-rootfs",
             "file",
@@ -669,12 +718,12 @@ impl Action for ExtractModules {
         };
         if wanted("nfsrootfs") {
             if let Some(root) = ctx.get_str("extract-rootfs", "file", "nfsroot") {
-                untar(ctx, "modules", Path::new(&root))?;
+                untar_into_root(ctx, "modules", Path::new(&root))?;
             }
         }
         if wanted("ramdisk") {
             let dir = ctx.data.mkdtemp("extract-modules")?;
-            untar(ctx, "modules", &dir)?;
+            untar_into_root(ctx, "modules", &dir)?;
             ctx.set(
                 "extract-modules",
                 "modules",
@@ -716,10 +765,11 @@ impl Action for ApplyOverlayTftp {
         } else {
             return Ok(());
         };
-        let install = ctx
-            .node
-            .block
-            .get(key)
+        let entry = match key {
+            "nfsrootfs" => nfsrootfs_entry(&ctx.node.block),
+            _ => ctx.node.block.get(key),
+        };
+        let install = entry
             .and_then(|n| n.get("install_overlay"))
             .and_then(Value::as_bool)
             .unwrap_or(true);
@@ -733,7 +783,7 @@ impl Action for ApplyOverlayTftp {
         }
         match root {
             Some(root) => {
-                copy_tree(Path::new(&location), Path::new(&root))
+                crate::archive::copy_into_root(Path::new(&location), Path::new(&root))
                     .map_err(|e| io_err(Path::new(&root), e))?;
                 ctx.logger.info(format!("Overlay applied to {root}"));
             }
@@ -755,7 +805,7 @@ impl Action for ApplyOverlayTftp {
                     ctx.logger,
                     ErrorKind::Infrastructure,
                 )?;
-                let copied = copy_tree(Path::new(&location), &mount);
+                let copied = crate::archive::copy_into_root(Path::new(&location), &mount);
                 // unmounted whatever the copy gave, so the share is not left
                 // mounted on the worker
                 let unmounted = crate::host::run(
@@ -775,25 +825,6 @@ impl Action for ApplyOverlayTftp {
         }
         Ok(())
     }
-}
-
-/// Copy the tree under `from` into `to` (directories, files, symlinks).
-pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else if kind.is_symlink() {
-            let _ = std::fs::remove_file(&target);
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }
 
 fn unix_time() -> u32 {

@@ -1,0 +1,133 @@
+//! The NFS server of `scripts/nfs-server.sh`, for tests: Debian's
+//! nfs-ganesha exporting the test's own directories over NFS version 4
+//! on port 2049 of this machine. A QEMU guest with user networking
+//! reaches it as 10.0.2.2 (the host's loopback), or at the machine's own
+//! address. Shared by `lava-pipeline/tests/nfs.rs` (lava-run's pipeline)
+//! and `lava-bins/tests/qemu_e2e.rs` (the daemons) with `#[path]`.
+//!
+//! The port is the standard one because a kernel's `nfsroot=` (and LAVA's
+//! templates) name no other: tests that need the server take turns, by a
+//! lock file held while theirs runs.
+//!
+//! It needs ganesha unpacked in `$LAVA_QEMU_LAB` (else
+//! `<workspace>/target/qemu-lab`; `scripts/nfs-server.sh build LAB`, as
+//! `.ci/run` does) and root. Without them the tests say so and skip.
+
+#![allow(dead_code)] // each test crate uses part of it
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A running NFS server; stopped (SIGTERM) when dropped.
+pub struct NfsServer {
+    child: Child,
+    state: tempfile::TempDir,
+    // held for the server's life: the port is this test's
+    _turn: std::fs::File,
+}
+
+impl NfsServer {
+    /// Serve `dirs` (each exported under its own path), or `None` (said on
+    /// stderr) when this machine cannot.
+    pub fn start(dirs: &[&Path]) -> Option<NfsServer> {
+        let lab = std::env::var_os("LAVA_QEMU_LAB")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join("target/qemu-lab"));
+        if !lab.join("nfs/root/usr/bin/ganesha.nfsd").exists() {
+            eprintln!(
+                "skipping: no nfs-ganesha in {0}/nfs (build it with scripts/nfs-server.sh build {0})",
+                lab.display()
+            );
+            return None;
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipping: the NFS server needs root (it serves files as their owners)");
+            return None;
+        }
+        let turn = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("lava-rs-tests-nfs-2049.lock"))
+            .unwrap();
+        turn.lock().unwrap();
+        if std::net::TcpStream::connect(("127.0.0.1", 2049)).is_ok() {
+            eprintln!("skipping: port 2049 is taken by another NFS server");
+            return None;
+        }
+        let state = tempfile::tempdir().unwrap();
+        let child = Command::new("bash")
+            .arg(workspace().join("scripts/nfs-server.sh"))
+            .arg(&lab)
+            .arg("run")
+            .arg(state.path())
+            .arg("2049")
+            .args(dirs)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut server = NfsServer {
+            child,
+            state,
+            _turn: turn,
+        };
+        // up once it listens (the port was free, and is ours while we
+        // hold the turn)
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("the NFS server exited ({status}):\n{}", server.log());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", 2049)).is_ok() {
+                return Some(server);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the NFS server did not answer:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.state.path().join("ganesha.log")).unwrap_or_default()
+    }
+
+    /// This machine's first IPv4 address other than loopback: what a
+    /// `persistent_nfs` address names, since the worker and the guest both
+    /// reach it.
+    pub fn host_address() -> Option<String> {
+        let out = Command::new("hostname").arg("-I").output().ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .find(|a| !a.contains(':') && !a.starts_with("127."))
+            .map(str::to_string)
+    }
+}
+
+impl Drop for NfsServer {
+    fn drop(&mut self) {
+        // SAFETY: kill with a pid we spawned and have not reaped.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
