@@ -6,17 +6,21 @@
 //! prints, per device: the job's wall time, lava-run's CPU time (user +
 //! system, from `wait4`) and peak resident memory, next to the CPU time of
 //! the device itself over the same job (the board's QEMU, from
-//! `/proc/<pid>/stat`; for the SSH device nothing: its shell runs on this
-//! machine, under dropbear). Devices that are not built are skipped.
+//! `/proc/<pid>/stat`; for an NFS root, the NFS server's too; for the SSH
+//! device nothing: its shell runs on this machine, under dropbear).
+//! Devices that are not built are skipped.
 
 #[path = "../../lava-pipeline/tests/support/bench_board.rs"]
 mod bench_board;
+#[path = "../../lava-pipeline/tests/support/nfs_server.rs"]
+mod nfs_server;
 #[path = "../../lava-pipeline/tests/support/ssh_host.rs"]
 mod ssh_host;
 
+use std::path::Path;
 use std::time::Instant;
 
-use bench_board::{workspace, Bench, Board, Templates};
+use bench_board::{workspace, Bench, Board, Root, Templates};
 use lava_devices::TemplateSet;
 use lava_proto::yaml::Mapping;
 
@@ -47,7 +51,7 @@ struct Cost {
 /// resource use from `wait4`, which reaps it (the `Child` is not waited
 /// for a second time).
 #[allow(clippy::zombie_processes)]
-fn lava_run(id: &str, definition: &str, device: &str, dispatcher: &str) -> Cost {
+fn lava_run(id: &str, definition: &str, device: &str, dispatcher: &str, tmp: &Path) -> Cost {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
@@ -66,7 +70,7 @@ fn lava_run(id: &str, definition: &str, device: &str, dispatcher: &str) -> Cost 
         .arg("--dispatcher")
         .arg(&dispatcher)
         .arg("--tmp-dir")
-        .arg(dir.path().join("tmp"))
+        .arg(tmp)
         .arg(&job)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -99,8 +103,21 @@ fn report(device: &str, cost: &Cost, device_cpu: Option<f64>) {
 }
 
 fn board(bench: Bench, id: &str) {
+    board_with_root(bench, id, Root::Ramdisk);
+}
+
+fn board_with_root(bench: Bench, id: &str, root: Root) {
     let Some(lab) = bench_board::lab(bench) else {
         return;
+    };
+    // lava-run's download directory, which the NFS server exports
+    let downloads = tempfile::tempdir().unwrap();
+    let server = match root {
+        Root::Ramdisk => None,
+        _ => match nfs_server::NfsServer::start(&[downloads.path()]) {
+            Some(server) => Some(server),
+            None => return,
+        },
     };
     let tftp = tempfile::tempdir().unwrap();
     let port = || {
@@ -111,35 +128,41 @@ fn board(bench: Bench, id: &str) {
             .port()
     };
     let name = format!("bench-{}-{}", bench.name(), std::process::id());
-    let board = Board::new(&lab, bench, port(), port(), tftp.path(), &name);
+    let mut board = Board::new(&lab, bench, port(), port(), tftp.path(), &name);
+    if server.is_some() {
+        board = board.open_network();
+    }
     assert!(board.run("start"), "the board did not start");
     let device = TemplateSet::new([workspace().join("share/device-types")].iter())
         .render_str("bench.jinja2", &board.dictionary(), &Mapping::new())
         .unwrap();
-    let definition = bench_board::job_on(
+    let definition = bench_board::job_with_root(
         &lab,
         bench,
         "dispatcher cost",
         bench.device_type(Templates::Ours),
+        &root,
     );
     let pid: u32 = std::fs::read_to_string(lab.join(format!("run/{name}.pid")))
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    let before = cpu_seconds(pid);
+    let device_cpu = || cpu_seconds(pid) + server.as_ref().map_or(0.0, |s| cpu_seconds(s.pid()));
+    let before = device_cpu();
     let cost = lava_run(
         id,
         &definition,
         &device,
         &bench_board::dispatcher(tftp.path()),
+        downloads.path(),
     );
-    let qemu = cpu_seconds(pid) - before;
-    report(
-        &format!("{} ({})", bench.name(), bench.method()),
-        &cost,
-        Some(qemu),
-    );
+    let spent = device_cpu() - before;
+    let label = match root {
+        Root::Ramdisk => format!("{} ({})", bench.name(), bench.method()),
+        _ => format!("{} ({}, NFS root)", bench.name(), bench.method()),
+    };
+    report(&label, &cost, Some(spent));
     drop(board);
 }
 
@@ -150,11 +173,13 @@ fn ssh(id: &str) {
     let device = TemplateSet::new([workspace().join("share/device-types")].iter())
         .render_str("bench.jinja2", &host.dictionary("ssh"), &Mapping::new())
         .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
     let cost = lava_run(
         id,
         &ssh_host::job("dispatcher cost", "ssh"),
         &device,
         "{}\n",
+        tmp.path(),
     );
     report("ssh (dropbear)", &cost, None);
 }
@@ -172,4 +197,5 @@ fn main() {
     board(Bench::Ipxe, "9103");
     board(Bench::Grub, "9104");
     ssh("9105");
+    board_with_root(Bench::Ipxe, "9106", Root::Nfs);
 }

@@ -6,13 +6,15 @@
 #[path = "../../lava-pipeline/tests/support/bench_board.rs"]
 mod bench_board;
 mod common;
+#[path = "../../lava-pipeline/tests/support/nfs_server.rs"]
+mod nfs_server;
 #[path = "../../lava-pipeline/tests/support/ssh_host.rs"]
 mod ssh_host;
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use bench_board::{Bench, Board, Templates};
+use bench_board::{Bench, Board, Root, Templates};
 use common::*;
 use lava_scheduler::model::{JobHealth, JobState, TestResultCode};
 use lava_scheduler::store::{NewDevice, NewDeviceType};
@@ -135,15 +137,30 @@ fn qemu_job_survives_a_worker_restart() {
 /// run by lava-run on the worker through the board's own firmware; its
 /// test results stored.
 fn board_job(postgres: bool, arch: Bench) {
+    board_job_with_root(postgres, arch, Root::Ramdisk);
+}
+
+/// [`board_job`] with the job's root file system at `root`: an NFS root is
+/// served by nfs-ganesha from the worker's download directory.
+fn board_job_with_root(postgres: bool, arch: Bench, root: Root) {
     let Some(board_lab) = bench_board::lab(arch) else {
         return;
     };
     let Some((mut lab, _)) = qemu_lab(postgres) else {
         return;
     };
+    let downloads = lab.path("dispatcher-tmp");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let server = match root {
+        Root::Ramdisk => None,
+        _ => match nfs_server::NfsServer::start(&[&downloads]) {
+            Some(server) => Some(server),
+            None => return,
+        },
+    };
     let tftp = lab.path("tftp");
     std::fs::create_dir_all(&tftp).unwrap();
-    let board = Board::new(
+    let mut board = Board::new(
         &board_lab,
         arch,
         free_port(),
@@ -151,6 +168,9 @@ fn board_job(postgres: bool, arch: Bench) {
         &tftp,
         &format!("e2e-{}-{}", std::process::id(), arch.name()),
     );
+    if server.is_some() {
+        board = board.open_network();
+    }
     assert!(board.run("start"), "the board did not start");
     let device_type = arch.device_type(Templates::Ours);
     lab.store
@@ -167,22 +187,32 @@ fn board_job(postgres: bool, arch: Bench) {
     .unwrap();
     lab.start_master();
     lab.start_slave();
-    let definition = bench_board::job(
+    let definition = bench_board::job_with_root(
         &board_lab,
         arch,
         &format!("{} board through the daemons", arch.name()),
+        arch.device_type(Templates::Ours),
+        &root,
     );
     let job = lava_scheduler::submit::submit(&lab.store, &definition, "alice").unwrap();
     let (_, board_cases) = completed(&lab, job, "0_board");
-    assert_eq!(
-        board_cases,
-        pairs(&[
-            ("kernel", TestResultCode::Pass),
-            ("arch", TestResultCode::Pass),
-            ("overlay-in-ramdisk", TestResultCode::Pass),
-            ("must-fail", TestResultCode::Fail)
-        ])
-    );
+    let on_root: &[(&str, TestResultCode)] = match root {
+        Root::Ramdisk => &[("overlay-in-ramdisk", TestResultCode::Pass)],
+        _ => &[
+            ("root-is-nfs", TestResultCode::Pass),
+            ("written-back", TestResultCode::Pass),
+        ],
+    };
+    let expected: Vec<_> = [
+        ("kernel", TestResultCode::Pass),
+        ("arch", TestResultCode::Pass),
+    ]
+    .iter()
+    .chain(on_root)
+    .chain(&[("must-fail", TestResultCode::Fail)])
+    .copied()
+    .collect();
+    assert_eq!(board_cases, pairs(&expected));
     let log = messages(&log_lines(&lab.job_dir(job))).join("\n");
     match arch {
         Bench::X86_64 | Bench::Arm64 => {
@@ -233,6 +263,70 @@ fn ipxe_board_job_on_sqlite() {
 #[test]
 fn grub_board_job_on_postgres() {
     board_job(true, Bench::Grub);
+}
+
+/// The iPXE bench PC with a tftp deploy's `nfsrootfs` on PostgreSQL: the
+/// board's `/` mounted over NFS from the worker's download directory.
+#[test]
+fn ipxe_board_nfsrootfs_job_on_postgres() {
+    board_job_with_root(true, Bench::Ipxe, Root::Nfs);
+}
+
+/// `to: nfs` and `method: qemu-nfs` through the daemons on SQLite: QEMU's
+/// kernel mounts its root over NFS from the worker.
+#[test]
+fn qemu_nfs_job_on_sqlite() {
+    let Some((mut lab, images)) = qemu_lab(false) else {
+        return;
+    };
+    if !images.join("nfsrootfs.tar.gz").exists() {
+        eprintln!("skipping: no nfsrootfs.tar.gz in {}", images.display());
+        return;
+    }
+    let downloads = lab.path("dispatcher-tmp");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let Some(_server) = nfs_server::NfsServer::start(&[&downloads]) else {
+        return;
+    };
+    // a guest that may reach the worker (qemu-01's network is restricted)
+    let mut device = NewDevice::new("qemu-nfs-01", "qemu", "worker1");
+    device.dictionary = Some(
+        "{% extends 'qemu.jinja2' %}\n{% set arch = 'amd64' %}\n{% set no_kvm = true %}\n{% set memory = 256 %}\n"
+            .into(),
+    );
+    lab.store.add_device(&device, "admin").unwrap();
+    lab.store
+        .set_device_health(
+            "qemu-01",
+            lava_scheduler::model::DeviceHealth::Retired,
+            "admin",
+            "its network is restricted",
+        )
+        .unwrap();
+    std::fs::write(
+        lab.path("dispatcher.d/worker1/dispatcher.yaml"),
+        "dispatcher_ip: 10.0.2.2\n",
+    )
+    .unwrap();
+    lab.start_master();
+    lab.start_slave();
+    let job = lava_scheduler::submit::submit(&lab.store, &nfs_server::qemu_job(&images), "alice")
+        .unwrap();
+    let (cases, nfs_cases) = completed(&lab, job, "0_nfs");
+    assert_eq!(
+        nfs_cases,
+        pairs(&[
+            ("root-is-nfs", TestResultCode::Pass),
+            ("overlay-in-root", TestResultCode::Pass),
+            ("written-back", TestResultCode::Pass),
+            ("must-fail", TestResultCode::Fail),
+            ("nfs-mounts", TestResultCode::Pass)
+        ])
+    );
+    let mounts = cases.iter().find(|c| c.name == "nfs-mounts").unwrap();
+    assert_eq!(mounts.units, "mounts");
+    let log = messages(&log_lines(&lab.job_dir(job))).join("\n");
+    assert!(log.contains("nfsroot: mounted 10.0.2.2:"), "{log}");
 }
 
 /// A job on the SSH device (dropbear on loopback) through the daemons:

@@ -119,52 +119,6 @@ fn qemu_lab() -> Option<PathBuf> {
     None
 }
 
-fn qemu_nfs_job(lab: &Path, id: &str) -> String {
-    format!(
-        r#"job_name: qemu nfs root
-timeouts: {{job: {{minutes: 6}}}}
-visibility: public
-context: {{arch: amd64, extra_options: ['-no-reboot']}}
-actions:
-- deploy:
-    to: nfs
-    os: oe
-    timeout: {{minutes: 2}}
-    images:
-      kernel:
-        url: file://{lab}/vmlinuz
-        image_arg: -kernel {{kernel}}
-      initrd:
-        url: file://{lab}/initramfs.cpio.gz
-        image_arg: -initrd {{initrd}}
-      nfsrootfs:
-        url: file://{lab}/nfsrootfs.tar.gz
-        compression: gz
-- boot:
-    method: qemu-nfs
-    timeout: {{minutes: 3}}
-    prompts: ['root@lava:']
-    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
-- test:
-    timeout: {{minutes: 3}}
-    definitions:
-    - from: inline
-      name: nfs
-      path: inline/nfs.yaml
-      repository:
-        metadata: {{format: Lava-Test Test Definition 1.0, name: nfs, description: NFS root}}
-        run:
-          steps:
-          - lava-test-case root-is-nfs --shell 'grep -q "^[^ ]* / nfs" /proc/mounts'
-          - lava-test-case overlay-in-root --shell 'ls /lava-{id}/bin/lava-test-runner'
-          - lava-test-case written-back --shell 'echo from-the-guest > /root/written-by-guest'
-          - lava-test-case must-fail --shell test -e /no/such/file
-          - lava-test-case nfs-mounts --result pass --measurement 1 --units mounts
-"#,
-        lab = lab.display()
-    )
-}
-
 fn qemu_nfs(templates: Templates, id: &str) {
     let Some(lab) = qemu_lab() else { return };
     let search = match templates {
@@ -196,7 +150,7 @@ fn qemu_nfs(templates: Templates, id: &str) {
     assert!(device.contains("qemu-nfs"), "{device}");
     let (memory, written) = run(
         id,
-        &qemu_nfs_job(&lab, id),
+        &nfs_server::qemu_job(&lab),
         &device,
         "dispatcher_ip: 10.0.2.2\n",
         tmp.path(),
@@ -334,4 +288,29 @@ fn persistent_nfs_on_the_ipxe_board() {
         lava_pipeline::unstable::archive::extract_rootfs(data, dir).unwrap();
         Some(Root::PersistentNfs(format!("{address}:{}", dir.display())))
     });
+}
+
+/// A guest on a restricted user network cannot reach the NFS server: the
+/// job is refused at validation, before QEMU starts.
+#[test]
+fn qemu_nfs_on_a_restricted_network_is_refused() {
+    let Some(lab) = qemu_lab() else { return };
+    let dictionary =
+        "{% extends 'qemu.jinja2' %}\n{% set no_kvm = true %}\n{% set net_restrict = true %}\n";
+    let device = TemplateSet::new([workspace().join("share/device-types")].iter())
+        .render_str("qemu-nfs-test.jinja2", dictionary, &Mapping::new())
+        .unwrap()
+        .replace(
+            "qemu-system-x86_64",
+            &lab.join("bin/qemu-system-x86_64").display().to_string(),
+        );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inputs = JobInputs::new("4621", &nfs_server::qemu_job(&lab), &device);
+    inputs.tmp_dir = tmp.path().to_path_buf();
+    inputs.dispatcher = Some("dispatcher_ip: 10.0.2.2\n".into());
+    let (logger, _memory) = Logger::memory("4621");
+    let cancel = CancelToken::new().unwrap();
+    let mut job = Job::parse(&inputs, &Registry::with_builtins()).unwrap();
+    let err = job.validate(&logger, &cancel).unwrap_err();
+    assert!(err.message.contains("restrict=on"), "{err:?}");
 }

@@ -97,6 +97,11 @@ impl NfsServer {
         }
     }
 
+    /// The server's process id (the script execs ganesha).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.state.path().join("ganesha.log")).unwrap_or_default()
@@ -112,6 +117,58 @@ impl NfsServer {
             .find(|a| !a.contains(':') && !a.starts_with("127."))
             .map(str::to_string)
     }
+}
+
+/// A `to: nfs` + `method: qemu-nfs` job for a `qemu` device, booting the
+/// lab's kernel and ramdisk with `nfsrootfs.tar.gz` as its root. Cases:
+/// `root-is-nfs`, `overlay-in-root`, `written-back` (the guest writes
+/// `/root/written-by-guest`) pass, `must-fail` fails, `nfs-mounts` is a
+/// measurement.
+pub fn qemu_job(lab: &Path) -> String {
+    format!(
+        r#"job_name: qemu nfs root
+device_type: qemu
+timeouts: {{job: {{minutes: 6}}}}
+visibility: public
+context: {{arch: amd64, extra_options: ['-no-reboot']}}
+actions:
+- deploy:
+    to: nfs
+    os: oe
+    timeout: {{minutes: 2}}
+    images:
+      kernel:
+        url: file://{lab}/vmlinuz
+        image_arg: -kernel {{kernel}}
+      initrd:
+        url: file://{lab}/initramfs.cpio.gz
+        image_arg: -initrd {{initrd}}
+      nfsrootfs:
+        url: file://{lab}/nfsrootfs.tar.gz
+        compression: gz
+- boot:
+    method: qemu-nfs
+    timeout: {{minutes: 3}}
+    prompts: ['root@lava:']
+    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
+- test:
+    timeout: {{minutes: 3}}
+    definitions:
+    - from: inline
+      name: nfs
+      path: inline/nfs.yaml
+      repository:
+        metadata: {{format: Lava-Test Test Definition 1.0, name: nfs, description: NFS root}}
+        run:
+          steps:
+          - lava-test-case root-is-nfs --shell 'grep -q "^[^ ]* / nfs" /proc/mounts'
+          - lava-test-case overlay-in-root --shell 'ls /lava-*/bin/lava-test-runner'
+          - lava-test-case written-back --shell 'echo from-the-guest > /root/written-by-guest'
+          - lava-test-case must-fail --shell test -e /no/such/file
+          - lava-test-case nfs-mounts --result pass --measurement 1 --units mounts
+"#,
+        lab = lab.display()
+    )
 }
 
 impl Drop for NfsServer {

@@ -217,6 +217,11 @@ impl Action for ExecuteQemu {
                     "The device's qemu-nfs boot method needs parameters.append with console, nfsrootargs and ipargs",
                 ),
             }
+            if self.base.iter().any(|a| a.contains("restrict=on")) {
+                v.error(
+                    "method qemu-nfs: the device's QEMU network is restricted (restrict=on), so the guest cannot reach the NFS server",
+                );
+            }
         }
         let needs_shell = v.job.needs_shell(v.node.namespace());
         if needs_shell && crate::actions::boot::block_prompts(&v.node.block).is_empty() {
