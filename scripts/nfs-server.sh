@@ -11,8 +11,8 @@
 #
 #   nfs-server.sh build LAB
 #       Unpacks nfs-ganesha, nfs-ganesha-vfs and the libraries they need
-#       (libntirpc4.3, liburcu8, libnfsidmap1, libwbclient0), fetched with
-#       `apt-get download`, under LAB/nfs. Nothing is installed.
+#       (on Debian 12: libntirpc4.3, liburcu8, libnfsidmap1, libwbclient0),
+#       fetched with `apt-get download`, under LAB/nfs. Nothing is installed.
 #
 #   nfs-server.sh LAB run STATE PORT DIR...
 #       Runs ganesha in the foreground on PORT of every address, serving
@@ -24,15 +24,24 @@
 #       machine's own addresses. STATE holds the configuration, the log
 #       (STATE/ganesha.log) and NFSv4 recovery data. Needs root (ganesha
 #       serves files as their owners). Stop it with SIGTERM.
+#
+# This is a test bench, not a lab's server: with AUTH_SYS, no root
+# squashing and unprivileged client ports allowed (QEMU's user network
+# connects from any port), any user of this machine can act as root on the
+# exported directories while it runs. Run it on machines whose users you
+# trust, or give a lab's worker a real NFS server (README, "NFS roots").
 set -euo pipefail
 
 say() { echo "nfs-server: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-PKGS="nfs-ganesha nfs-ganesha-vfs libntirpc4.3 liburcu8 libnfsidmap1 libwbclient0"
-
 build() {
-    local out=$1/nfs debs=$1/debs p want=()
+    local out=$1/nfs debs=$1/debs p want=() PKGS
+    # the server, its VFS back end and the libraries the server links that
+    # a Debian machine may lack (their names carry versions: asked of apt)
+    PKGS="nfs-ganesha nfs-ganesha-vfs $(apt-cache depends nfs-ganesha 2>/dev/null \
+        | awk '/Depends: (libntirpc|liburcu|libnfsidmap|libwbclient)/ {print $2}' | sort -u | tr '\n' ' ')"
+    case $PKGS in *libntirpc*) ;; *) die "apt-cache cannot resolve nfs-ganesha's libraries (is apt's package list there?)" ;; esac
     mkdir -p "$out" "$debs" "$1/work"
     if [ -x "$out/root/usr/bin/ganesha.nfsd" ] && [ -s "$out/VERSION" ]; then
         say "already built in $out"

@@ -220,26 +220,51 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 while read -r m; do modprobe -q "$m" 2>/dev/null; done < /etc/modules
 while read -r m; do modprobe "$m" || fail "cannot load the $m module"; done < /etc/modules-nfs
-iface=''
-for n in /sys/class/net/*; do
-    [ "${n##*/}" = lo ] || { iface=${n##*/}; break; }
-done
-[ -n "$iface" ] || fail "no network interface"
-ip link set lo up
-ip link set "$iface" up
+# ip= as the kernel reads it: dhcp (the default) and its synonyms, off,
+# or CLIENT:SERVER:GATEWAY:NETMASK:HOSTNAME:DEVICE:AUTOCONF:... where an
+# empty CLIENT or a DHCP-like AUTOCONF means DHCP on DEVICE
+client='' gateway='' netmask='' device='' autoconf=dhcp
 case $ip in
-    ''|dhcp|on|any|both|bootp|rarp)
-        udhcpc -i "$iface" -n -q -t 10 -s /etc/udhcpc.script >/dev/null \
-            || fail "no DHCP answer on $iface" ;;
-    off|none) ;;
+    ''|dhcp|on|any|both|bootp|rarp) ;;
+    off|none) autoconf=off ;;
     *)
-        IFS=: read -r client _ gateway netmask _ <<EOF
+        IFS=: read -r client _ gateway netmask _ device autoconf _ <<EOF
 $ip
 EOF
-        ifconfig "$iface" "$client" netmask "${netmask:-255.255.255.0}" up \
-            || fail "cannot configure $iface with ip=$ip"
-        [ -z "$gateway" ] || route add default gw "$gateway" ;;
+        case $autoconf in
+            dhcp|on|any|both|bootp|rarp) autoconf=dhcp ;;
+            off|none) autoconf=off ;;
+            *) autoconf='' ;;
+        esac
+        [ -n "$client" ] || [ "$autoconf" = off ] || autoconf=dhcp ;;
 esac
+# the interface: DEVICE, else the first Ethernet one; late ones (USB) get
+# ten seconds to appear
+iface=''
+tries=0
+while [ -z "$iface" ]; do
+    if [ -n "$device" ]; then
+        [ -e "/sys/class/net/$device" ] && iface=$device
+    else
+        for n in /sys/class/net/*; do
+            [ "$(cat "$n/type" 2>/dev/null)" = 1 ] && [ "${n##*/}" != lo ] && { iface=${n##*/}; break; }
+        done
+    fi
+    [ -n "$iface" ] && break
+    tries=$((tries + 1))
+    [ $tries -le 10 ] || fail "no network interface ${device}"
+    sleep 1
+done
+ip link set lo up
+ip link set "$iface" up
+if [ "$autoconf" = dhcp ]; then
+    udhcpc -i "$iface" -n -q -t 10 -s /etc/udhcpc.script >/dev/null \
+        || fail "no DHCP answer on $iface"
+elif [ -n "$client" ]; then
+    ifconfig "$iface" "$client" netmask "${netmask:-255.255.255.0}" up \
+        || fail "cannot configure $iface with ip=$ip"
+    [ -z "$gateway" ] || route add default gw "$gateway"
+fi
 case $nfsroot in
     *:*) ;;
     *) fail "nfsroot=$nfsroot does not name a server (SERVER:PATH[,OPTIONS])" ;;

@@ -133,6 +133,9 @@ fn qemu_job_survives_a_worker_restart() {
     qemu_job_survives(false);
 }
 
+/// Boards started by this process so far.
+static BOARDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A job on a bench board through the daemons: submitted, scheduled,
 /// run by lava-run on the worker through the board's own firmware; its
 /// test results stored.
@@ -166,7 +169,13 @@ fn board_job_with_root(postgres: bool, arch: Bench, root: Root) {
         free_port(),
         free_port(),
         &tftp,
-        &format!("e2e-{}-{}", std::process::id(), arch.name()),
+        // one name per board: tests of the same board run at once
+        &format!(
+            "e2e-{}-{}-{}",
+            std::process::id(),
+            arch.name(),
+            BOARDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ),
     );
     if server.is_some() {
         board = board.open_network();
@@ -259,10 +268,22 @@ fn ipxe_board_job_on_sqlite() {
     board_job(false, Bench::Ipxe);
 }
 
+/// The iPXE bench PC on PostgreSQL.
+#[test]
+fn ipxe_board_job_on_postgres() {
+    board_job(true, Bench::Ipxe);
+}
+
 /// The GRUB bench PC on PostgreSQL.
 #[test]
 fn grub_board_job_on_postgres() {
     board_job(true, Bench::Grub);
+}
+
+/// The GRUB bench PC on SQLite.
+#[test]
+fn grub_board_job_on_sqlite() {
+    board_job(false, Bench::Grub);
 }
 
 /// The iPXE bench PC with a tftp deploy's `nfsrootfs` on PostgreSQL: the
@@ -272,11 +293,27 @@ fn ipxe_board_nfsrootfs_job_on_postgres() {
     board_job_with_root(true, Bench::Ipxe, Root::Nfs);
 }
 
+/// The same on SQLite.
+#[test]
+fn ipxe_board_nfsrootfs_job_on_sqlite() {
+    board_job_with_root(false, Bench::Ipxe, Root::Nfs);
+}
+
 /// `to: nfs` and `method: qemu-nfs` through the daemons on SQLite: QEMU's
 /// kernel mounts its root over NFS from the worker.
 #[test]
 fn qemu_nfs_job_on_sqlite() {
-    let Some((mut lab, images)) = qemu_lab(false) else {
+    qemu_nfs_job(false);
+}
+
+/// The same on PostgreSQL.
+#[test]
+fn qemu_nfs_job_on_postgres() {
+    qemu_nfs_job(true);
+}
+
+fn qemu_nfs_job(postgres: bool) {
+    let Some((mut lab, images)) = qemu_lab(postgres) else {
         return;
     };
     if !images.join("nfsrootfs.tar.gz").exists() {
@@ -325,6 +362,8 @@ fn qemu_nfs_job_on_sqlite() {
     );
     let mounts = cases.iter().find(|c| c.name == "nfs-mounts").unwrap();
     assert_eq!(mounts.units, "mounts");
+    let count: f64 = mounts.measurement.as_deref().unwrap().parse().unwrap();
+    assert!(count >= 1.0, "the guest counts its NFS mounts: {count}");
     let log = messages(&log_lines(&lab.job_dir(job))).join("\n");
     assert!(log.contains("nfsroot: mounted 10.0.2.2:"), "{log}");
 }

@@ -345,9 +345,15 @@ pub fn extract_rootfs<R: Read>(reader: R, dest: &Path) -> Result<Extracted, Arch
         }
         done.members += 1;
     }
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     for (dir, mode) in directories.into_iter().rev() {
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))?;
+        // through a descriptor of the directory itself: a symbolic link
+        // put in its place meanwhile is not followed
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(&dir)?;
+        handle.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
     Ok(done)
 }
@@ -517,7 +523,11 @@ mod tests {
     ) {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
-        header.set_mode(0o644);
+        header.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
         header.set_entry_type(kind);
         header.as_old_mut().name[..name.len()].copy_from_slice(name);
         header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
@@ -668,6 +678,39 @@ mod tests {
             std::fs::read(root.join(out.trim_start_matches('/')).join("bin/runner")).unwrap(),
             b"sh"
         );
+
+        // modes are kept, set-id bits included; a directory entry or a
+        // hard link through an outward link changes nothing outside
+        use std::os::unix::fs::PermissionsExt;
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o4755);
+        h.set_entry_type(Regular);
+        h.set_path("bin/su").unwrap();
+        h.set_cksum();
+        b.append(&h, &b"su"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(0o750);
+        h.set_entry_type(Directory);
+        h.set_path("evil/").unwrap();
+        h.set_cksum();
+        b.append(&h, &b""[..]).unwrap();
+        raw_entry(&mut b, b"evil-link", Link, b"evil", b"");
+        extract_rootfs(&b.into_inner().unwrap()[..], &root).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&root.join("bin/su")), 0o4755);
+        assert_ne!(mode(outside.path()), 0o750);
+        assert_eq!(
+            mode(&root.join(out.trim_start_matches('/'))),
+            0o750,
+            "the directory entry went to the root's own copy of the path"
+        );
+        assert!(std::fs::symlink_metadata(root.join("evil-link"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
 
         // still refused: names that climb out, link loops
         for (what, data) in [

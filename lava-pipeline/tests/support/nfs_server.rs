@@ -11,13 +11,24 @@
 //!
 //! It needs ganesha unpacked in `$LAVA_QEMU_LAB` (else
 //! `<workspace>/target/qemu-lab`; `scripts/nfs-server.sh build LAB`, as
-//! `.ci/run` does) and root. Without them the tests say so and skip.
+//! `.ci/run` does) and root. Without them the tests say so and skip,
+//! except under `CI=true`, where they fail.
 
 #![allow(dead_code)] // each test crate uses part of it
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Skip with `reason`, or fail under `CI=true` (where skipping would
+/// hide a broken bench).
+fn unavailable(reason: &str) -> Option<NfsServer> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("the NFS server is unavailable: {reason}");
+    }
+    eprintln!("skipping: {reason}");
+    None
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -39,16 +50,14 @@ impl NfsServer {
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace().join("target/qemu-lab"));
         if !lab.join("nfs/root/usr/bin/ganesha.nfsd").exists() {
-            eprintln!(
-                "skipping: no nfs-ganesha in {0}/nfs (build it with scripts/nfs-server.sh build {0})",
+            return unavailable(&format!(
+                "no nfs-ganesha in {0}/nfs (build it with scripts/nfs-server.sh build {0})",
                 lab.display()
-            );
-            return None;
+            ));
         }
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipping: the NFS server needs root (it serves files as their owners)");
-            return None;
+            return unavailable("the NFS server needs root (it serves files as their owners)");
         }
         let turn = std::fs::OpenOptions::new()
             .create(true)
@@ -58,11 +67,23 @@ impl NfsServer {
             .unwrap();
         turn.lock().unwrap();
         if std::net::TcpStream::connect(("127.0.0.1", 2049)).is_ok() {
-            eprintln!("skipping: port 2049 is taken by another NFS server");
-            return None;
+            return unavailable("port 2049 is taken by another NFS server");
         }
         let state = tempfile::tempdir().unwrap();
-        let child = Command::new("bash")
+        let mut command = Command::new("bash");
+        // SAFETY: prctl is async-signal-safe; the server gets SIGTERM when
+        // the thread that started it ends, even if the test process is
+        // killed, so no ganesha outlives its test holding the port.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
             .arg(workspace().join("scripts/nfs-server.sh"))
             .arg(&lab)
             .arg("run")
@@ -165,7 +186,7 @@ actions:
           - lava-test-case overlay-in-root --shell 'ls /lava-*/bin/lava-test-runner'
           - lava-test-case written-back --shell 'echo from-the-guest > /root/written-by-guest'
           - lava-test-case must-fail --shell test -e /no/such/file
-          - lava-test-case nfs-mounts --result pass --measurement 1 --units mounts
+          - lava-test-case nfs-mounts --result pass --measurement $(grep -c " nfs" /proc/mounts) --units mounts
 "#,
         lab = lab.display()
     )

@@ -217,7 +217,12 @@ impl Action for ExecuteQemu {
                     "The device's qemu-nfs boot method needs parameters.append with console, nfsrootargs and ipargs",
                 ),
             }
-            if self.base.iter().any(|a| a.contains("restrict=on")) {
+            let restricted = self.base.iter().any(|arg| {
+                arg.split(',').any(|option| {
+                    matches!(option.strip_prefix("restrict="), Some("on" | "yes" | "y"))
+                })
+            });
+            if restricted {
                 v.error(
                     "method qemu-nfs: the device's QEMU network is restricted (restrict=on), so the guest cannot reach the NFS server",
                 );

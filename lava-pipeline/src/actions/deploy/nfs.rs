@@ -40,7 +40,7 @@ use crate::strategy::{Family, Strategy};
 
 use super::download::{self, DownloadRetry, DownloadSpec};
 use super::overlay::{DeployDeviceEnv, LavaOverlay};
-use super::tftp::{ApplyOverlayTftp, ExtractModules, ExtractNfsRootfs};
+use super::tftp::{persistent_nfs, ApplyOverlayTftp, ExtractModules, ExtractNfsRootfs};
 
 /// `to: nfs` on a device with the `nfs` deploy method and without the
 /// `image` one.
@@ -141,13 +141,13 @@ impl Action for NfsDeploy {
         let block = &v.node.block;
         if block.get("nfsrootfs").is_some() && block.get("persistent_nfs").is_some() {
             v.error("Only one of nfsrootfs or persistent_nfs can be specified");
-        } else if block.get("nfsrootfs").is_none() {
-            v.error("nfs-deploy needs an nfsrootfs to deploy");
         }
+        validate_persistent_nfs(v);
         Ok(())
     }
     fn run(&mut self, ctx: &mut RunContext<'_>) -> Result<(), Error> {
         download::publish_dir(ctx, "nfs-deploy")?;
+        check_persistent_nfs(ctx)?;
         ctx.run_children()
     }
 }
@@ -210,6 +210,40 @@ impl Action for DeployQemuNfs {
     }
 }
 
+/// A deploy's `persistent_nfs` address checked and published for the
+/// boot commands' `{NFSROOTFS}` and `{NFS_SERVER_IP}`.
+pub fn validate_persistent_nfs(v: &mut Validate<'_>) {
+    match persistent_nfs(&v.node.block) {
+        Ok(Some((server, path))) => {
+            v.set("persistent-nfs-overlay", "nfs_address", "nfsroot", path);
+            v.set("persistent-nfs-overlay", "nfs_address", "serverip", server);
+        }
+        Ok(None) => {}
+        Err(e) => v.error(e),
+    }
+}
+
+/// A deploy's `persistent_nfs` server must answer NFS before anything is
+/// downloaded for it.
+pub fn check_persistent_nfs(ctx: &mut RunContext<'_>) -> Result<(), Error> {
+    let Ok(Some((server, _))) = persistent_nfs(&ctx.node.block) else {
+        return Ok(());
+    };
+    let left = ctx
+        .deadline
+        .remaining()
+        .unwrap_or(Duration::MAX)
+        .min(Duration::from_secs(30));
+    check_nfs_server(&server, left).map_err(|e| {
+        Error::infrastructure(format!(
+            "The persistent NFS server {server} does not answer NFS: {e}"
+        ))
+    })?;
+    ctx.logger
+        .info(format!("The persistent NFS server {server} answers NFS"));
+    Ok(())
+}
+
 /// The NFS port.
 pub const NFS_PORT: u16 = 2049;
 const NFS_PROGRAM: u32 = 100_003;
@@ -241,11 +275,16 @@ pub fn nfs_null_reply(xid: u32, reply: &[u8]) -> Result<(), String> {
     match word(2) {
         Some(0) => {}
         Some(1) => return Err("the RPC call was denied".into()),
-        _ => return Err("the RPC reply is truncated".into()),
+        Some(_) => return Err("the answer is not an RPC reply to the call".into()),
+        None => return Err("the RPC reply is truncated".into()),
     }
-    // accepted: verifier (flavour, length, body), then the status
-    let verifier = word(4).ok_or("the RPC reply is truncated")? as usize;
-    let status = word(5 + verifier.div_ceil(4)).ok_or("the RPC reply is truncated")?;
+    // accepted: verifier (flavour, length, body of at most 400 bytes),
+    // then the status
+    let verifier = word(4).ok_or("the RPC reply is truncated")?;
+    if verifier > 400 {
+        return Err(format!("an RPC verifier of {verifier} bytes"));
+    }
+    let status = word(5 + (verifier as usize).div_ceil(4)).ok_or("the RPC reply is truncated")?;
     match status {
         0 => Ok(()),
         2 => Ok(()), // PROG_MISMATCH: NFS, other versions
@@ -271,6 +310,7 @@ fn check_rpc_server(server: &str, port: u16, timeout: Duration) -> Result<(), St
     for addr in addrs {
         let left = timeout.saturating_sub(started.elapsed());
         if left.is_zero() {
+            last = format!("no answer within {} s", timeout.as_secs());
             break;
         }
         let stream = match TcpStream::connect_timeout(&addr, left) {
@@ -289,15 +329,23 @@ fn check_rpc_server(server: &str, port: u16, timeout: Duration) -> Result<(), St
             stream.set_read_timeout(Some(left)).map_err(io)?;
             stream.set_write_timeout(Some(left)).map_err(io)?;
             (&stream).write_all(&nfs_null_call(xid, 4)).map_err(io)?;
-            let mut marker = [0u8; 4];
-            (&stream).read_exact(&mut marker).map_err(io)?;
-            let len = (u32::from_be_bytes(marker) & 0x7fff_ffff) as usize;
-            if len > 4096 {
-                return Err(format!("{addr}: an RPC reply of {len} bytes"));
+            // the record's fragments, up to the last one
+            let mut reply = Vec::new();
+            loop {
+                let mut marker = [0u8; 4];
+                (&stream).read_exact(&mut marker).map_err(io)?;
+                let marker = u32::from_be_bytes(marker);
+                let len = (marker & 0x7fff_ffff) as usize;
+                if reply.len() + len > 4096 {
+                    return Err(format!("{addr}: an RPC reply of more than 4096 bytes"));
+                }
+                let start = reply.len();
+                reply.resize(start + len, 0);
+                (&stream).read_exact(&mut reply[start..]).map_err(io)?;
+                if marker & 0x8000_0000 != 0 {
+                    return Ok(reply);
+                }
             }
-            let mut reply = vec![0u8; len];
-            (&stream).read_exact(&mut reply).map_err(io)?;
-            Ok(reply)
         };
         match exchange().and_then(|reply| nfs_null_reply(xid, &reply)) {
             Ok(()) => return Ok(()),
@@ -349,6 +397,24 @@ mod tests {
             let xid = u32::from_be_bytes([call[4], call[5], call[6], call[7]]);
             let mut out = (0x8000_0000u32 | 24).to_be_bytes().to_vec();
             out.extend(reply(&[xid, 1, 0, 0, 0, 0]));
+            s.write_all(&out).unwrap();
+        });
+        check_rpc_server("127.0.0.1", port, Duration::from_secs(5)).unwrap();
+        answering.join().unwrap();
+
+        // the same reply in two fragments
+        let nfs = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = nfs.local_addr().unwrap().port();
+        let answering = std::thread::spawn(move || {
+            let (mut s, _) = nfs.accept().unwrap();
+            let mut call = [0u8; 44];
+            s.read_exact(&mut call).unwrap();
+            let xid = u32::from_be_bytes([call[4], call[5], call[6], call[7]]);
+            let whole = reply(&[xid, 1, 0, 0, 0, 0]);
+            let mut out = 8u32.to_be_bytes().to_vec();
+            out.extend(&whole[..8]);
+            out.extend((0x8000_0000u32 | 16).to_be_bytes());
+            out.extend(&whole[8..]);
             s.write_all(&out).unwrap();
         });
         check_rpc_server("127.0.0.1", port, Duration::from_secs(5)).unwrap();

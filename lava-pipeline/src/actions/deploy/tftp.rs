@@ -24,9 +24,9 @@
 //! The directory is removed when the job ends.
 //!
 //! `persistent_nfs: {address: "server:/path"}` boots a root file system
-//! that lives on an NFS server of the lab: validation checks the address
-//! and that `rpcinfo` is there, the deploy asks the server whether it
-//! answers NFS version 3 (`rpcinfo -u server nfs 3`), the overlay is
+//! that lives on an NFS server of the lab: validation checks the address,
+//! the deploy asks the server whether it answers NFS (an RPC `NULL` call
+//! on TCP port 2049, [`super::nfs::check_nfs_server`]), the overlay is
 //! copied into it through `mount -t nfs` on the worker (unless
 //! `install_overlay: false`), and the boot commands get `{NFSROOTFS}` =
 //! the path and `{NFS_SERVER_IP}` = the server.
@@ -229,14 +229,7 @@ impl Action for TftpDeploy {
             v.error(e.message);
         }
         tftp_server(&v.job.dispatcher)?;
-        match persistent_nfs(&v.node.block) {
-            Ok(Some((server, path))) => {
-                v.set("persistent-nfs-overlay", "nfs_address", "nfsroot", path);
-                v.set("persistent-nfs-overlay", "nfs_address", "serverip", server);
-            }
-            Ok(None) => {}
-            Err(e) => v.error(e),
-        }
+        super::nfs::validate_persistent_nfs(v);
         if let Some(kind) = v
             .node
             .block
@@ -277,21 +270,7 @@ impl Action for TftpDeploy {
         if self.keys.iter().any(|k| k == "ramdisk") {
             ctx.set("tftp-deploy", "tftp", "ramdisk", true);
         }
-        if let Ok(Some((server, _))) = persistent_nfs(&ctx.node.block) {
-            // the server must answer before anything is downloaded for it
-            let left = ctx
-                .deadline
-                .remaining()
-                .unwrap_or(std::time::Duration::MAX)
-                .min(std::time::Duration::from_secs(30));
-            super::nfs::check_nfs_server(&server, left).map_err(|e| {
-                Error::infrastructure(format!(
-                    "The persistent NFS server {server} does not answer NFS: {e}"
-                ))
-            })?;
-            ctx.logger
-                .info(format!("The persistent NFS server {server} answers NFS"));
-        }
+        super::nfs::check_persistent_nfs(ctx)?;
         ctx.run_children()?;
         let limit = ctx
             .job
@@ -580,6 +559,20 @@ fn untar_into_root(ctx: &mut RunContext<'_>, key: &str, dest: &Path) -> Result<(
     Ok(())
 }
 
+/// A new directory `<job dir>/<name>-<unique>/<inner>` whose parent only
+/// lava-run's user may enter: what is unpacked there (set-id programs of a
+/// root file system) is of no use to the worker's other users, while the
+/// NFS server, running as root, still reaches it.
+fn private_dir(ctx: &mut RunContext<'_>, name: &str, inner: &str) -> Result<PathBuf, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let private = ctx.data.mkdtemp(name)?;
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| io_err(&private, e))?;
+    let dir = private.join(inner);
+    std::fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
+    Ok(dir)
+}
+
 /// The job's `nfsrootfs` entry: the block's own (`to: tftp`, `to: nfs`)
 /// or under `images` (`to: nfs` on a QEMU device).
 pub fn nfsrootfs_entry(block: &Block) -> Option<&Value> {
@@ -649,12 +642,7 @@ impl Action for ExtractNfsRootfs {
         if nfsrootfs_entry(&ctx.node.block).is_none() {
             return Ok(());
         }
-        use std::os::unix::fs::PermissionsExt;
-        let private = ctx.data.mkdtemp("extract-nfsrootfs")?;
-        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| io_err(&private, e))?;
-        let dir = private.join("root");
-        std::fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
+        let dir = private_dir(ctx, "extract-nfsrootfs", "root")?;
         untar_into_root(ctx, "nfsrootfs", &dir)?;
         let prefix = nfsrootfs_entry(&ctx.node.block)
             .and_then(|n| n.get("prefix"))
@@ -722,7 +710,9 @@ impl Action for ExtractModules {
             }
         }
         if wanted("ramdisk") {
-            let dir = ctx.data.mkdtemp("extract-modules")?;
+            // one level below a private directory: a modules archive may
+            // carry set-id files (and its "./" sets the tree's own mode)
+            let dir = private_dir(ctx, "extract-modules", "modules")?;
             untar_into_root(ctx, "modules", &dir)?;
             ctx.set(
                 "extract-modules",
