@@ -153,6 +153,40 @@ pub fn extract_tar<R: Read>(reader: R, dest: &Path) -> Result<usize, ArchiveErro
     extract(reader, dest, true)
 }
 
+/// A tar reader over `reader`, decompressed as its first bytes say.
+fn open_archive<'a, R: Read + 'a>(reader: R) -> io::Result<tar::Archive<Box<dyn Read + 'a>>> {
+    let mut buffered = BufReader::new(reader);
+    let head = buffered.fill_buf()?.to_vec();
+    let reader: Box<dyn Read + 'a> = match Compression::sniff(&head) {
+        Some(c) => decoder(c, buffered),
+        None => Box::new(buffered),
+    };
+    Ok(tar::Archive::new(reader))
+}
+
+/// A member's path, relative and without `..`, and as the archive wrote
+/// it (for messages); absolute names and `..` are refused.
+fn member_path<R: Read>(entry: &tar::Entry<'_, R>) -> Result<(PathBuf, String), ArchiveError> {
+    let raw = entry.path()?.into_owned();
+    let shown = raw.display().to_string();
+    let refuse = |reason| {
+        Err(ArchiveError::Unsafe {
+            path: shown.clone(),
+            reason,
+        })
+    };
+    if raw.is_absolute() {
+        return refuse("absolute path");
+    }
+    if raw.components().any(|c| matches!(c, Component::ParentDir)) {
+        return refuse("'..' in the path");
+    }
+    match normalise(&raw) {
+        Some(relative) => Ok((relative, shown)),
+        None => refuse("path outside the destination"),
+    }
+}
+
 /// What [`extract_rootfs`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Extracted {
@@ -225,33 +259,17 @@ pub fn resolve_in_root(root: &Path, relative: &Path, follow_last: bool) -> io::R
 /// (which must exist), or another archive into a root file system there
 /// (kernel modules): see the module documentation.
 pub fn extract_rootfs<R: Read>(reader: R, dest: &Path) -> Result<Extracted, ArchiveError> {
-    let mut buffered = BufReader::new(reader);
-    let head = buffered.fill_buf()?.to_vec();
-    let reader: Box<dyn Read> = match Compression::sniff(&head) {
-        Some(c) => decoder(c, buffered),
-        None => Box::new(buffered),
-    };
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = open_archive(reader)?;
     let mut done = Extracted::default();
     // directory modes last, deepest first, so that read-only directories
     // can still be filled
     let mut directories: Vec<(PathBuf, u32)> = Vec::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let raw = entry.path()?.into_owned();
-        let shown = raw.display().to_string();
+        let (relative, shown) = member_path(&entry)?;
         let unsafe_entry = |reason| ArchiveError::Unsafe {
             path: shown.clone(),
             reason,
-        };
-        if raw.is_absolute() {
-            return Err(unsafe_entry("absolute path"));
-        }
-        if raw.components().any(|c| matches!(c, Component::ParentDir)) {
-            return Err(unsafe_entry("'..' in the path"));
-        }
-        let Some(relative) = normalise(&raw) else {
-            return Err(unsafe_entry("path outside the destination"));
         };
         let header = entry.header();
         let kind = header.entry_type();
@@ -415,30 +433,14 @@ pub fn extract_tar_plain<R: Read>(reader: R, dest: &Path) -> Result<usize, Archi
 }
 
 fn extract<R: Read>(reader: R, dest: &Path, links: bool) -> Result<usize, ArchiveError> {
-    let mut buffered = BufReader::new(reader);
-    let head = buffered.fill_buf()?.to_vec();
-    let reader: Box<dyn Read> = match Compression::sniff(&head) {
-        Some(c) => decoder(c, buffered),
-        None => Box::new(buffered),
-    };
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = open_archive(reader)?;
     let mut count = 0;
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let raw = entry.path()?.into_owned();
-        let shown = raw.display().to_string();
+        let (relative, shown) = member_path(&entry)?;
         let unsafe_entry = |reason| ArchiveError::Unsafe {
             path: shown.clone(),
             reason,
-        };
-        if raw.is_absolute() {
-            return Err(unsafe_entry("absolute path"));
-        }
-        if raw.components().any(|c| matches!(c, Component::ParentDir)) {
-            return Err(unsafe_entry("'..' in the path"));
-        }
-        let Some(relative) = normalise(&raw) else {
-            return Err(unsafe_entry("path outside the destination"));
         };
         if relative.as_os_str().is_empty() {
             continue;

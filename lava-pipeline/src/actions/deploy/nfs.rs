@@ -384,41 +384,42 @@ mod tests {
         assert!(nfs_null_reply(7, &reply(&[7, 1, 0, 0])).is_err());
     }
 
+    /// A server on a free port that answers one call with `answer(xid)`.
+    fn answering(answer: fn(u32) -> Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let thread = std::thread::spawn(move || {
+            let (mut s, _) = server.accept().unwrap();
+            let mut call = [0u8; 44];
+            s.read_exact(&mut call).unwrap();
+            let xid = u32::from_be_bytes([call[4], call[5], call[6], call[7]]);
+            s.write_all(&answer(xid)).unwrap();
+        });
+        (port, thread)
+    }
+
     #[test]
     fn servers_are_asked_over_tcp() {
         use std::net::TcpListener;
-        // one that answers like NFS, one that hangs up, none at all
-        let nfs = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = nfs.local_addr().unwrap().port();
-        let answering = std::thread::spawn(move || {
-            let (mut s, _) = nfs.accept().unwrap();
-            let mut call = [0u8; 44];
-            s.read_exact(&mut call).unwrap();
-            let xid = u32::from_be_bytes([call[4], call[5], call[6], call[7]]);
+        // one that answers like NFS (in one fragment, in two), one that
+        // hangs up, none at all
+        let (port, server) = answering(|xid| {
             let mut out = (0x8000_0000u32 | 24).to_be_bytes().to_vec();
             out.extend(reply(&[xid, 1, 0, 0, 0, 0]));
-            s.write_all(&out).unwrap();
+            out
         });
         check_rpc_server("127.0.0.1", port, Duration::from_secs(5)).unwrap();
-        answering.join().unwrap();
-
-        // the same reply in two fragments
-        let nfs = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = nfs.local_addr().unwrap().port();
-        let answering = std::thread::spawn(move || {
-            let (mut s, _) = nfs.accept().unwrap();
-            let mut call = [0u8; 44];
-            s.read_exact(&mut call).unwrap();
-            let xid = u32::from_be_bytes([call[4], call[5], call[6], call[7]]);
+        server.join().unwrap();
+        let (port, server) = answering(|xid| {
             let whole = reply(&[xid, 1, 0, 0, 0, 0]);
             let mut out = 8u32.to_be_bytes().to_vec();
             out.extend(&whole[..8]);
             out.extend((0x8000_0000u32 | 16).to_be_bytes());
             out.extend(&whole[8..]);
-            s.write_all(&out).unwrap();
+            out
         });
         check_rpc_server("127.0.0.1", port, Duration::from_secs(5)).unwrap();
-        answering.join().unwrap();
+        server.join().unwrap();
 
         let rude = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = rude.local_addr().unwrap().port();
