@@ -523,13 +523,25 @@ mod tests {
         link: &[u8],
         data: &[u8],
     ) {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(if kind == tar::EntryType::Directory {
+        let mode = if kind == tar::EntryType::Directory {
             0o755
         } else {
             0o644
-        });
+        };
+        raw_entry_with_mode(builder, name, kind, link, data, mode);
+    }
+
+    fn raw_entry_with_mode(
+        builder: &mut tar::Builder<Vec<u8>>,
+        name: &[u8],
+        kind: tar::EntryType,
+        link: &[u8],
+        data: &[u8],
+        mode: u32,
+    ) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
         header.set_entry_type(kind);
         header.as_old_mut().name[..name.len()].copy_from_slice(name);
         header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
@@ -685,20 +697,8 @@ mod tests {
         // hard link through an outward link changes nothing outside
         use std::os::unix::fs::PermissionsExt;
         let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_size(2);
-        h.set_mode(0o4755);
-        h.set_entry_type(Regular);
-        h.set_path("bin/su").unwrap();
-        h.set_cksum();
-        b.append(&h, &b"su"[..]).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(0);
-        h.set_mode(0o750);
-        h.set_entry_type(Directory);
-        h.set_path("evil/").unwrap();
-        h.set_cksum();
-        b.append(&h, &b""[..]).unwrap();
+        raw_entry_with_mode(&mut b, b"bin/su", Regular, b"", b"su", 0o4755);
+        raw_entry_with_mode(&mut b, b"evil/", Directory, b"", b"", 0o750);
         raw_entry(&mut b, b"evil-link", Link, b"evil", b"");
         extract_rootfs(&b.into_inner().unwrap()[..], &root).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
