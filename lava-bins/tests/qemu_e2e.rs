@@ -34,7 +34,13 @@ fn completed(
     Vec<lava_scheduler::model::TestCase>,
     Vec<(String, TestResultCode)>,
 ) {
-    lab.wait_state(job, JobState::Finished);
+    // real boards under a loaded machine: the job's own timeout (minutes)
+    // ends it long before this
+    wait_for(
+        &format!("job {job} to finish"),
+        std::time::Duration::from_secs(600),
+        || lab.store.job(job).unwrap().state == JobState::Finished,
+    );
     let finished = lab.store.job(job).unwrap();
     assert_eq!(
         finished.health,
