@@ -14,7 +14,10 @@
 //!    unpowered: `bench-01` (U-Boot), `pc-ipxe-01` (iPXE) and `pc-grub-01`
 //!    (GRUB);
 //! 4. starts the master and a worker (CURVE, loopback), which runs each job
-//!    with this same program as its lava-run;
+//!    with this same program as its lava-run, and the MultiNode coordinator
+//!    in its secure mode (CURVE only, member tokens required; see
+//!    `docs/coordinator.md`), with a second QEMU device `qemu-02` so that a
+//!    two-node MultiNode job can run;
 //! 5. submits a sample job, follows its log, prints `Job N finished: HEALTH`
 //!    and its results;
 //! 6. keeps running for more submissions until Ctrl-C.
@@ -38,6 +41,8 @@ use lava_scheduler::SqlStore;
 
 const WORKER: &str = "lab-worker";
 const DEVICE: &str = "qemu-01";
+/// The second QEMU device, for MultiNode jobs.
+const SECOND_DEVICE: &str = "qemu-02";
 
 /// Where the lab keeps things and what it runs.
 #[derive(Debug, Clone)]
@@ -52,6 +57,9 @@ pub struct LabOptions {
     pub job: Option<PathBuf>,
     /// Stop after the first job instead of serving more.
     pub once: bool,
+    /// Submit the sample MultiNode job (two QEMU devices) instead of the
+    /// sample job.
+    pub multinode: bool,
     /// Where the HTTP service (XML-RPC and REST API) listens.
     pub http_bind: String,
 }
@@ -95,7 +103,7 @@ fn images(options: &LabOptions) -> Result<PathBuf, String> {
 /// Certificates: the master's pair, the worker's pair, and the directory of
 /// authorised worker keys.
 fn certificates(dir: &Path) -> Result<(), String> {
-    for name in ["master", WORKER] {
+    for name in ["master", WORKER, "coordinator"] {
         if !dir.join(format!("{name}.key_secret")).exists() {
             let pair = KeyPair::generate().map_err(|e| e.to_string())?;
             cert::write_pair(dir, name, &pair, true).map_err(|e| e.to_string())?;
@@ -125,15 +133,17 @@ fn register(store: &SqlStore, options: &LabOptions, images: &Path) -> Result<(),
             .add_device_type(&NewDeviceType::new("qemu"))
             .map_err(err)?;
     }
-    if store.device(DEVICE).is_err() {
-        let path = options.share_dir.join("devices/qemu-01.jinja2");
-        let dictionary = io(&path, std::fs::read_to_string(&path))?;
-        let mut device = NewDevice::new(DEVICE, "qemu", WORKER);
-        device.dictionary = Some(dictionary);
-        store.add_device(&device, "lava-lab").map_err(err)?;
-        say(format!(
-            "registered worker {WORKER} and device {DEVICE} (qemu)"
-        ));
+    for name in [DEVICE, SECOND_DEVICE] {
+        if store.device(name).is_err() {
+            let path = options.share_dir.join("devices/qemu-01.jinja2");
+            let dictionary = io(&path, std::fs::read_to_string(&path))?;
+            let mut device = NewDevice::new(name, "qemu", WORKER);
+            device.dictionary = Some(dictionary);
+            store.add_device(&device, "lava-lab").map_err(err)?;
+            say(format!(
+                "registered device {name} (qemu) on worker {WORKER}"
+            ));
+        }
     }
     // The worker finds the unpacked QEMU through PATH (LAVA's env.yaml).
     let env_dir = options.state_dir.join("dispatcher.d").join(WORKER);
@@ -397,6 +407,79 @@ actions:
     )
 }
 
+/// The sample MultiNode job for the images in `images`: a `server` and a
+/// `client` QEMU guest; the server publishes a value with `lava-send`, the
+/// client waits for it with `lava-wait` and checks it, and both meet at a
+/// `lava-sync` barrier (docs/multinode.md).
+pub fn sample_multinode_job(images: &Path) -> String {
+    format!(
+        r#"job_name: lava-lab MultiNode sample job
+visibility: public
+timeouts: {{job: {{minutes: 10}}}}
+protocols:
+  lava-multinode:
+    roles:
+      server:
+        device_type: qemu
+        count: 1
+        context: {{arch: amd64, guestfs_interface: virtio, extra_options: ['-no-reboot']}}
+      client:
+        device_type: qemu
+        count: 1
+        context: {{arch: amd64, guestfs_interface: virtio, extra_options: ['-no-reboot']}}
+    timeout: {{minutes: 5}}
+actions:
+- deploy:
+    role: [server, client]
+    to: tmpfs
+    os: oe
+    timeout: {{minutes: 2}}
+    images:
+      kernel:
+        url: file://{lab}/vmlinuz
+        image_arg: "-kernel {{kernel}} -append 'console=ttyS0,115200 panic=-1'"
+      initrd:
+        url: file://{lab}/initramfs.cpio.gz
+        image_arg: -initrd {{initrd}}
+- boot:
+    role: [server, client]
+    method: qemu
+    media: tmpfs
+    timeout: {{minutes: 3}}
+    prompts: ['root@lava:']
+    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
+- test:
+    role: [server]
+    timeout: {{minutes: 5}}
+    definitions:
+    - from: inline
+      name: server
+      path: inline/server.yaml
+      repository:
+        metadata: {{format: Lava-Test Test Definition 1.0, name: server, description: publish a value}}
+        run:
+          steps:
+          - lava-send ready answer=42
+          - lava-sync done
+- test:
+    role: [client]
+    timeout: {{minutes: 5}}
+    definitions:
+    - from: inline
+      name: client
+      path: inline/client.yaml
+      repository:
+        metadata: {{format: Lava-Test Test Definition 1.0, name: client, description: wait for the value}}
+        run:
+          steps:
+          - lava-wait ready
+          - lava-test-case got-answer --shell grep -q ':answer=42$' /tmp/lava_multi_node_cache.txt
+          - lava-sync done
+"#,
+        lab = images.display()
+    )
+}
+
 /// The lab's administrator account.
 const ADMIN: &str = "admin";
 
@@ -472,6 +555,75 @@ fn admin_password(store: &SqlStore, state: &Path) -> Result<String, String> {
     Ok(password)
 }
 
+/// The MultiNode coordinator in its secure mode: CURVE on loopback for the
+/// lab's worker only, and every request must carry the member token the
+/// master adds to START (key in `coordinator.key`, readable by its owner
+/// only). lava-run finds it through the conf file the lab writes
+/// (`lava-coordinator.conf`, LAVA's JSON plus our CURVE keys).
+fn coordinator(
+    state: &Path,
+    certs: &Path,
+) -> Result<
+    (
+        lava_coordinator::RunningServer,
+        lava_proto::coordinator::Key,
+    ),
+    String,
+> {
+    use lava_proto::coordinator::Key;
+    let key_file = state.join("coordinator.key");
+    if !key_file.exists() {
+        lava_coordinator::config::write_new_key(&key_file, "lab").map_err(|e| e.to_string())?;
+    }
+    let keys = Key::load(&key_file).map_err(|e| e.to_string())?;
+    let key = keys
+        .first()
+        .cloned()
+        .ok_or_else(|| format!("{}: no key", key_file.display()))?;
+    let config = lava_coordinator::ServerConfig {
+        // no plaintext listener: LAVA's protocol has no secret of its own
+        listen: Vec::new(),
+        curve: Some(lava_coordinator::config::CurveOptions {
+            bind: "tcp://127.0.0.1:*".into(),
+            cert: certs.join("coordinator.key_secret"),
+            clients_certs: certs.join("workers"),
+        }),
+        state_dir: Some(state.join("coordinator")),
+        ..Default::default()
+    };
+    let settings = lava_coordinator::Settings {
+        auth: lava_coordinator::AuthMode::Require,
+        keys,
+        ..Default::default()
+    };
+    let server = lava_coordinator::Server::bind(config, settings)
+        .and_then(lava_coordinator::Server::spawn)
+        .map_err(|e| format!("the MultiNode coordinator: {e}"))?;
+    let endpoint = server
+        .curve_endpoint()
+        .ok_or("the MultiNode coordinator has no CURVE endpoint")?;
+    let port: u16 = endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("the MultiNode coordinator's endpoint {endpoint}"))?;
+    let conf = serde_json::json!({
+        "port": lava_proto::coordinator::DEFAULT_PORT,
+        "poll_delay": 1,
+        "coordinator_hostname": "127.0.0.1",
+        "encrypt": true,
+        "curve_port": port,
+        "coordinator_cert": certs.join("coordinator.key").display().to_string(),
+        "client_cert": certs.join(format!("{WORKER}.key_secret")).display().to_string(),
+    });
+    let path = state.join("lava-coordinator.conf");
+    io(&path, std::fs::write(&path, format!("{conf:#}\n")))?;
+    // lava-run (this program, started by the worker) inherits it; set before
+    // the worker's thread starts.
+    std::env::set_var(lava_pipeline::run::COORDINATOR_CONF_ENV, &path);
+    Ok((server, key))
+}
+
 /// Run the lab until `stop` is set (or after the first job with `once`).
 pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let state = &options.state_dir;
@@ -484,6 +636,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let store = SqlStore::open_url(&url).map_err(|e| e.to_string())?;
     register(&store, options, &images)?;
     let boards = bench_boards(&store, options, &images)?;
+    let (coordinator, coordinator_key) = coordinator(state, &certs)?;
 
     let jobs_dir = state.join("jobs");
     let mut config = MasterConfig::new(&jobs_dir, vec![options.share_dir.join("device-types")]);
@@ -491,6 +644,7 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     config.log_socket = "tcp://127.0.0.1:*".into();
     config.encrypt = Some((certs.join("master.key_secret"), certs.join("workers")));
     config.dispatcher_config = Some(state.join("dispatcher.d"));
+    config.coordinator_key = Some(coordinator_key);
     let mut master = Master::bind(config, SqlStore::open_url(&url).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let (control, logs, waker) = (
@@ -518,7 +672,10 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
     let slave_stop = Arc::new(AtomicBool::new(false));
     let worker_stop = Arc::clone(&slave_stop);
     let slave_thread = std::thread::spawn(move || slave.run(&worker_stop));
-    say("master and worker started (CURVE on loopback)");
+    say(format!(
+        "master, worker and MultiNode coordinator started (CURVE on loopback; coordinator at {})",
+        coordinator.curve_endpoint().unwrap_or("?")
+    ));
     let token = admin_token(&store, state)?;
     let password = admin_password(&store, state)?;
     let mut web_config = lava_web::ServiceConfig::new(options.http_bind.clone(), &jobs_dir);
@@ -547,25 +704,47 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
 
     let text = match &options.job {
         Some(path) => io(path, std::fs::read_to_string(path))?,
+        None if options.multinode => sample_multinode_job(&images),
         None => sample_job(&images),
     };
-    let id = lava_scheduler::submit::submit_with(
+    let submitted = lava_scheduler::submit::submit_jobs(
         &store,
         &text,
         "lava-lab",
         &crate::submit_options(false),
     )
     .map_err(|e| e.to_string())?;
-    say(format!("submitted job {id}; its log follows"));
-    crate::follow::print_log(&store, id, true, false, &jobs_dir, Some(&stop))?;
-    let job = store.job(id).map_err(|e| e.to_string())?;
-    if job.state == JobState::Finished {
-        println!("Job {id} finished: {}", job.health);
-        let cases = store.test_cases(id).map_err(|e| e.to_string())?;
-        print!(
-            "{}",
-            lava_scheduler::results::export(&cases, lava_scheduler::results::Format::Table)
-        );
+    let ids = submitted.ids();
+    match &submitted {
+        lava_scheduler::submit::Submitted::Group { jobs, .. } => say(format!(
+            "submitted MultiNode group {}; the log of {} follows",
+            submitted.display_ids().join(" "),
+            jobs[0].1
+        )),
+        _ => say(format!("submitted job {}; its log follows", ids[0])),
+    }
+    crate::follow::print_log(&store, ids[0], true, false, &jobs_dir, Some(&stop))?;
+    for id in ids {
+        // the other sub-jobs of a group end about when the first does
+        while !stop.load(Ordering::SeqCst)
+            && store.job(id).map_err(|e| e.to_string())?.state != JobState::Finished
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let job = store.job(id).map_err(|e| e.to_string())?;
+        if job.state == JobState::Finished {
+            let name = if job.sub_id.is_empty() {
+                id.to_string()
+            } else {
+                job.sub_id.clone()
+            };
+            println!("Job {name} finished: {}", job.health);
+            let cases = store.test_cases(id).map_err(|e| e.to_string())?;
+            print!(
+                "{}",
+                lava_scheduler::results::export(&cases, lava_scheduler::results::Format::Table)
+            );
+        }
     }
     if !options.once {
         say(format!(
@@ -586,6 +765,9 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     drop(boards);
     drop(notifier);
+    coordinator
+        .stop()
+        .map_err(|e| format!("the MultiNode coordinator: {e}"))?;
     web_thread
         .join()
         .map_err(|_| "the HTTP service's thread panicked")?

@@ -9,7 +9,9 @@
 //! - `lava-master`: the master daemon (control, logs, scheduling);
 //! - `lava-slave`: the worker daemon;
 //! - `lava-run`: one job's pipeline, with the built-in strategies
-//!   ([`lava_run_main`]).
+//!   ([`lava_run_main`]);
+//! - `lava-coordinator`: the MultiNode coordinator (`lava_coordinator`);
+//! - `lava-lab`: a whole lab on one machine ([`lab`]).
 
 pub mod follow;
 pub mod lab;

@@ -1,5 +1,7 @@
 //! `lava-lab`, the one-command lab, as a user runs it: a real QEMU job from
-//! submission to printed results, then a second run reusing the state.
+//! submission to printed results, then a second run reusing the state with
+//! the sample MultiNode job (two QEMU guests through the lab's secure
+//! coordinator).
 
 mod common;
 
@@ -7,10 +9,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn lab(state: &Path) -> String {
+fn lab(state: &Path, extra: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lava-lab"))
         .args(["--once", "--http-bind", "127.0.0.1:0", "--state-dir"])
         .arg(state)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -42,7 +45,7 @@ fn the_lab_runs_its_sample_job_and_keeps_its_state() {
     // Reuse the images instead of downloading them again.
     std::os::unix::fs::symlink(&images, state.path().join("qemu-lab")).unwrap();
 
-    let first = lab(state.path());
+    let first = lab(state.path(), &[]);
     assert!(first.contains("Job 1 finished: Complete"), "{first}");
     assert!(
         first.contains("0_smoke  kernel-version"),
@@ -92,14 +95,38 @@ fn the_lab_runs_its_sample_job_and_keeps_its_state() {
         user.password_hash.as_deref().unwrap()
     ));
 
-    let second = lab(state.path());
+    let second = lab(state.path(), &["--multinode"]);
     assert_eq!(token_of(&second), token, "the admin's token is kept");
     assert_eq!(
         field(&second, "password:"),
         password,
         "the password is kept"
     );
-    assert!(second.contains("Job 2 finished: Complete"), "{second}");
+    // the MultiNode group: jobs 2 and 3, shown as LAVA shows them
+    assert!(
+        second.contains("submitted MultiNode group 2.0 2.1"),
+        "{second}"
+    );
+    assert!(second.contains("Job 2.0 finished: Complete"), "{second}");
+    assert!(second.contains("Job 2.1 finished: Complete"), "{second}");
+    for case in ["multinode-sync-done", "got-answer", "multinode-wait-ready"] {
+        assert!(second.contains(case), "{case} in {second}");
+    }
+    // the member tokens went to the coordinator, never into the store or
+    // the jobs' output
+    let key = lava_proto::coordinator::Key::load(&state.path().join("coordinator.key")).unwrap();
+    for id in [2, 3] {
+        let job = store.job(id).unwrap();
+        let group = job.target_group.clone().unwrap();
+        let role = if id == 2 { "server" } else { "client" };
+        let token = key[0].token(&group, &id.to_string(), role, 2);
+        assert!(!job.definition.contains(&token));
+        assert!(!second.contains(&token));
+        for entry in walk(&state.path().join("jobs")) {
+            let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+            assert!(!text.contains(&token), "{} holds a token", entry.display());
+        }
+    }
     assert!(
         !second.contains("created the CURVE certificate"),
         "certificates are kept: {second}"
@@ -108,4 +135,18 @@ fn the_lab_runs_its_sample_job_and_keeps_its_state() {
         !second.contains("registered worker"),
         "the store is kept: {second}"
     );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -40,7 +40,8 @@ pub const DEFAULT_TMP_DIR: &str = "/var/lib/lava/dispatcher/tmp";
 /// The inputs of a job, as lava-run receives them.
 #[derive(Debug, Clone)]
 pub struct JobInputs {
-    /// The job id (a string: multinode sub-jobs are `N.M`).
+    /// The job id (for a MultiNode sub-job, its TestJob id: the
+    /// coordinator's `client_name`).
     pub job_id: String,
     /// The job definition (YAML text).
     pub definition: String,
@@ -100,6 +101,9 @@ pub struct JobInfo {
     pub tmp_dir: PathBuf,
     /// Every block, in job order.
     pub blocks: Vec<Arc<Block>>,
+    /// The `lava-multinode` protocol (docs/pipeline.md §12), when the job
+    /// is a MultiNode sub-job.
+    multinode: Option<crate::protocols::multinode::Multinode>,
 }
 
 impl std::fmt::Debug for JobInfo {
@@ -114,6 +118,11 @@ impl std::fmt::Debug for JobInfo {
 }
 
 impl JobInfo {
+    /// The `lava-multinode` protocol, when the job is a MultiNode sub-job.
+    pub(crate) fn multinode(&self) -> Option<&crate::protocols::multinode::Multinode> {
+        self.multinode.as_ref()
+    }
+
     /// The job timeout.
     pub fn job_timeout(&self) -> Duration {
         self.timeouts
@@ -319,6 +328,12 @@ impl Job {
             }
             Err(e) => return Err(Error::job(format!("Invalid job definition: {e}"))),
         };
+        // before anything copies the definition: the member token is taken out
+        let multinode = crate::protocols::multinode::Multinode::from_definition(
+            &mut definition,
+            &inputs.job_id,
+            &dispatcher,
+        )?;
         let timeouts =
             TimeoutTable::from_values(device.data.get("timeouts"), definition.get("timeouts"))?;
         if timeouts.job().is_none() {
@@ -486,6 +501,7 @@ impl Job {
             test_info,
             tmp_dir: inputs.tmp_dir.clone(),
             blocks: blocks.clone(),
+            multinode,
         };
 
         // Build the tree.
@@ -654,10 +670,17 @@ impl Job {
         Ok(())
     }
 
-    /// The run phase, under the job timeout.
+    /// The run phase, under the job timeout: the protocols are set up
+    /// first (docs/pipeline.md §12.2), then the actions run.
     pub fn run(&mut self, logger: &Logger, cancel: &CancelToken) -> Result<(), Error> {
         self.ran = true;
         let deadline = Deadline::after(self.info.job_timeout(), "job", ErrorKind::Job);
+        if let Some(protocol) = &self.info.multinode {
+            if let Err(e) = protocol.set_up(logger, cancel, &deadline) {
+                logger.error(format!("lava-multinode set-up failed: {}", e.message));
+                return Err(e);
+            }
+        }
         let (mut env, root) = self.env(logger, cancel);
         pipeline::run_nodes(&mut env, root, &deadline, true)
     }
@@ -691,6 +714,10 @@ impl Job {
         }
         for dir in env.data.remove_tmp() {
             logger.info(format!("Root tmp directory removed at {}", dir.display()));
+        }
+        // the protocols last, also after errors and cancel (docs/pipeline.md §12.2)
+        if let Some(protocol) = &self.info.multinode {
+            protocol.finalize(logger, cancel);
         }
     }
 

@@ -70,6 +70,7 @@ pub mod host;
 mod job;
 mod logger;
 mod pipeline;
+mod protocols;
 pub mod run;
 #[cfg(feature = "slave")]
 pub mod slave;

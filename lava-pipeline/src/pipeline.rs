@@ -307,6 +307,8 @@ fn run_node(env: &mut Env<'_>, node: &mut Node, parent: &Deadline) -> Result<(),
                     errors: &mut node.errors,
                     children: &mut node.children,
                 };
+                // the block's protocol calls for this action (docs/pipeline.md §12.5)
+                crate::protocols::call_protocols(&mut ctx)?;
                 node.action.run(&mut ctx)
             })
         };

@@ -49,6 +49,10 @@ pub use crate::job::DEFAULT_TMP_DIR;
 use crate::job::{Job, JobInputs};
 pub use crate::logger::JOURNAL;
 use crate::logger::{result_map, Logger};
+/// The environment variable that names the MultiNode coordinator's conf
+/// file for lava-run (docs/pipeline.md §12.1); without it, LAVA's
+/// `/etc/lava-coordinator/lava-coordinator.conf`.
+pub use crate::protocols::multinode::CONF_ENV as COORDINATOR_CONF_ENV;
 use crate::strategy::Registry;
 
 /// lava-run's command line.

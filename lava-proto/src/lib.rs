@@ -15,6 +15,8 @@
 //! - [`auth`]: the ZAP handler that admits CURVE clients by public key;
 //! - [`socket`]: ZeroMQ sockets set up as LAVA sets them up, optionally with
 //!   CURVE, and framing helpers;
+//! - [`coordinator`]: the MultiNode coordinator's wire vocabulary (Python
+//!   JSON, hex-length frames, member tokens, the worker's conf file);
 //! - [`xz`]: the compression of END's description; [`time`]: timestamps.
 //!
 //! Decoding never panics: malformed frames are a [`ProtoError`] that names
@@ -38,6 +40,7 @@ pub mod auth;
 #[cfg(feature = "zmq")]
 pub mod cert;
 pub mod control;
+pub mod coordinator;
 mod error;
 #[cfg(feature = "zmq")]
 mod ffi;

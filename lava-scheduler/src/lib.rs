@@ -16,6 +16,8 @@
 //!   service;
 //! - [`notifications`]: the queue of job-end notifications to send;
 //! - [`submit`]: submission (validation, device-type and tag checks);
+//! - [`multinode`]: the split of a multinode submission into its group
+//!   (docs/multinode.md);
 //! - [`db`]: the connection pools (PostgreSQL via `postgres` + `r2d2`,
 //!   SQLite via `rusqlite` + `r2d2`) and the versioned migrations.
 //!
@@ -51,6 +53,7 @@ pub mod db;
 mod error;
 pub mod master;
 pub mod model;
+pub mod multinode;
 pub mod notifications;
 pub mod results;
 pub mod scheduler;

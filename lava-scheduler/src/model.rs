@@ -320,6 +320,8 @@ pub struct Job {
     pub failure_comment: Option<String>,
     /// Ended with an infrastructure error.
     pub infrastructure_error: bool,
+    /// Multinode: the whole submission, as submitted (empty otherwise).
+    pub multinode_definition: String,
     /// Who may see it.
     pub visibility: JobVisibility,
     /// With [`JobVisibility::Group`]: the groups whose members may see it
@@ -328,6 +330,16 @@ pub struct Job {
 }
 
 impl Job {
+    /// What to submit again to resubmit this job: the whole multinode
+    /// submission for a sub-job, else what was submitted.
+    pub fn submission(&self) -> &str {
+        if self.multinode_definition.is_empty() {
+            &self.original_definition
+        } else {
+            &self.multinode_definition
+        }
+    }
+
     /// Whether `viewer` may see this job (lists, details, logs, results).
     pub fn visible_to(&self, viewer: &Viewer) -> bool {
         match viewer {

@@ -38,7 +38,8 @@ use crate::error::StoreError;
 use crate::model::*;
 use crate::state;
 use crate::store::{
-    assign_batch, assign_in, change_device_health, insert_job_in, NewJob, SqlStore,
+    assign_batch, assign_in, change_device_health, insert_job_in, write_group_roles, NewJob,
+    SqlStore,
 };
 
 /// Checks that a device's configuration renders and validates. The master
@@ -530,6 +531,9 @@ fn apply(store: &SqlStore, plan: Plan) -> PassReport {
                     JobState::Submitted.code().into(),
                 ],
             )?;
+            // The roles map goes into every sub-job in this transaction
+            // (docs/multinode.md §3).
+            write_group_roles(conn, &group)?;
             Ok(())
         });
         match placed {

@@ -13,8 +13,10 @@
 //!   deploy, boot or test blocks uses a method none of them implements (a
 //!   job that would wait for a device, then fail on it).
 //!
-//! Multinode submissions are refused for now (the split into sub-jobs is
-//! not written yet); the scheduler already places multinode groups.
+//! A multinode submission is split into its group ([`crate::multinode`],
+//! docs/multinode.md): each role's device type must exist with at least
+//! `count` non-retired devices carrying the role's tags; the sub-jobs are
+//! created in one transaction and [`submit_jobs`] returns them all.
 //!
 //! ```
 //! use lava_scheduler::store::{NewDevice, NewDeviceType, NewWorker, SqlStore};
@@ -39,6 +41,7 @@ use lava_proto::job::{self, JobDefinition};
 
 use crate::error::StoreError;
 use crate::model::{DeviceHealth, JobVisibility};
+use crate::multinode;
 use crate::store::{DeviceFilter, NewJob, SqlStore};
 
 /// Why a submission was refused.
@@ -115,7 +118,50 @@ pub struct SubmitOptions {
     pub dispatchers: Option<Dispatchers>,
 }
 
-/// Validate and store a job; returns its id.
+/// What a submission created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// One job.
+    Job(i64),
+    /// A multinode group (docs/multinode.md): its id and its sub-jobs, as
+    /// `(TestJob id, sub_id "<first id>.<k>")` in `k` order.
+    Group {
+        /// The group's `target_group`.
+        target_group: String,
+        /// The sub-jobs.
+        jobs: Vec<(i64, String)>,
+    },
+}
+
+impl Submitted {
+    /// The job ids, in order.
+    pub fn ids(&self) -> Vec<i64> {
+        match self {
+            Submitted::Job(id) => vec![*id],
+            Submitted::Group { jobs, .. } => jobs.iter().map(|(id, _)| *id).collect(),
+        }
+    }
+
+    /// The first job's id.
+    pub fn first(&self) -> i64 {
+        match self {
+            Submitted::Job(id) => *id,
+            Submitted::Group { jobs, .. } => jobs.first().map(|(id, _)| *id).unwrap_or_default(),
+        }
+    }
+
+    /// The ids as LAVA shows them: `"12"` for a job, the sub_ids
+    /// (`"12.0"`, `"12.1"`, ...) for a group.
+    pub fn display_ids(&self) -> Vec<String> {
+        match self {
+            Submitted::Job(id) => vec![id.to_string()],
+            Submitted::Group { jobs, .. } => jobs.iter().map(|(_, sub)| sub.clone()).collect(),
+        }
+    }
+}
+
+/// Validate and store a job; returns its id (for a multinode submission,
+/// the first sub-job's: [`submit_jobs`] returns them all).
 pub fn submit(store: &SqlStore, text: &str, submitter: &str) -> Result<i64, SubmitError> {
     submit_with(store, text, submitter, &SubmitOptions::default())
 }
@@ -127,28 +173,19 @@ pub fn submit_with(
     submitter: &str,
     options: &SubmitOptions,
 ) -> Result<i64, SubmitError> {
-    let (definition, _warnings) = JobDefinition::from_yaml(text).map_err(|e| match e {
-        job::JobError::Invalid(report) => SubmitError::Invalid(
-            report
-                .first_error()
-                .map(|issue| issue.to_string())
-                .unwrap_or_else(|| "invalid".into()),
-        ),
-        other => SubmitError::Invalid(other.to_string()),
-    })?;
-    if definition.protocols.multinode.is_some() {
-        return Err(SubmitError::Unsupported(
-            "multinode submissions are not supported yet".into(),
-        ));
-    }
-    if let Some(dispatchers) = &options.dispatchers {
-        dispatchers.check(&definition)?;
-    }
-    let requested = definition
-        .device_type
-        .clone()
-        .ok_or_else(|| SubmitError::Invalid("device_type: required".into()))?;
-    let device_type = match store.resolve_device_type(&requested) {
+    submit_jobs(store, text, submitter, options).map(|s| s.first())
+}
+
+/// The device type a job (or a role) asks for, resolved (alias first), with
+/// at least `count` non-retired devices, `count` of which have all `tags`.
+/// Returns the type's name.
+fn check_devices(
+    store: &SqlStore,
+    requested: &str,
+    tags: &[String],
+    count: usize,
+) -> Result<String, SubmitError> {
+    let device_type = match store.resolve_device_type(requested) {
         Ok(t) => t,
         Err(StoreError::NotFound { .. }) => {
             return Err(SubmitError::Unavailable(format!(
@@ -172,33 +209,87 @@ pub fn submit_with(
             device_type.name
         )));
     }
+    if devices.len() < count {
+        return Err(SubmitError::Unavailable(format!(
+            "Not enough devices of type {}: {count} needed, {} not retired",
+            device_type.name,
+            devices.len()
+        )));
+    }
     let known: Vec<String> = store.tags()?.into_iter().map(|t| t.name).collect();
-    if let Some(missing) = definition.tags.iter().find(|t| !known.contains(t)) {
+    if let Some(missing) = tags.iter().find(|t| !known.contains(t)) {
         return Err(SubmitError::Unavailable(format!(
             "Device tag '{missing}' does not exist"
         )));
     }
-    if !devices
+    let tagged = devices
         .iter()
-        .any(|d| definition.tags.iter().all(|t| d.tags.contains(t)))
-    {
+        .filter(|d| tags.iter().all(|t| d.tags.contains(t)))
+        .count();
+    if tagged == 0 {
         return Err(SubmitError::Unavailable(format!(
             "No device of type {} has all the tags {}",
             device_type.name,
-            definition.tags.join(", ")
+            tags.join(", ")
         )));
     }
+    if tagged < count {
+        return Err(SubmitError::Unavailable(format!(
+            "Not enough devices of type {} with all the tags {}: {count} needed, {tagged} found",
+            device_type.name,
+            tags.join(", ")
+        )));
+    }
+    Ok(device_type.name)
+}
+
+/// Validate and store a job, or the group of a multinode submission (split
+/// as docs/multinode.md says, every sub-job created in one transaction).
+pub fn submit_jobs(
+    store: &SqlStore,
+    text: &str,
+    submitter: &str,
+    options: &SubmitOptions,
+) -> Result<Submitted, SubmitError> {
+    let (definition, _warnings) = JobDefinition::from_yaml(text).map_err(|e| match e {
+        job::JobError::Invalid(report) => SubmitError::Invalid(
+            report
+                .first_error()
+                .map(|issue| issue.to_string())
+                .unwrap_or_else(|| "invalid".into()),
+        ),
+        other => SubmitError::Invalid(other.to_string()),
+    })?;
     let (visibility, viewing_groups) = match &definition.visibility {
         job::Visibility::Public => (JobVisibility::Public, Vec::new()),
         job::Visibility::Personal => (JobVisibility::Personal, Vec::new()),
         job::Visibility::Group(groups) => (JobVisibility::Group, groups.clone()),
     };
+    if definition.protocols.multinode.is_some() {
+        return submit_group(
+            store,
+            text,
+            submitter,
+            options,
+            &definition,
+            visibility,
+            viewing_groups,
+        );
+    }
+    if let Some(dispatchers) = &options.dispatchers {
+        dispatchers.check(&definition)?;
+    }
+    let requested = definition
+        .device_type
+        .clone()
+        .ok_or_else(|| SubmitError::Invalid("device_type: required".into()))?;
+    let device_type = check_devices(store, &requested, &definition.tags, 1)?;
     let id = store.insert_job(&NewJob {
         submitter: submitter.to_string(),
         description: definition.job_name.clone(),
         definition: text.to_string(),
         original_definition: text.to_string(),
-        requested_device_type: Some(device_type.name),
+        requested_device_type: Some(device_type),
         priority: i64::from(definition.priority.value()),
         tags: definition.tags.clone(),
         visibility,
@@ -206,7 +297,74 @@ pub fn submit_with(
         notify: definition.notify.is_some(),
         ..Default::default()
     })?;
-    Ok(id)
+    Ok(Submitted::Job(id))
+}
+
+/// The multinode half of [`submit_jobs`].
+fn submit_group(
+    store: &SqlStore,
+    text: &str,
+    submitter: &str,
+    options: &SubmitOptions,
+    definition: &JobDefinition,
+    visibility: JobVisibility,
+    viewing_groups: Vec<String>,
+) -> Result<Submitted, SubmitError> {
+    let target_group = multinode::new_target_group()
+        .map_err(|e| SubmitError::Unsupported(format!("no random group id: {e}")))?;
+    let value = lava_proto::yaml::load(text).map_err(|e| SubmitError::Invalid(e.to_string()))?;
+    let split =
+        multinode::split(&value, &target_group).map_err(|e| SubmitError::Invalid(e.to_string()))?;
+    // Device types and tags, role by role (a role's count against its type).
+    let mut resolved: Vec<(String, Option<String>)> = Vec::new();
+    for job in &split.jobs {
+        if resolved.iter().any(|(role, _)| role == &job.role) {
+            continue;
+        }
+        let device_type = match &job.device_type {
+            Some(requested) => {
+                let count = split.jobs.iter().filter(|j| j.role == job.role).count();
+                Some(check_devices(store, requested, &job.tags, count)?)
+            }
+            None => None,
+        };
+        resolved.push((job.role.clone(), device_type));
+    }
+    let mut rows = Vec::with_capacity(split.jobs.len());
+    for job in &split.jobs {
+        if let Some(dispatchers) = &options.dispatchers {
+            let parsed = JobDefinition::parse(&job.text)
+                .map_err(|e| SubmitError::Invalid(format!("role {}: {e}", job.role)))?;
+            dispatchers.check(&parsed).map_err(|e| match e {
+                SubmitError::Unsupported(why) => {
+                    SubmitError::Unsupported(format!("role {}: {why}", job.role))
+                }
+                other => other,
+            })?;
+        }
+        let device_type = resolved
+            .iter()
+            .find(|(role, _)| role == &job.role)
+            .and_then(|(_, t)| t.clone());
+        rows.push(NewJob {
+            submitter: submitter.to_string(),
+            description: definition.job_name.clone(),
+            definition: job.text.clone(),
+            original_definition: job.text.clone(),
+            multinode_definition: text.to_string(),
+            requested_device_type: device_type,
+            priority: i64::from(definition.priority.value()),
+            tags: job.tags.clone(),
+            target_group: Some(target_group.clone()),
+            essential: job.essential,
+            visibility,
+            viewing_groups: viewing_groups.clone(),
+            notify: definition.notify.is_some(),
+            ..Default::default()
+        });
+    }
+    let jobs = store.insert_group(&rows)?;
+    Ok(Submitted::Group { target_group, jobs })
 }
 
 #[cfg(test)]

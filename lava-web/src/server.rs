@@ -82,13 +82,14 @@ pub(crate) struct AppState {
 
 impl AppState {
     /// Validate and store a job submitted by `submitter` (every way in:
-    /// XML-RPC, REST, the web form, resubmission).
+    /// XML-RPC, REST, the web form, resubmission); a multinode submission
+    /// makes its whole group (docs/multinode.md).
     pub fn submit(
         &self,
         text: &str,
         submitter: &str,
-    ) -> Result<i64, lava_scheduler::submit::SubmitError> {
-        lava_scheduler::submit::submit_with(&self.store, text, submitter, &self.submit_options)
+    ) -> Result<lava_scheduler::submit::Submitted, lava_scheduler::submit::SubmitError> {
+        lava_scheduler::submit::submit_jobs(&self.store, text, submitter, &self.submit_options)
     }
 
     /// Run store work off the async threads.

@@ -22,6 +22,10 @@ struct Args {
     /// Stop after the first job.
     #[arg(long)]
     once: bool,
+    /// Submit the sample MultiNode job (a server and a client QEMU guest)
+    /// instead of the sample job.
+    #[arg(long, conflicts_with = "job")]
+    multinode: bool,
     /// Where the HTTP service (XML-RPC at /RPC2, REST at /api/v0.2/) listens.
     #[arg(long, default_value = "127.0.0.1:8000")]
     http_bind: String,
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         scripts_dir: repo.join("scripts"),
         job: args.job,
         once: args.once,
+        multinode: args.multinode,
         http_bind: args.http_bind,
     };
     match lava_bins::lab::run(&options, stop) {

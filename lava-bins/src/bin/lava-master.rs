@@ -56,6 +56,11 @@ struct Args {
     /// Seconds of silence after which a worker is Offline.
     #[arg(long, default_value_t = 60)]
     worker_timeout: u64,
+    /// MultiNode member tokens: a key file shared with lava-coordinator
+    /// (lines `KID:HEX-SECRET`; the first key is used). START of each
+    /// multinode sub-job then carries its token (docs/multinode.md).
+    #[arg(long, value_name = "FILE")]
+    coordinator_key: Option<PathBuf>,
     /// Log level: DEBUG, INFO, WARN, ERROR.
     #[arg(short, long, default_value = "INFO")]
     level: String,
@@ -74,7 +79,30 @@ fn main() -> ExitCode {
         Ok(store) => store,
         Err(e) => return lava_bins::fail(program, e),
     };
+    let coordinator_key = match &args.coordinator_key {
+        None => None,
+        Some(path) => match lava_proto::coordinator::Key::load(path) {
+            Ok(keys) => match keys.into_iter().next() {
+                Some(key) => {
+                    log::info!(
+                        "[INIT] MultiNode member tokens with key '{}' from {}",
+                        key.id,
+                        path.display()
+                    );
+                    Some(key)
+                }
+                None => {
+                    return lava_bins::fail(
+                        program,
+                        format!("{}: no key in the file", path.display()),
+                    )
+                }
+            },
+            Err(e) => return lava_bins::fail(program, e),
+        },
+    };
     let mut config = MasterConfig::new(args.jobs_dir, args.device_types);
+    config.coordinator_key = coordinator_key;
     config.master_socket = args.master_socket;
     config.log_socket = args.log_socket;
     config.ipv6 = args.ipv6;

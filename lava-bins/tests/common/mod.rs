@@ -103,6 +103,8 @@ pub struct Lab {
     pub slave_args: Vec<String>,
     /// The lava-run the slave starts (default: the fake-lava-run example).
     pub lava_run: Option<PathBuf>,
+    /// Extra environment of lava-slave (which passes it on to lava-run).
+    pub slave_env: Vec<(String, String)>,
 }
 
 impl Drop for Lab {
@@ -164,6 +166,7 @@ impl Lab {
             master_args: Vec::new(),
             slave_args: Vec::new(),
             lava_run: None,
+            slave_env: Vec::new(),
         };
         Some(lab)
     }
@@ -238,6 +241,7 @@ impl Lab {
             )
             .args(["--level", "DEBUG"])
             .args(&self.slave_args)
+            .envs(self.slave_env.iter().map(|(k, v)| (k, v)))
             .args(
                 self.curve
                     .as_ref()

@@ -47,6 +47,7 @@ pub use prepare::{output_dir, Devices};
 
 use crate::error::StoreError;
 use crate::model::{Job, JobHealth, JobState, WorkerState};
+use crate::multinode;
 use crate::scheduler;
 use crate::store::{JobFilter, NewTestCase, SqlStore};
 
@@ -76,6 +77,10 @@ pub struct MasterConfig {
     pub end_grace: Duration,
     /// Silence after which a worker is Offline (LAVA: 60 s).
     pub worker_timeout: Duration,
+    /// MultiNode member tokens (`--coordinator-key`): START of a sub-job
+    /// carries `protocols.lava-multinode.token` made with this key, never
+    /// stored (docs/multinode.md §5).
+    pub coordinator_key: Option<lava_proto::coordinator::Key>,
 }
 
 impl MasterConfig {
@@ -92,6 +97,7 @@ impl MasterConfig {
             auto_register: false,
             end_grace: Duration::from_secs(10),
             worker_timeout: Duration::from_secs(60),
+            coordinator_key: None,
         }
     }
 }
@@ -570,12 +576,46 @@ impl Master {
         }
     }
 
-    /// The worker of the device a job runs on.
+    /// The worker of the device a job runs on; for a multinode connection
+    /// sub-job, the worker of its host role's device.
     fn worker_of(&self, job: &Job) -> Option<String> {
-        job.actual_device
-            .as_deref()
-            .and_then(|device| self.store.device(device).ok())
-            .and_then(|device| device.worker)
+        let device = match &job.actual_device {
+            Some(device) => device.clone(),
+            None => self.host_job(job)?.actual_device?,
+        };
+        self.store.device(&device).ok().and_then(|d| d.worker)
+    }
+
+    /// The host-role sub-job of a multinode connection sub-job (a sub-job
+    /// with a `host_role` and no device type; docs/multinode.md §4).
+    fn host_job(&self, job: &Job) -> Option<Job> {
+        if job.requested_device_type.is_some() {
+            return None;
+        }
+        let group = job.target_group.as_deref()?;
+        let host_role = multinode::member(&job.definition)?.host_role?;
+        self.store
+            .group_jobs(group)
+            .ok()?
+            .into_iter()
+            .find(|other| {
+                other.actual_device.is_some()
+                    && multinode::member(&other.definition).is_some_and(|m| m.role == host_role)
+            })
+    }
+
+    /// The member token of a multinode sub-job, when the master has a
+    /// coordinator key.
+    fn member_token(&self, job: &Job) -> Option<String> {
+        let key = self.config.coordinator_key.as_ref()?;
+        job.target_group.as_ref()?;
+        let member = multinode::member(&job.definition)?;
+        Some(key.token(
+            &member.target_group,
+            &job.id.to_string(),
+            &member.role,
+            member.group_size,
+        ))
     }
 
     /// Whether `job_id` runs on a device of `hostname` (D13).
@@ -841,8 +881,14 @@ impl Master {
             self.jobs.forget_settled(|id| scheduled.contains(&id));
         }
         for job in jobs.into_iter().rev() {
-            let Some(device_name) = job.actual_device.clone() else {
-                continue;
+            // A connection sub-job starts once, on its host role's device's
+            // worker, in the pass that starts the host (S1 fixed).
+            let device_name = match job.actual_device.clone() {
+                Some(device) => device,
+                None => match self.host_job(&job).and_then(|host| host.actual_device) {
+                    Some(device) => device,
+                    None => continue,
+                },
             };
             let now = Instant::now();
             if !self
@@ -871,12 +917,14 @@ impl Master {
                 self.jobs.get(job.id).ended = true;
                 continue;
             }
+            let token = self.member_token(&job);
             match prepare::start_payload(
                 &self.devices,
                 &job,
                 &device,
                 self.config.dispatcher_config.as_deref(),
                 &dir,
+                token.as_deref(),
             ) {
                 Ok(start) => {
                     log::info!("[{}] START => {worker} ({device_name})", job.id);
@@ -945,12 +993,7 @@ impl Master {
             if self.jobs.get(job.id).cancel.is_some_and(|r| !r.due(now)) {
                 continue;
             }
-            let Some(worker) = job
-                .actual_device
-                .as_deref()
-                .and_then(|d| self.store.device(d).ok())
-                .and_then(|d| d.worker)
-            else {
+            let Some(worker) = self.worker_of(&job) else {
                 continue;
             };
             if !self.peers.get(&worker).is_some_and(|p| p.online) {

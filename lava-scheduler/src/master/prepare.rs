@@ -195,12 +195,18 @@ fn worker_file(
 /// Build the START payload of `job` on `device` and write the files LAVA
 /// keeps in the job's output directory (`job.yaml`, `device.yaml`, and the
 /// non-empty `dispatcher.yaml`, `env.yaml`, `env.dut.yaml`).
+///
+/// A multinode connection sub-job is started on its host role's `device`
+/// (docs/multinode.md §4). `token`, a coordinator member token, goes into
+/// `protocols.lava-multinode.token` of the definition sent, and nowhere
+/// else: `job.yaml` is written without it.
 pub fn start_payload(
     devices: &Devices,
     job: &Job,
     device: &Device,
     dispatcher_dir: Option<&Path>,
     out_dir: &Path,
+    token: Option<&str>,
 ) -> Result<StartJob, String> {
     let worker = device.worker.as_deref().unwrap_or_default();
     let value = yaml::load(&job.definition).map_err(|e| format!("job definition: {e}"))?;
@@ -212,9 +218,19 @@ pub fn start_payload(
     let device_config = devices.render(&device.hostname, device.dictionary.as_deref(), &context)?;
     DeviceConfig::from_yaml(&device_config)
         .map_err(|e| format!("device {}: {e}", device.hostname))?;
+    let stored = definition_with_compatibility(&job.definition, &value, 0);
+    let sent = match token {
+        None => stored.clone(),
+        Some(token) => {
+            let text =
+                crate::multinode::with_protocol_key(&job.definition, "token", Value::from(token))?;
+            let value = yaml::load(&text).map_err(|e| format!("job definition: {e}"))?;
+            definition_with_compatibility(&text, &value, 0)
+        }
+    };
     let start = StartJob {
         job_id: job.id as u64,
-        definition: definition_with_compatibility(&job.definition, &value, 0),
+        definition: sent,
         device: device_config,
         dispatcher: {
             // LAVA: <worker>/dispatcher.yaml, else <worker>.yaml.
@@ -236,7 +252,7 @@ pub fn start_payload(
         }
         Ok(())
     };
-    write("job.yaml", &start.definition, true)?;
+    write("job.yaml", &stored, true)?;
     write("device.yaml", &start.device, true)?;
     write("dispatcher.yaml", &start.dispatcher, false)?;
     write("env.yaml", &start.env, false)?;

@@ -182,6 +182,47 @@ fn job_query_where(query: &JobQuery) -> (String, Vec<SqlValue>) {
     (clause, params)
 }
 
+/// Multinode, at the group transition (docs/multinode.md §3): write
+/// `protocols.lava-multinode.roles` = `{"<job id>": role}` over the
+/// sub-jobs that have a device into every sub-job's stored definition.
+/// Sub-jobs whose definition is not one the split made are left alone.
+pub(crate) fn write_group_roles(conn: &mut dyn Conn, target_group: &str) -> Result<(), StoreError> {
+    let rows = conn.query(
+        "SELECT id, definition, actual_device FROM jobs WHERE target_group = $1 ORDER BY id",
+        &[target_group.into()],
+    )?;
+    let mut members = Vec::new();
+    for row in &rows {
+        let id = row.int(0)?;
+        let definition = row.text(1)?;
+        let device = row.opt_text(2)?;
+        if let Some(member) = crate::multinode::member(&definition) {
+            members.push((id, definition, device, member.role));
+        }
+    }
+    let device_roles: Vec<(i64, String)> = members
+        .iter()
+        .filter(|(_, _, device, _)| device.is_some())
+        .map(|(id, _, _, role)| (*id, role.clone()))
+        .collect();
+    let roles = crate::multinode::roles_map(&device_roles);
+    for (id, definition, _, _) in &members {
+        let text = crate::multinode::with_protocol_key(definition, "roles", roles.clone())
+            .map_err(|e| StoreError::Corrupt(format!("job {id}: {e}")))?;
+        conn.execute(
+            "UPDATE jobs SET definition = $1 WHERE id = $2",
+            &[text.as_str().into(), (*id).into()],
+        )?;
+    }
+    if !members.is_empty() {
+        log::info!(
+            "[group {target_group}] roles written into {} sub-jobs",
+            members.len()
+        );
+    }
+    Ok(())
+}
+
 /// Give many queued single-node jobs their devices in one transaction,
 /// with set-based guarded updates: a device is only reserved while Idle and
 /// Good or Unknown, a job only scheduled while Submitted without a device.
@@ -477,6 +518,53 @@ impl SqlStore {
         self.tx(|conn| insert_job_in(conn, job))
     }
 
+    /// Store the sub-jobs of a multinode group in one transaction (state
+    /// Submitted), in order; each gets sub_id `"<first id>.<index>"`.
+    /// Returns `(id, sub_id)` per job. Validation is the caller's.
+    pub fn insert_group(&self, jobs: &[NewJob]) -> Result<Vec<(i64, String)>, StoreError> {
+        if jobs.is_empty() {
+            return Err(StoreError::Refused(
+                "a multinode group needs at least one job".into(),
+            ));
+        }
+        self.tx(|conn| {
+            let mut out = Vec::with_capacity(jobs.len());
+            let mut first = None;
+            for (k, job) in jobs.iter().enumerate() {
+                let id = insert_job_in(conn, job)?;
+                let parent = *first.get_or_insert(id);
+                let sub_id = format!("{parent}.{k}");
+                conn.execute(
+                    "UPDATE jobs SET sub_id = $1 WHERE id = $2",
+                    &[sub_id.as_str().into(), id.into()],
+                )?;
+                out.push((id, sub_id));
+            }
+            log::info!(
+                "[job {}] multinode group {} of {} jobs",
+                out[0].0,
+                jobs[0].target_group.as_deref().unwrap_or("-"),
+                out.len()
+            );
+            Ok(out)
+        })
+    }
+
+    /// The jobs of a multinode group, by id.
+    pub fn group_jobs(&self, target_group: &str) -> Result<Vec<Job>, StoreError> {
+        self.tx(|conn| {
+            let rows = conn.query(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE target_group = $1 ORDER BY id"),
+                &[target_group.into()],
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(job_from(conn, row)?);
+            }
+            Ok(out)
+        })
+    }
+
     /// One job.
     pub fn job(&self, id: i64) -> Result<Job, StoreError> {
         self.tx(|conn| {
@@ -612,6 +700,7 @@ impl SqlStore {
                     ],
                 )?;
             }
+            write_group_roles(conn, target_group)?;
             Ok(ids)
         })
     }
@@ -738,10 +827,34 @@ impl SqlStore {
                         "SELECT id FROM jobs WHERE target_group = $1 AND id <> $2 ORDER BY id",
                         &[group.into(), job_id.into()],
                     )?;
+                    let name = if job.sub_id.is_empty() {
+                        job_id.to_string()
+                    } else {
+                        format!("{job_id} ({})", job.sub_id)
+                    };
+                    let why =
+                        format!("canceled: the essential multinode job {name} ended Incomplete");
                     for row in &others {
                         let id = row.int(0)?;
                         if Self::to_canceling(conn, id)? {
-                            log::info!("[job {id}] canceled: essential role job {job_id} failed");
+                            conn.execute(
+                                "UPDATE jobs SET failure_comment = $1 WHERE id = $2",
+                                &[why.as_str().into(), id.into()],
+                            )?;
+                            log::info!("[job {id}] {why}");
+                        } else {
+                            // still queued: it ends Canceled now
+                            let other = lock_job(conn, id)?;
+                            if other.state == JobState::Submitted {
+                                Self::finish_in(
+                                    conn,
+                                    &other,
+                                    JobHealth::Canceled,
+                                    false,
+                                    Some(&why),
+                                    "lava-master",
+                                )?;
+                            }
                         }
                     }
                 }

@@ -42,7 +42,7 @@ mod workers;
 
 pub(crate) use devices::change_device_health;
 pub use inputs::*;
-pub(crate) use jobs::{assign_batch, assign_in, insert_job_in};
+pub(crate) use jobs::{assign_batch, assign_in, insert_job_in, write_group_roles};
 
 use crate::db::{Conn, Database, DatabaseUrl, Dialect};
 use crate::error::StoreError;

@@ -10,7 +10,7 @@ pub(super) const WORKER_COLUMNS: &str =
 pub(super) const DEVICE_TYPE_COLUMNS: &str =
     "name, description, health_frequency, health_denominator, health_check_disabled, health_check";
 pub(super) const DEVICE_COLUMNS: &str = "hostname, device_type, worker, description, state, health, dictionary, current_job, last_health_report_job";
-pub(super) const JOB_COLUMNS: &str = "id, submitter, description, definition, original_definition, requested_device_type, actual_device, state, health, priority, health_check, target_group, essential, sub_id, submit_time, start_time, end_time, failure_comment, infrastructure_error, visibility";
+pub(super) const JOB_COLUMNS: &str = "id, submitter, description, definition, original_definition, requested_device_type, actual_device, state, health, priority, health_check, target_group, essential, sub_id, submit_time, start_time, end_time, failure_comment, infrastructure_error, visibility, multinode_definition";
 
 pub(super) fn worker_from(row: &Row) -> Result<Worker, StoreError> {
     Ok(Worker {
@@ -74,6 +74,7 @@ pub(super) fn job_from(conn: &mut dyn Conn, row: &Row) -> Result<Job, StoreError
         end_time: row.opt_int(16)?,
         failure_comment: row.opt_text(17)?,
         infrastructure_error: row.bool(18)?,
+        multinode_definition: row.text(20)?,
         tags,
         visibility,
         viewing_groups,

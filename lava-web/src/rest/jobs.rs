@@ -12,7 +12,7 @@ use lava_scheduler::accounts::Accounts;
 use lava_scheduler::model::{Job, JobHealth, JobState, TestCase, Timestamp};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::{JobOrder, JobQuery};
-use lava_scheduler::submit::SubmitError;
+use lava_scheduler::submit::{SubmitError, Submitted};
 use lava_scheduler::StoreError;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -44,7 +44,9 @@ fn job_json(job: &Job, group_ids: &HashMap<String, i64>) -> Value {
         "priority": job.priority,
         "definition": job.definition,
         "original_definition": job.original_definition,
-        "multinode_definition": "",
+        "multinode_definition": job.multinode_definition,
+        // our extension: "<first id>.<k>" for a multinode sub-job, else ""
+        "sub_id": job.sub_id,
         "failure_tags": [],
         "failure_comment": job.failure_comment,
         "visibility": job.visibility.label(),
@@ -287,13 +289,20 @@ fn not_authenticated(caller: &Caller, what: &str) -> Option<Response> {
     None
 }
 
-fn submitted(result: Result<i64, SubmitError>) -> Response {
+fn submitted(result: Result<Submitted, SubmitError>) -> Response {
     match result {
-        Ok(id) => (
-            StatusCode::CREATED,
-            Json(json!({ "message": "job(s) successfully submitted", "job_ids": [id] })),
-        )
-            .into_response(),
+        Ok(submitted) => {
+            // LAVA: the id, or the sub_ids of a multinode group
+            let job_ids = match &submitted {
+                Submitted::Job(id) => json!([id]),
+                Submitted::Group { .. } => json!(submitted.display_ids()),
+            };
+            (
+                StatusCode::CREATED,
+                Json(json!({ "message": "job(s) successfully submitted", "job_ids": job_ids })),
+            )
+                .into_response()
+        }
         Err(e) => match submit_refusal(e) {
             Ok(message) => {
                 (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
@@ -327,9 +336,10 @@ pub(super) async fn submit(
     };
     let name = caller.name().to_string();
     let result = state.blocking(move |s| s.submit(&definition, &name)).await;
-    if let Ok(id) = &result {
+    if let Ok(submitted) = &result {
         log::info!(
-            "[REST] job {id} submitted by {} from {}",
+            "[REST] job {} submitted by {} from {}",
+            submitted.display_ids().join(", "),
             caller.name(),
             caller.address
         );
@@ -403,11 +413,12 @@ pub(super) async fn resubmit(
     let name = caller.name().to_string();
     let old = job.id;
     let result = state
-        .blocking(move |s| s.submit(&job.original_definition, &name))
+        .blocking(move |s| s.submit(job.submission(), &name))
         .await;
-    if let Ok(id) = &result {
+    if let Ok(submitted) = &result {
         log::info!(
-            "[REST] job {old} resubmitted as {id} by {} from {}",
+            "[REST] job {old} resubmitted as {} by {} from {}",
+            submitted.display_ids().join(", "),
             caller.name(),
             caller.address
         );

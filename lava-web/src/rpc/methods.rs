@@ -8,7 +8,7 @@ use lava_scheduler::accounts::{Accounts, NewUser, UserUpdate};
 use lava_scheduler::model::{DeviceHealth, Job, JobHealth, JobState, TestCase, WorkerHealth};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::{DeviceFilter, DeviceUpdate, JobQuery};
-use lava_scheduler::submit::SubmitError;
+use lava_scheduler::submit::{SubmitError, Submitted};
 use lava_scheduler::StoreError;
 
 use super::params::Params;
@@ -28,6 +28,7 @@ const METHODS: &[&str] = &[
     "system.whoami",
     "system.listMethods",
     "scheduler.jobs.submit",
+    "scheduler.submit_job",
     "scheduler.jobs.show",
     "scheduler.jobs.list",
     "scheduler.jobs.definition",
@@ -73,7 +74,7 @@ pub(super) fn call(state: &AppState, caller: &Caller, method: &str, values: Vec<
             .as_ref()
             .map_or(Value::Nil, |u| string(&u.username))),
         "system.listMethods" => Ok(Value::Array(METHODS.iter().map(|m| string(m)).collect())),
-        "scheduler.jobs.submit" => jobs_submit(s, caller, &p),
+        "scheduler.jobs.submit" | "scheduler.submit_job" => jobs_submit(s, caller, &p),
         "scheduler.jobs.show" => jobs_show(s, caller, &p),
         "scheduler.jobs.list" => jobs_list(s, caller, &p),
         "scheduler.jobs.definition" => {
@@ -232,20 +233,44 @@ fn submit_fault(e: SubmitError) -> Fault {
 fn jobs_submit(s: &AppState, caller: &Caller, p: &Params) -> Answer {
     authenticated(caller, p.method)?;
     let definition = p.string(0, "definition")?;
-    let id = s.submit(&definition, caller.name()).map_err(submit_fault)?;
+    let submitted = s.submit(&definition, caller.name()).map_err(submit_fault)?;
     log::info!(
-        "[RPC] job {id} submitted by {} from {}",
+        "[RPC] job {} submitted by {} from {}",
+        submitted.display_ids().join(", "),
         caller.name(),
         caller.address
     );
-    Ok(int(id))
+    Ok(submitted_value(&submitted))
+}
+
+/// A submission's answer as LAVA gives it: the job id, or for a multinode
+/// group the list of its sub_ids (`["12.0", "12.1"]`).
+fn submitted_value(submitted: &Submitted) -> Value {
+    match submitted {
+        Submitted::Job(id) => int(*id),
+        Submitted::Group { .. } => Value::Array(
+            submitted
+                .display_ids()
+                .iter()
+                .map(|id| string(id))
+                .collect(),
+        ),
+    }
 }
 
 fn jobs_show(s: &AppState, caller: &Caller, p: &Params) -> Answer {
     let job = job(s, caller, p, p.method)?;
     let error_type = job.infrastructure_error.then_some("Infrastructure");
     Ok(strukt([
-        ("id", int(job.id)),
+        // LAVA's display_id: the sub_id of a multinode sub-job
+        (
+            "id",
+            if job.sub_id.is_empty() {
+                int(job.id)
+            } else {
+                string(&job.sub_id)
+            },
+        ),
         ("description", string(&job.description)),
         ("device", opt_string(job.actual_device.as_deref())),
         (
@@ -383,16 +408,17 @@ fn jobs_cancel(s: &AppState, caller: &Caller, p: &Params) -> Answer {
 
 fn jobs_resubmit(s: &AppState, caller: &Caller, p: &Params) -> Answer {
     let job = changeable(s, caller, p, "resubmit")?;
-    let id = s
-        .submit(&job.original_definition, caller.name())
+    let submitted = s
+        .submit(job.submission(), caller.name())
         .map_err(submit_fault)?;
     log::info!(
-        "[RPC] job {} resubmitted as {id} by {} from {}",
+        "[RPC] job {} resubmitted as {} by {} from {}",
         job.id,
+        submitted.display_ids().join(", "),
         caller.name(),
         caller.address
     );
-    Ok(int(id))
+    Ok(submitted_value(&submitted))
 }
 
 fn jobs_logs(s: &AppState, caller: &Caller, p: &Params) -> Answer {

@@ -306,6 +306,36 @@ pub(super) async fn show(
     };
     let mut context = job_context(&visitor, &job, &cases);
     context["definition"] = Value::String(job.definition.clone());
+    if let Some(group) = job.target_group.clone() {
+        // a multinode sub-job: the whole group (docs/multinode.md)
+        let viewer = visitor.caller.viewer();
+        let members = match state.blocking(move |s| s.store.group_jobs(&group)).await {
+            Ok(members) => members,
+            Err(e) => return store_failed(e),
+        };
+        let rows: Vec<Value> = members
+            .iter()
+            .filter(|m| m.visible_to(&viewer))
+            .map(|m| {
+                let role = lava_scheduler::multinode::member(&m.definition).map(|x| x.role);
+                json!({
+                    "id": m.id,
+                    "sub_id": m.sub_id,
+                    "role": role,
+                    "state": m.state.label(),
+                    "health": m.health.label(),
+                    "device": m.actual_device,
+                    "essential": m.essential,
+                    "this": m.id == job.id,
+                })
+            })
+            .collect();
+        context["group"] = json!({
+            "target_group": job.target_group,
+            "sub_id": job.sub_id,
+            "members": rows,
+        });
+    }
     render(&state, &visitor, "job.html", context)
 }
 
@@ -543,10 +573,11 @@ pub(super) async fn resubmit(
     let actor = visitor.caller.name().to_string();
     let old = job.id;
     match state
-        .blocking(move |s| s.submit(&job.original_definition, &actor))
+        .blocking(move |s| s.submit(job.submission(), &actor))
         .await
     {
         Ok(new) => {
+            let new = new.first();
             log::info!(
                 "[HTTP] job {old} resubmitted as {new} by {} from {}",
                 visitor.caller.name(),
@@ -681,7 +712,10 @@ pub(super) async fn submit(
         .replace("\r\n", "\n");
     let text = definition.clone();
     match state.blocking(move |s| s.submit(&text, &submitter)).await {
-        Ok(id) => {
+        Ok(submitted) => {
+            // a multinode group: the page of its first sub-job, which lists
+            // the group
+            let id = submitted.first();
             log::info!(
                 "[HTTP] job {id} submitted by {} from {}",
                 visitor.caller.name(),

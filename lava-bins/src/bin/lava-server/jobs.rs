@@ -1,5 +1,9 @@
 //! `lava-server manage jobs ...`: validate, submit, cancel, fail, list, show.
 //!
+//! A multinode submission prints one sub_id a line (`12.0`, `12.1`), as
+//! lavacli does; `show` lists the group, `list` shows sub_ids
+//! (docs/multinode.md).
+//!
 //! `validate FILE...` checks job definitions as the master checks a
 //! submission (`lava_proto::job::validate`). One line per file, with FILE
 //! exactly as given:
@@ -37,7 +41,8 @@ pub enum Command {
     /// `FILE: valid` or `FILE: invalid: PATH: REASON` for each, then the
     /// other errors and the warnings indented; exit 1 if any is invalid.
     Validate(Validate),
-    /// Submit a job definition; prints the new job's id.
+    /// Submit a job definition; prints the new job's id (a multinode
+    /// submission: the sub_id of each of its jobs, one a line).
     Submit {
         /// The job definition (YAML); `-` reads standard input.
         file: OsString,
@@ -191,7 +196,7 @@ pub fn run(command: Command, db: &Db) -> Result<ExitCode> {
         Command::Cancel { id } => cancel(&store, id)?,
         Command::Fail { id } => fail(&store, id)?,
         Command::List { state, limit } => list(&store, state, limit)?,
-        Command::Show { id } => show(&store.job(id)?),
+        Command::Show { id } => show(&store, &store.job(id)?)?,
         Command::Rm {
             older_than,
             state,
@@ -220,11 +225,16 @@ fn submit(
 ) -> Result {
     let text = read_text(Path::new(file))?;
     let who = submitter.unwrap_or_else(actor);
-    let id = lava_scheduler::submit::submit_with(store, &text, &who, options)?;
-    println!("{id}");
+    let submitted = lava_scheduler::submit::submit_jobs(store, &text, &who, options)?;
+    // As lavacli: the id, or one sub_id a line for a multinode group.
+    for id in submitted.display_ids() {
+        println!("{id}");
+    }
     let Some(jobs_dir) = follow else {
         return Ok(());
     };
+    // A group is followed through its first sub-job.
+    let id = submitted.first();
     lava_bins::follow::print_log(store, id, true, false, jobs_dir, None)?;
     println!("Job {id} finished: {}", store.job(id)?.health);
     print!("{}", export(&store.test_cases(id)?, Format::Table));
@@ -267,8 +277,14 @@ fn list(store: &SqlStore, states: Vec<JobState>, limit: i64) -> Result {
         } else {
             String::new()
         };
+        // a multinode sub-job shows its sub_id next to its id
+        let sub_id = if j.sub_id.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", j.sub_id)
+        };
         println!(
-            "* {} [{}{health}] {} on {} by {}: {}",
+            "* {}{sub_id} [{}{health}] {} on {} by {}: {}",
             j.id,
             j.state,
             j.requested_device_type.as_deref().unwrap_or("-"),
@@ -320,7 +336,7 @@ fn rm(
     Ok(())
 }
 
-fn show(j: &lava_scheduler::model::Job) {
+fn show(store: &SqlStore, j: &lava_scheduler::model::Job) -> Result {
     println!("id          : {}", j.id);
     println!("description : {}", j.description);
     println!("submitter   : {}", j.submitter);
@@ -343,6 +359,32 @@ fn show(j: &lava_scheduler::model::Job) {
     if let Some(comment) = &j.failure_comment {
         println!("failure     : {comment}");
     }
+    if let Some(group) = &j.target_group {
+        // the group: every sub-job with its role, state and device
+        println!(
+            "multinode   : group {group}, sub_id {}, essential: {}",
+            j.sub_id, j.essential
+        );
+        for other in store.group_jobs(group)? {
+            let role = lava_scheduler::multinode::member(&other.definition)
+                .map(|m| m.role)
+                .unwrap_or_else(|| "-".into());
+            let health = if other.state == JobState::Finished {
+                format!(" ({})", other.health)
+            } else {
+                String::new()
+            };
+            let this = if other.id == j.id { " (this job)" } else { "" };
+            println!(
+                "  {} {} [{}{health}] role {role} on {}{this}",
+                other.sub_id,
+                other.id,
+                other.state,
+                other.actual_device.as_deref().unwrap_or("-"),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn run_validate(args: Validate) -> ExitCode {

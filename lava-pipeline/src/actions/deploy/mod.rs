@@ -1,7 +1,7 @@
 //! Deploy actions (docs/pipeline.md §9): `to: tmpfs` (QEMU images), `to:
 //! download`, `to: overlay`, `to: tftp` ([`tftp`]) and `to: nfs` ([`nfs`]), with the download machinery
 //! ([`download`]), the test overlay ([`overlay`]) and its helper scripts
-//! ([`helpers`]).
+//! ([`helpers`], and [`multinode`] for MultiNode sub-jobs).
 //!
 //! ```text
 //! deployimages                 (to: tmpfs)
@@ -13,6 +13,7 @@
 
 pub mod download;
 pub mod helpers;
+pub mod multinode;
 pub mod nfs;
 pub mod overlay;
 pub mod tftp;

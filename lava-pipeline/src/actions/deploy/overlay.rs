@@ -8,7 +8,7 @@
 //! lava-overlay
 //! ├─ ssh-authorize            (devices with an ssh deploy method; no key is copied)
 //! ├─ lava-vland-overlay       (no-op)
-//! ├─ lava-multinode-overlay   (no-op)
+//! ├─ lava-multinode-overlay   (MultiNode sub-jobs only: their helpers)
 //! ├─ test-definition
 //! │  ├─ git-repo-action | inline-repo-action    per definition, then
 //! │  ├─ test-overlay
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use lava_proto::yaml::{self, Mapping, Value};
 
 use crate::action::{About, Action, Populate, RunContext, Validate};
-use crate::actions::deploy::{download, helpers};
+use crate::actions::deploy::{download, helpers, multinode};
 use crate::describe::to_block_yaml;
 use crate::error::{Error, ErrorKind};
 use crate::host::{self, shell_quote};
@@ -126,11 +126,7 @@ impl Action for LavaOverlay {
             "Populate specific vland scripts for tests to lookup vlan data.",
             "Add files detailing vlan configuration.",
         ));
-        p.add(Placeholder::new(
-            "lava-multinode-overlay",
-            "add lava scripts during deployment for multinode test shell use",
-            "overlay the lava multinode scripts",
-        ));
+        p.add(multinode::MultinodeOverlay);
         p.add(TestDefinition::default());
         p.add(CompressOverlay);
         p.add(Placeholder::new(
@@ -1153,13 +1149,8 @@ impl Action for TestRunscriptOverlay {
             script.push_str("echo \"<LAVA_SIGNAL_STARTRUN $TESTRUN_ID $UUID>\"\n");
         }
         script.push_str("set -x\n");
-        let escape = regex::Regex::new(r"\$(\d)").map_err(|e| Error::bug(e.to_string()))?;
         for step in strings(definition.get("run").and_then(|r| r.get("steps"))) {
-            let line = if step.contains("--cmd") || step.contains("--shell") {
-                escape.replace_all(&step, r"\$$1").into_owned()
-            } else {
-                step
-            };
+            let line = escape_positional(&step)?;
             script.push_str(&line);
             script.push('\n');
         }
@@ -1181,6 +1172,19 @@ impl Action for TestRunscriptOverlay {
             .insert("from", self.0.get("from").unwrap_or_default());
         Ok(())
     }
+}
+
+/// A `run.steps` line as LAVA writes it to `run.sh`: in a step using
+/// `--cmd` or `--shell`, each `$N` (digits, then a word boundary) becomes
+/// `\$N`; other steps are kept as they are.
+fn escape_positional(step: &str) -> Result<String, Error> {
+    if !(step.contains("--cmd") || step.contains("--shell")) {
+        return Ok(step.to_string());
+    }
+    let escape = regex::Regex::new(r"\$(\d+)\b").map_err(|e| Error::bug(e.to_string()))?;
+    Ok(escape
+        .replace_all(step, |c: &regex::Captures<'_>| format!("\\${}", &c[1]))
+        .into_owned())
 }
 
 /// `compress-overlay`: `overlay-<level>.tar.gz`.
@@ -1467,5 +1471,23 @@ impl Action for DeployDeviceEnv {
     }
     fn run(&mut self, _ctx: &mut RunContext<'_>) -> Result<(), Error> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_positional;
+
+    #[test]
+    fn positional_parameters_of_shell_steps_are_escaped_with_their_number() {
+        assert_eq!(
+            escape_positional("lava-test-case x --shell awk '{print $2, $10}'").unwrap(),
+            r"lava-test-case x --shell awk '{print \$2, \$10}'"
+        );
+        assert_eq!(
+            escape_positional("lava-test-case x --shell echo $1a").unwrap(),
+            "lava-test-case x --shell echo $1a"
+        );
+        assert_eq!(escape_positional("echo $2").unwrap(), "echo $2");
     }
 }

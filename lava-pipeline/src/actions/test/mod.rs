@@ -41,7 +41,11 @@ impl Strategy for TestShellStrategy {
     fn accepts(&self, _device: &DeviceConfig, block: &Block) -> Result<(), String> {
         Family::Test.require(block, "definitions")
     }
-    fn action(&self, _job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
+    fn action(&self, job: &JobInfo, _block: &Arc<Block>) -> Result<Box<dyn Action>, Error> {
+        if job.multinode().is_some() {
+            // LAVA's multinode-test (docs/pipeline.md §12.4)
+            return Ok(Box::new(shell::LavaTestShell::multinode()));
+        }
         Ok(Box::new(shell::LavaTestRetry))
     }
     fn needs(&self) -> TestNeeds {

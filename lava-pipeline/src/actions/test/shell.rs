@@ -6,6 +6,11 @@
 //! failed (a failed `run.sh` never sends `ENDRUN`); a signal split by
 //! kernel messages is recovered or reported ([`super::signals`]); a
 //! definition may carry a `timeout:` of its own, reported as a failed run.
+//!
+//! In a MultiNode sub-job the block's action is `multinode-test` (no
+//! retry wrapper, as LAVA's): it also answers
+//! the DUT helpers' `<LAVA_MULTI_NODE>` markers through the coordinator
+//! (docs/pipeline.md §12.4).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -73,6 +78,21 @@ struct Run {
 #[derive(Debug, Default)]
 pub struct LavaTestShell {
     timeouts: BTreeMap<String, Duration>,
+    /// A MultiNode sub-job's test shell (`multinode-test`, with the
+    /// bridge to the coordinator).
+    multinode: bool,
+}
+
+impl LavaTestShell {
+    /// A MultiNode sub-job's test action, `multinode-test`: at the top of
+    /// its block (no retry wrapper, as LAVA's), with the bridge to the
+    /// coordinator (docs/pipeline.md §12.4).
+    pub fn multinode() -> Self {
+        LavaTestShell {
+            multinode: true,
+            ..LavaTestShell::default()
+        }
+    }
 }
 
 /// The state of one test shell run, fed line by line (also used by the
@@ -443,9 +463,19 @@ const ABOUT_LAVA_TEST_SHELL: About = About::new(
     "Lava Test Shell",
 );
 
+const ABOUT_MULTINODE_TEST: About = About::new(
+    "multinode-test",
+    "Executing lava-test-runner",
+    "Multinode Lava Test Shell",
+);
+
 impl Action for LavaTestShell {
     fn about(&self) -> About {
-        ABOUT_LAVA_TEST_SHELL
+        if self.multinode {
+            ABOUT_MULTINODE_TEST
+        } else {
+            ABOUT_LAVA_TEST_SHELL
+        }
     }
     fn timeout_error(&self) -> ErrorKind {
         ErrorKind::LavaTimeout
@@ -582,6 +612,19 @@ fn shell_loop(
         let until = ctx.deadline.within(poll);
         match s.read_line(until, ctx.cancel)? {
             LineOutcome::Line(line) => {
+                let job = ctx.job;
+                if let Some(protocol) = job.multinode() {
+                    if let Some((api, args)) = crate::protocols::multinode::parse_marker(&line) {
+                        // docs/pipeline.md §12.4
+                        if let Some((case, result)) = protocol.bridge(s, ctx, &api, &args)? {
+                            handler.testcase(&[
+                                format!("TEST_CASE_ID={case}"),
+                                format!("RESULT={result}"),
+                            ]);
+                        }
+                        continue;
+                    }
+                }
                 handler.line(parser, &line)?;
                 for ns in std::mem::take(&mut handler.feedback_requests) {
                     drain(ctx, &ns, Duration::from_secs(1));
