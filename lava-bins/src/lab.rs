@@ -372,24 +372,7 @@ visibility: public
 timeouts: {{job: {{minutes: 10}}}}
 context: {{arch: amd64, guestfs_interface: virtio, extra_options: ['-no-reboot']}}
 actions:
-- deploy:
-    to: tmpfs
-    os: oe
-    timeout: {{minutes: 2}}
-    images:
-      kernel:
-        url: file://{lab}/vmlinuz
-        image_arg: "-kernel {{kernel}} -append 'console=ttyS0,115200 panic=-1'"
-      initrd:
-        url: file://{lab}/initramfs.cpio.gz
-        image_arg: -initrd {{initrd}}
-- boot:
-    method: qemu
-    media: tmpfs
-    timeout: {{minutes: 3}}
-    prompts: ['root@lava:']
-    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
-- test:
+{deploy_boot}- test:
     timeout: {{minutes: 3}}
     definitions:
     - from: inline
@@ -402,6 +385,34 @@ actions:
           - lava-test-case kernel-version --shell uname -r
           - lava-test-case overlay-mounted --shell 'grep -q /lava- /proc/mounts'
           - lava-test-case uptime --result pass --measurement "$(cut -d' ' -f1 /proc/uptime)" --units seconds
+"#,
+        deploy_boot = qemu_deploy_boot(images, None)
+    )
+}
+
+/// The `deploy` and `boot` actions of the lab's QEMU guest (the images in
+/// `images`: kernel and ramdisk from `scripts/qemu-images.sh`, login as
+/// root), with `role: [ROLES]` when given (a MultiNode job).
+pub fn qemu_deploy_boot(images: &Path, roles: Option<&str>) -> String {
+    let role = roles.map_or(String::new(), |r| format!("    role: [{r}]\n"));
+    format!(
+        r#"- deploy:
+{role}    to: tmpfs
+    os: oe
+    timeout: {{minutes: 2}}
+    images:
+      kernel:
+        url: file://{lab}/vmlinuz
+        image_arg: "-kernel {{kernel}} -append 'console=ttyS0,115200 panic=-1'"
+      initrd:
+        url: file://{lab}/initramfs.cpio.gz
+        image_arg: -initrd {{initrd}}
+- boot:
+{role}    method: qemu
+    media: tmpfs
+    timeout: {{minutes: 3}}
+    prompts: ['root@lava:']
+    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
 "#,
         lab = images.display()
     )
@@ -429,26 +440,7 @@ protocols:
         context: {{arch: amd64, guestfs_interface: virtio, extra_options: ['-no-reboot']}}
     timeout: {{minutes: 5}}
 actions:
-- deploy:
-    role: [server, client]
-    to: tmpfs
-    os: oe
-    timeout: {{minutes: 2}}
-    images:
-      kernel:
-        url: file://{lab}/vmlinuz
-        image_arg: "-kernel {{kernel}} -append 'console=ttyS0,115200 panic=-1'"
-      initrd:
-        url: file://{lab}/initramfs.cpio.gz
-        image_arg: -initrd {{initrd}}
-- boot:
-    role: [server, client]
-    method: qemu
-    media: tmpfs
-    timeout: {{minutes: 3}}
-    prompts: ['root@lava:']
-    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
-- test:
+{deploy_boot}- test:
     role: [server]
     timeout: {{minutes: 5}}
     definitions:
@@ -476,7 +468,7 @@ actions:
           - lava-test-case got-answer --shell grep -q ':answer=42$' /tmp/lava_multi_node_cache.txt
           - lava-sync done
 "#,
-        lab = images.display()
+        deploy_boot = qemu_deploy_boot(images, Some("server, client"))
     )
 }
 

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use dxr::{MethodCall, MethodResponse, Value as Xml};
+use dxr::{FaultResponse, MethodCall, MethodResponse, Value as Xml};
 use lava_proto::control::Message;
 use lava_proto::coordinator::Key;
 use lava_proto::socket::{self, Security, MASTER_ID};
@@ -116,6 +116,7 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
     // connection sub-job on its host's worker), answered at once
     let mut starts: BTreeMap<i64, usize> = BTreeMap::new();
     let mut definitions: BTreeMap<i64, String> = BTreeMap::new();
+    let mut devices: BTreeMap<i64, String> = BTreeMap::new();
     let deadline = Instant::now() + DEADLINE;
     while !ids
         .iter()
@@ -133,6 +134,7 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
             let id = start.job_id as i64;
             *starts.entry(id).or_default() += 1;
             definitions.insert(id, start.definition.clone());
+            devices.insert(id, start.device.clone());
             socket::send(
                 &worker,
                 MASTER_ID,
@@ -149,6 +151,22 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
         "{}",
         lab.logs_of()
     );
+    // the connection sub-job gets its host's configuration cut down as
+    // LAVA's minimise_configuration: no commands (power, connect)
+    let host = yaml::load(&devices[&ids[0]]).unwrap();
+    assert!(host.get("commands").is_some(), "{}", devices[&ids[0]]);
+    let guest = yaml::load(&devices[&ids[2]]).unwrap();
+    assert_eq!(guest.get("commands"), None, "{}", devices[&ids[2]]);
+    assert_eq!(
+        guest
+            .get("constants")
+            .and_then(|c| c.get("kernel-start-message")),
+        Some(&Value::from(""))
+    );
+    assert!(guest.get("actions").and_then(|a| a.get("boot")).is_some());
+    assert!(!devices[&ids[2]].contains("echo off"));
+    let stored = std::fs::read_to_string(lab.job_dir(ids[2]).join("device.yaml")).unwrap();
+    assert_eq!(stored, devices[&ids[2]]);
     let mut roles = yaml::Mapping::new();
     roles.insert(ids[0].to_string(), "server");
     roles.insert(ids[1].to_string(), "client");
@@ -189,6 +207,7 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
 
     // the CLI shows the group and the sub_ids
     let show = manage(&lab, &["jobs", "show", &ids[1].to_string()]);
+    assert_eq!(manage(&lab, &["jobs", "show", &format!("{first}.1")]), show);
     assert!(
         show.contains(&format!(
             "multinode   : group {group}, sub_id {first}.1, essential: false"
@@ -213,7 +232,7 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
 
     // cancel one: CANCEL for all three, the connection sub-job through its
     // host's worker
-    manage(&lab, &["jobs", "cancel", &ids[2].to_string()]);
+    manage(&lab, &["jobs", "cancel", &format!("{first}.2")]);
     let mut canceled: BTreeMap<i64, usize> = BTreeMap::new();
     let deadline = Instant::now() + DEADLINE;
     while canceled.len() < 3 {
@@ -232,10 +251,51 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
     assert_eq!(canceled.keys().copied().collect::<Vec<_>>(), ids);
 }
 
-/// `scheduler.jobs.submit` of a multinode job answers LAVA's list of sub_ids.
+/// `scheduler.jobs.submit` of a multinode job answers LAVA's list of
+/// sub_ids, and every method taking a job id takes a sub_id too (LAVA's
+/// `get_by_job_number`).
 #[test]
 fn xml_rpc_submit_of_a_group_returns_the_sub_ids() {
-    let Some((lab, _)) = lab(false) else { return };
+    xml_rpc_sub_ids_on(false);
+}
+
+#[test]
+fn xml_rpc_submit_of_a_group_returns_the_sub_ids_postgres() {
+    xml_rpc_sub_ids_on(true);
+}
+
+/// An XML-RPC answer: a value, or a fault's code and text.
+fn rpc(port: u16, auth: &str, method: &str, params: Vec<Xml>) -> Result<Xml, (i32, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let body = MethodCall {
+        name: method.into(),
+        params,
+    }
+    .to_xml()
+    .unwrap();
+    let mut response = agent
+        .post(&format!("http://127.0.0.1:{port}/RPC2"))
+        .header("Content-Type", "text/xml")
+        .header("Authorization", auth)
+        .send(body.as_bytes())
+        .unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    if let Ok(fault) = FaultResponse::from_xml(&text) {
+        return Err((fault.fault.code(), fault.fault.string().to_string()));
+    }
+    Ok(MethodResponse::from_xml(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}"))
+        .value)
+}
+
+fn xml_rpc_sub_ids_on(postgres: bool) {
+    let Some((lab, _)) = lab(postgres) else {
+        return;
+    };
     manage(
         &lab,
         &["users", "add", "alice", "--email", "alice@example.com"],
@@ -269,30 +329,15 @@ fn xml_rpc_submit_of_a_group_returns_the_sub_ids() {
     wait_for("the HTTP service to listen", DEADLINE, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
+    use base64::Engine as _;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("alice:{token}"))
+    );
+    let mut first = 0;
     for method in ["scheduler.jobs.submit", "scheduler.submit_job"] {
-        let body = MethodCall {
-            name: method.into(),
-            params: vec![Xml::String(GROUP.to_string())],
-        }
-        .to_xml()
-        .unwrap();
-        use base64::Engine as _;
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{token}"));
-        let mut response = agent
-            .post(&format!("http://127.0.0.1:{port}/RPC2"))
-            .header("Content-Type", "text/xml")
-            .header("Authorization", &format!("Basic {basic}"))
-            .send(body.as_bytes())
-            .unwrap();
-        let text = response.body_mut().read_to_string().unwrap();
-        let value = MethodResponse::from_xml(&text)
-            .unwrap_or_else(|e| panic!("{e}: {text}"))
-            .value;
+        let value = rpc(port, &auth, method, vec![Xml::String(GROUP.to_string())])
+            .unwrap_or_else(|e| panic!("{method}: {e:?}"));
         let ids: Vec<String> = match value {
             Xml::Array(items) => items
                 .into_iter()
@@ -303,7 +348,7 @@ fn xml_rpc_submit_of_a_group_returns_the_sub_ids() {
                 .collect(),
             other => panic!("{method}: not a list: {other:?}"),
         };
-        let first: i64 = ids[0].split('.').next().unwrap().parse().unwrap();
+        first = ids[0].split('.').next().unwrap().parse().unwrap();
         assert_eq!(
             ids,
             [
@@ -313,5 +358,62 @@ fn xml_rpc_submit_of_a_group_returns_the_sub_ids() {
             ]
         );
         assert_eq!(lab.store.job(first + 2).unwrap().sub_id, ids[2]);
+    }
+
+    // the sub_id names the job in show, definition, logs, results, cancel
+    let sub = format!("{first}.1");
+    let show = rpc(
+        port,
+        &auth,
+        "scheduler.jobs.show",
+        vec![Xml::String(sub.clone())],
+    )
+    .unwrap_or_else(|e| panic!("show {sub}: {e:?}"));
+    let Xml::Struct(fields) = show else {
+        panic!("not a struct: {show:?}")
+    };
+    assert_eq!(fields.get("id"), Some(&Xml::String(sub.clone())));
+    let definition = rpc(
+        port,
+        &auth,
+        "scheduler.jobs.definition",
+        vec![Xml::String(sub.clone())],
+    )
+    .unwrap();
+    let Xml::String(definition) = definition else {
+        panic!("not a string: {definition:?}")
+    };
+    assert_eq!(
+        definition.trim_end(),
+        lab.store
+            .job(first + 1)
+            .unwrap()
+            .original_definition
+            .trim_end()
+    );
+    for method in ["scheduler.jobs.logs", "results.get_testjob_results_yaml"] {
+        rpc(port, &auth, method, vec![Xml::String(sub.clone())])
+            .unwrap_or_else(|e| panic!("{method} {sub}: {e:?}"));
+    }
+    for missing in [format!("{first}.7"), format!("{first}.1.2"), "1.".into()] {
+        let fault = rpc(
+            port,
+            &auth,
+            "scheduler.jobs.show",
+            vec![Xml::String(missing.clone())],
+        )
+        .unwrap_err();
+        assert_eq!(fault.0, 404, "{missing}: {fault:?}");
+    }
+    assert_eq!(
+        rpc(port, &auth, "scheduler.jobs.cancel", vec![Xml::String(sub)]),
+        Ok(Xml::Boolean(true))
+    );
+    for id in first..first + 3 {
+        assert_eq!(
+            lab.store.job(id).unwrap().state,
+            JobState::Finished,
+            "job {id}: the whole group is canceled"
+        );
     }
 }

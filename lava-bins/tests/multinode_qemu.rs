@@ -302,29 +302,10 @@ protocols:
     roles:
 {roles}    timeout: {{minutes: 5}}
 actions:
-- deploy:
-    role: [{all}]
-    to: tmpfs
-    os: oe
-    timeout: {{minutes: 2}}
-    images:
-      kernel:
-        url: file://{lab}/vmlinuz
-        image_arg: "-kernel {{kernel}} -append 'console=ttyS0,115200 panic=-1'"
-      initrd:
-        url: file://{lab}/initramfs.cpio.gz
-        image_arg: -initrd {{initrd}}
-- boot:
-    role: [{all}]
-    method: qemu
-    media: tmpfs
-    timeout: {{minutes: 3}}
-    prompts: ['root@lava:']
-    auto_login: {{login_prompt: 'login:', username: root, password_prompt: 'Password:', password: lava}}
-{tests}"#,
+{deploy_boot}{tests}"#,
         roles = roles.concat(),
+        deploy_boot = lava_bins::lab::qemu_deploy_boot(images, Some(&all)),
         tests = tests.concat(),
-        lab = images.display()
     )
 }
 
@@ -718,6 +699,14 @@ fn cancelling_a_group_while_one_waits_ends_both() {
     assert!(!lava_run_processes(&mlab.lab, client).is_empty());
     assert!(!lava_run_processes(&mlab.lab, server).is_empty());
     assert_eq!(qemu_processes(&mlab.lab).len(), 2, "{}", mlab.logs());
+    // the worker's copy of the definition (it holds the member token) is
+    // readable by the worker only
+    for id in [server, client] {
+        use std::os::unix::fs::PermissionsExt;
+        let job_yaml = mlab.lab.slave_job_dir(id).join("job.yaml");
+        let mode = std::fs::metadata(&job_yaml).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", job_yaml.display());
+    }
     let waiting = Instant::now();
     mlab.lab.store.cancel_job(client, "alice").unwrap();
     mlab.wait_finished(&[server, client]);

@@ -21,7 +21,7 @@
 //! | `curve_bind`, `curve_cert`, `clients_certs` | same with `-` | CURVE listener |
 //! | `state_dir` | `--state-dir` | persistence directory |
 //! | `group_ttl` (s) | `--group-ttl` | idle groups expire after it |
-//! | `max_groups`, `max_group_size`, `max_group_bytes` | same | limits of the state |
+//! | `max_groups`, `max_group_size`, `max_group_bytes`, `max_total_bytes` | same | limits of the state |
 //! | `max_connections`, `request_timeout` (s), `max_block_ms`, `max_held` | same | limits of the server |
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -289,6 +289,9 @@ impl Config {
         if let Some(n) = number("max_group_bytes")? {
             config.limits.max_group_bytes = n as usize;
         }
+        if let Some(n) = number("max_total_bytes")? {
+            config.limits.max_total_bytes = n as usize;
+        }
         if let Some(n) = number("max_connections")? {
             config.max_connections = n as usize;
         }
@@ -308,7 +311,12 @@ impl Config {
     /// machine's settings.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let keys = match &self.auth_keys {
-            Some(path) => Key::load(path)?,
+            Some(path) => {
+                if self.auth == AuthMode::Require || self.curve.is_some() {
+                    refuse_shared_key_file(path)?;
+                }
+                Key::load(path)?
+            }
             None => Vec::new(),
         };
         if keys.is_empty() {
@@ -374,6 +382,31 @@ impl Config {
             ..ServerConfig::default()
         })
     }
+}
+
+/// Under `--auth require` or CURVE the key file must be private: a key
+/// readable by group or others is refused (`Key::load` only warns).
+fn refuse_shared_key_file(path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(ConfigError::Value {
+                what: path.display().to_string(),
+                reason: format!(
+                    "the member-token key file has mode {mode:04o}: group or others can read it; run chmod 600 on it (refused under --auth require and with CURVE)"
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Write a new member-token key (`ID:HEX`, 32 random bytes) to `path`,
@@ -478,6 +511,32 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(write_new_key(&path, "lab1").is_err(), "never overwrites");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let shared = dir.path().join("shared.key");
+            std::fs::copy(&path, &shared).unwrap();
+            std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+            let mut config = Config {
+                auth: AuthMode::Warn,
+                auth_keys: Some(shared.clone()),
+                ..Config::default()
+            };
+            assert!(config.settings().is_ok(), "warn: a warning only");
+            config.auth = AuthMode::Require;
+            let err = config.settings().err().unwrap().to_string();
+            assert!(
+                err.contains(&shared.display().to_string()) && err.contains("mode 0640"),
+                "{err}"
+            );
+            config.auth = AuthMode::Off;
+            config.curve = Some(CurveOptions {
+                bind: "tcp://127.0.0.1:0".into(),
+                cert: "c".into(),
+                clients_certs: "d".into(),
+            });
+            assert!(config.settings().is_err(), "CURVE: refused");
+        }
         let config = Config {
             auth: AuthMode::Require,
             auth_keys: Some(path),

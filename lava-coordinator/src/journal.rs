@@ -63,6 +63,13 @@ pub enum JournalError {
         /// What is wrong.
         reason: String,
     },
+    /// An earlier write failed: the change is kept in memory and saved by
+    /// the next compaction, not appended.
+    #[error("{path}: not appended: an earlier write failed; the next snapshot saves the state")]
+    Unsaved {
+        /// The journal file.
+        path: PathBuf,
+    },
     /// The snapshot file is unreadable or was refused by the state machine.
     #[error("{path}: {reason} (move the state directory away to start empty)")]
     Snapshot {
@@ -90,9 +97,31 @@ pub struct Journal {
     dir: PathBuf,
     path: PathBuf,
     file: File,
+    /// Bytes of complete, good lines: the file is cut back to it after a
+    /// failed write.
     size: u64,
     seq: u64,
     compact_bytes: u64,
+    /// State changes that are in neither the journal nor the snapshot
+    /// (a write failed). While non-zero nothing is appended (a replay
+    /// without the lost change would rebuild another state) and every
+    /// change asks for a compaction, which saves the whole state.
+    unsaved: u64,
+    /// A compaction is between [`Journal::begin_compaction`] and
+    /// [`Journal::finish_compaction`].
+    compacting: bool,
+}
+
+/// A compaction in progress: the state taken under the caller's lock,
+/// written by [`Compaction::write`] without it (see
+/// [`Journal::begin_compaction`]).
+#[derive(Debug)]
+pub struct Compaction {
+    dir: PathBuf,
+    snapshot: Value,
+    /// Journal bytes covered by the snapshot.
+    offset: u64,
+    unsaved: u64,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
@@ -114,6 +143,12 @@ impl Journal {
     ) -> Result<(Journal, Coordinator, Loaded), JournalError> {
         create_private_dir(dir)?;
         let snapshot_path = dir.join(SNAPSHOT_FILE);
+        #[cfg(unix)]
+        if snapshot_path.exists() {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&snapshot_path, fs::Permissions::from_mode(0o600))
+                .map_err(io_err(&snapshot_path))?;
+        }
         let mut loaded = Loaded::default();
         let (mut coordinator, snapshot_seq) = match fs::read(&snapshot_path) {
             Ok(bytes) => {
@@ -169,7 +204,11 @@ impl Journal {
                 EntryKind::Request { secure, body } => {
                     coordinator.handle(&body, secure, entry.now);
                 }
-                EntryKind::Expire => {
+                EntryKind::Expire(Some(groups)) => {
+                    coordinator.remove_expired(&groups);
+                }
+                // a journal written before the names were recorded
+                EntryKind::Expire(None) => {
                     coordinator.expire(entry.now);
                 }
             }
@@ -187,6 +226,8 @@ impl Journal {
             size: valid_len,
             seq,
             compact_bytes,
+            unsaved: 0,
+            compacting: false,
         };
         if loaded.snapshot || journal.size > 0 {
             journal.compact(&coordinator)?;
@@ -207,26 +248,112 @@ impl Journal {
         self.write_line(&line)
     }
 
-    /// Append an expiry pass (made at unix time `now`) that removed groups.
-    pub fn append_expire(&mut self, now: u64) -> Result<(), JournalError> {
+    /// Append an expiry pass (made at unix time `now`) that removed the
+    /// groups `removed`; a replay removes exactly those.
+    pub fn append_expire(&mut self, now: u64, removed: &[String]) -> Result<(), JournalError> {
         self.seq += 1;
-        let line = json!({"seq": self.seq, "now": now, "expire": true});
+        let line = json!({"seq": self.seq, "now": now, "expire": true, "groups": removed});
         self.write_line(&line)
     }
 
+    /// Write one line. After a failed write the file is cut back to its
+    /// last complete line (so no later line is glued to half a line) and
+    /// the change is counted as unsaved: nothing more is appended until a
+    /// compaction has saved the whole state.
     fn write_line(&mut self, line: &Value) -> Result<(), JournalError> {
+        if self.unsaved > 0 {
+            self.unsaved += 1;
+            return Err(JournalError::Unsaved {
+                path: self.path.clone(),
+            });
+        }
         let mut text = line.to_string();
         text.push('\n');
-        self.file
-            .write_all(text.as_bytes())
-            .map_err(io_err(&self.path))?;
+        if let Err(e) = self.file.write_all(text.as_bytes()) {
+            self.unsaved += 1;
+            if let Err(cut) = self.file.set_len(self.size) {
+                log::error!(
+                    "{}: cannot cut a partly written line back to {} bytes: {cut}",
+                    self.path.display(),
+                    self.size
+                );
+            }
+            return Err(io_err(&self.path)(e));
+        }
         self.size += text.len() as u64;
         Ok(())
     }
 
-    /// Whether the journal has grown past the compaction size.
+    /// Whether the journal has grown past the compaction size, or holds
+    /// less than the state (a write failed).
     pub fn needs_compaction(&self) -> bool {
-        self.size > self.compact_bytes
+        !self.compacting && (self.size > self.compact_bytes || self.unsaved > 0)
+    }
+
+    /// State changes lost by failed writes and not yet saved by a
+    /// compaction.
+    pub fn unsaved(&self) -> u64 {
+        self.unsaved
+    }
+
+    /// Start a compaction: take `coordinator`'s state (call under the lock
+    /// that orders requests). `None` when one is already running. Write it
+    /// with [`Compaction::write`] (without the lock), then call
+    /// [`Journal::finish_compaction`] (under the lock again). Lines
+    /// appended meanwhile have higher sequence numbers and are kept.
+    pub fn begin_compaction(&mut self, coordinator: &Coordinator) -> Option<Compaction> {
+        if self.compacting {
+            return None;
+        }
+        self.compacting = true;
+        Some(Compaction {
+            dir: self.dir.clone(),
+            snapshot: json!({
+                "version": SNAPSHOT_VERSION,
+                "seq": self.seq,
+                "state": coordinator.snapshot(),
+            }),
+            offset: self.size,
+            unsaved: self.unsaved,
+        })
+    }
+
+    /// End a compaction: on success, drop the journal lines the snapshot
+    /// covers (the newer ones are copied to a new journal file, renamed
+    /// over the old one).
+    pub fn finish_compaction(
+        &mut self,
+        compaction: Compaction,
+        written: Result<(), JournalError>,
+    ) -> Result<(), JournalError> {
+        self.compacting = false;
+        written?;
+        // changes lost after the state was taken are still unsaved
+        self.unsaved -= compaction.unsaved.min(self.unsaved);
+        if compaction.offset >= self.size {
+            self.file.set_len(0).map_err(io_err(&self.path))?;
+            self.size = 0;
+            return Ok(());
+        }
+        let mut tail = vec![0; (self.size - compaction.offset) as usize];
+        {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut reader = File::open(&self.path).map_err(io_err(&self.path))?;
+            reader
+                .seek(SeekFrom::Start(compaction.offset))
+                .and_then(|_| reader.read_exact(&mut tail))
+                .map_err(io_err(&self.path))?;
+        }
+        let tmp = self.dir.join(format!("{JOURNAL_FILE}.tmp"));
+        {
+            let mut file = open_private(&tmp, false)?;
+            file.set_len(0).map_err(io_err(&tmp))?;
+            file.write_all(&tail).map_err(io_err(&tmp))?;
+        }
+        fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
+        self.file = open_private(&self.path, true)?;
+        self.size = tail.len() as u64;
+        Ok(())
     }
 
     /// Current journal size in bytes.
@@ -237,16 +364,24 @@ impl Journal {
     /// Write `coordinator`'s state as the snapshot (temporary file, fsync,
     /// rename, fsync of the directory), then empty the journal.
     pub fn compact(&mut self, coordinator: &Coordinator) -> Result<(), JournalError> {
-        let snapshot = json!({
-            "version": SNAPSHOT_VERSION,
-            "seq": self.seq,
-            "state": coordinator.snapshot(),
-        });
+        let Some(compaction) = self.begin_compaction(coordinator) else {
+            return Ok(());
+        };
+        let written = compaction.write();
+        self.finish_compaction(compaction, written)?;
+        self.file.sync_all().map_err(io_err(&self.path))
+    }
+}
+
+impl Compaction {
+    /// Write the snapshot: temporary file, fsync, rename, fsync of the
+    /// directory. Needs no lock.
+    pub fn write(&self) -> Result<(), JournalError> {
         let tmp = self.dir.join(format!("{SNAPSHOT_FILE}.tmp"));
         {
             let mut file = open_private(&tmp, false)?;
             file.set_len(0).map_err(io_err(&tmp))?;
-            file.write_all(snapshot.to_string().as_bytes())
+            file.write_all(self.snapshot.to_string().as_bytes())
                 .map_err(io_err(&tmp))?;
             file.sync_all().map_err(io_err(&tmp))?;
         }
@@ -254,17 +389,17 @@ impl Journal {
         fs::rename(&tmp, &target).map_err(io_err(&target))?;
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .map_err(io_err(&self.dir))?;
-        self.file.set_len(0).map_err(io_err(&self.path))?;
-        self.file.sync_all().map_err(io_err(&self.path))?;
-        self.size = 0;
-        Ok(())
+            .map_err(io_err(&self.dir))
     }
 }
 
 enum EntryKind {
-    Request { secure: bool, body: Value },
-    Expire,
+    Request {
+        secure: bool,
+        body: Value,
+    },
+    /// The groups removed (absent in older journals: expire by the clock).
+    Expire(Option<Vec<String>>),
 }
 
 struct Entry {
@@ -284,10 +419,21 @@ fn parse_entry(line: &[u8]) -> Result<Entry, String> {
         .and_then(Value::as_u64)
         .ok_or("no integer \"now\"")?;
     if value.get("expire").and_then(Value::as_bool) == Some(true) {
+        let groups = match value.get("groups") {
+            None => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|g| g.as_str().map(str::to_string))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or("\"groups\" is not a list of strings")?,
+            ),
+            Some(_) => return Err("\"groups\" is not a list of strings".into()),
+        };
         return Ok(Entry {
             seq,
             now,
-            kind: EntryKind::Expire,
+            kind: EntryKind::Expire(groups),
         });
     }
     let secure = value
@@ -339,14 +485,14 @@ fn parse_journal(
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> Result<(), JournalError> {
     use std::os::unix::fs::DirBuilderExt;
-    match fs::DirBuilder::new()
+    use std::os::unix::fs::PermissionsExt;
+    fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-    {
-        Ok(()) => Ok(()),
-        Err(e) => Err(io_err(dir)(e)),
-    }
+        .map_err(io_err(dir))?;
+    // an existing directory too: the journal holds member tokens
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err(dir))
 }
 
 #[cfg(not(unix))]
@@ -367,7 +513,15 @@ fn open_private(path: &Path, append: bool) -> Result<File, JournalError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path).map_err(io_err(path))
+    let file = options.open(path).map_err(io_err(path))?;
+    #[cfg(unix)]
+    {
+        // an existing file too: lines hold member tokens
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io_err(path))?;
+    }
+    Ok(file)
 }
 
 #[cfg(test)]

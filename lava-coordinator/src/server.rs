@@ -17,10 +17,11 @@
 //! send `block_ms` and get LAVA's behaviour.
 //!
 //! With a state directory, each state change is appended to the journal
-//! (`crate::journal`) before its reply is sent.
+//! (`crate::journal`) before its reply is sent; compactions write and
+//! fsync the snapshot outside the lock.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -28,7 +29,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lava_proto::coordinator::{encode_frame, read_frame, FrameError, MAX_FRAME};
+use lava_proto::coordinator::{encode_frame, read_frame, DeadlineReader, FrameError, MAX_FRAME};
 use serde_json::Value;
 
 use crate::journal::{Journal, JournalError, Loaded, DEFAULT_COMPACT_BYTES};
@@ -160,15 +161,10 @@ impl State {
         let handled = self.coordinator.handle(body, secure, now);
         if handled.mutated {
             if let Some(journal) = &mut self.journal {
-                let saved = journal.append_request(now, secure, body).and_then(|()| {
-                    if journal.needs_compaction() {
-                        journal.compact(&self.coordinator)
-                    } else {
-                        Ok(())
-                    }
-                });
-                if let Err(e) = saved {
-                    log::error!("state change not saved: {e}");
+                // A failed append is saved by the next compaction
+                // (`Shared::compact_if_due`, after the lock is released).
+                if let Err(e) = journal.append_request(now, secure, body) {
+                    log::error!("state change not saved yet: {e}");
                 }
             }
             if notify {
@@ -198,8 +194,8 @@ impl State {
             removed.join(", ")
         );
         if let Some(journal) = &mut self.journal {
-            if let Err(e) = journal.append_expire(now) {
-                log::error!("state change not saved: {e}");
+            if let Err(e) = journal.append_expire(now, &removed) {
+                log::error!("state change not saved yet: {e}");
             }
         }
         for group in &removed {
@@ -234,8 +230,17 @@ impl Shared {
     }
 
     /// Apply a request, holding it while the answer is `wait` if it asks
-    /// for that (`block_ms`). Returns the reply (None: close without one).
-    fn serve_request(&self, body: &Value, secure: bool, peer: &str) -> Option<Value> {
+    /// for that (`block_ms`) and `slot` allows it. Returns the reply (None:
+    /// close without one).
+    fn serve_request(
+        &self,
+        body: &Value,
+        secure: bool,
+        peer: &str,
+        slot: Slot<'_, '_>,
+    ) -> Option<Value> {
+        // A slot reserved by the caller is given back however this ends.
+        let mut held_slot = matches!(slot, Slot::Reserved).then(|| HeldSlot(&self.held));
         let block = body
             .get("block_ms")
             .and_then(Value::as_u64)
@@ -252,13 +257,18 @@ impl Shared {
         if !is_wait(&reply) || self.stopping() {
             return reply;
         }
-        if self.held.fetch_add(1, Ordering::SeqCst) >= self.config.max_held {
-            self.held.fetch_sub(1, Ordering::SeqCst);
-            log::warn!(
-                "{peer}: {} requests already held, answering wait at once",
-                self.config.max_held
-            );
-            return reply;
+        match slot {
+            Slot::Reserved => {}
+            Slot::Never => return reply,
+            Slot::Connection(connection) => {
+                let Some(reserved) = self.reserve_held(peer) else {
+                    return reply;
+                };
+                held_slot = Some(reserved);
+                // A held request counts against max_held only: its
+                // connection no longer uses a max_connections slot.
+                connection.release();
+            }
         }
         let deadline = Instant::now() + block;
         log::debug!(
@@ -326,8 +336,57 @@ impl Shared {
             }
         }
         drop(state);
-        self.held.fetch_sub(1, Ordering::SeqCst);
+        drop(held_slot);
         reply
+    }
+
+    /// Take one of the `max_held` slots, or warn and say no.
+    fn reserve_held(&self, peer: &str) -> Option<HeldSlot<'_>> {
+        if self.held.fetch_add(1, Ordering::SeqCst) >= self.config.max_held {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+            log::warn!(
+                "{peer}: {} requests already held, answering wait at once",
+                self.config.max_held
+            );
+            return None;
+        }
+        Some(HeldSlot(&self.held))
+    }
+
+    /// Compact the journal when it is due: the state is taken under the
+    /// lock, written and fsynced without it, and the journal lines it
+    /// covers are dropped under the lock again (lines appended meanwhile
+    /// have higher sequence numbers and stay).
+    fn compact_if_due(&self) {
+        let compaction = {
+            let mut state = self.lock();
+            let State {
+                coordinator,
+                journal,
+                ..
+            } = &mut *state;
+            match journal {
+                Some(journal) if journal.needs_compaction() => {
+                    journal.begin_compaction(coordinator)
+                }
+                _ => None,
+            }
+        };
+        let Some(compaction) = compaction else {
+            return;
+        };
+        let written = compaction.write();
+        let mut state = self.lock();
+        if let Some(journal) = &mut state.journal {
+            let unsaved = journal.unsaved();
+            match journal.finish_compaction(compaction, written) {
+                Ok(()) if unsaved > 0 && journal.unsaved() == 0 => {
+                    log::info!("state saved in a snapshot after failed journal writes")
+                }
+                Ok(()) => {}
+                Err(e) => log::error!("state snapshot not written: {e}"),
+            }
+        }
     }
 
     fn stats(&self) -> ServerStats {
@@ -346,6 +405,48 @@ impl Shared {
         for waiters in state.waiters.values() {
             waiters.condvar.notify_all();
         }
+    }
+}
+
+/// Whether and how a request may be held (long-poll).
+enum Slot<'a, 'b> {
+    /// A plaintext connection: holding takes a `max_held` slot and gives
+    /// back the connection's `max_connections` slot.
+    Connection(&'a mut ConnectionSlot<'b>),
+    /// The caller already took a `max_held` slot (a CURVE long-poll
+    /// thread); it is given back when the request ends.
+    Reserved,
+    /// Never held (the CURVE loop itself).
+    Never,
+}
+
+/// One `max_held` slot, given back on drop.
+struct HeldSlot<'a>(&'a AtomicUsize);
+
+impl Drop for HeldSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One `max_connections` slot, given back once: when the request becomes
+/// held, or when the connection ends.
+struct ConnectionSlot<'a> {
+    counter: &'a AtomicUsize,
+    taken: bool,
+}
+
+impl ConnectionSlot<'_> {
+    fn release(&mut self) {
+        if std::mem::take(&mut self.taken) {
+            self.counter.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for ConnectionSlot<'_> {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -422,14 +523,15 @@ impl Server {
                     torn,
                 } = loaded;
                 let stats = coordinator.stats();
-                let removed = coordinator.expire(unix_now());
+                // Polls are not journaled: the restored idle clocks may be
+                // too old, so every group gets a full group_ttl from now.
+                coordinator.grace(unix_now());
                 log::info!(
-                    "state loaded from {} (snapshot: {}, journal entries replayed: {replayed}{}): {} group(s), {} expired since",
+                    "state loaded from {} (snapshot: {}, journal entries replayed: {replayed}{}): {} group(s)",
                     dir.display(),
                     if snapshot { "yes" } else { "no" },
                     if torn { ", torn last entry dropped" } else { "" },
                     stats.groups,
-                    removed.len(),
                 );
                 (coordinator, Some(journal))
             }
@@ -437,7 +539,7 @@ impl Server {
         };
         let mut journal = journal;
         if let Some(j) = &mut journal {
-            // the expiry above, and a clean start for the journal
+            // the grace above, and a clean start for the journal
             j.compact(&coordinator)?;
         }
         let mut listeners = Vec::new();
@@ -545,6 +647,7 @@ impl Server {
             std::thread::sleep(TICK);
             if Instant::now() >= next_expiry {
                 shared.lock().expire(unix_now());
+                shared.compact_if_due();
                 next_expiry = Instant::now() + shared.config.expire_interval;
             }
         }
@@ -701,13 +804,17 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
             .name("coordinator-conn".into())
             .stack_size(THREAD_STACK)
             .spawn(move || {
-                serve_connection(&thread_shared, stream, peer);
+                let mut slot = ConnectionSlot {
+                    counter: &thread_shared.connections,
+                    taken: true,
+                };
+                serve_connection(&thread_shared, stream, peer, &mut slot);
                 thread_shared
                     .open
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
-                thread_shared.connections.fetch_sub(1, Ordering::SeqCst);
+                drop(slot);
             });
         if let Err(e) = spawned {
             log::error!("cannot start a thread for {peer}: {e}");
@@ -740,46 +847,15 @@ fn warn_refusal(shared: &Shared, peer: SocketAddr) {
     }
 }
 
-/// Reads from a stream with a deadline for the whole frame.
-struct DeadlineReader<'a> {
-    stream: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "request deadline passed",
-            ));
-        }
-        self.stream.set_read_timeout(Some(left))?;
-        match self.stream.read(buf) {
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "request deadline passed",
-                ))
-            }
-            other => other,
-        }
-    }
-}
-
-fn serve_connection(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+fn serve_connection(
+    shared: &Shared,
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: &mut ConnectionSlot<'_>,
+) {
     let _ = stream.set_nodelay(true);
     let peer_text = peer.to_string();
-    let mut reader = DeadlineReader {
-        stream: &stream,
-        deadline: Instant::now() + shared.config.request_timeout,
-    };
+    let mut reader = DeadlineReader::new(&stream, Instant::now() + shared.config.request_timeout);
     let body = match read_frame(&mut reader, MAX_FRAME) {
         Ok(Some(body)) => body,
         Ok(None) => {
@@ -804,7 +880,11 @@ fn serve_connection(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
     };
     // The request is read: a stopping server only shuts down the read
     // side, so the reply still goes out.
-    let Some(reply) = shared.serve_request(&body, false, &peer_text) else {
+    let reply = shared.serve_request(&body, false, &peer_text, Slot::Connection(slot));
+    // Before the reply: a client whose request made the journal due waits
+    // for the snapshot (back-pressure); the others are not blocked.
+    shared.compact_if_due();
+    let Some(reply) = reply else {
         return;
     };
     let frame = encode_frame(&reply);
@@ -830,7 +910,7 @@ mod curve {
     use lava_proto::coordinator::{to_python_json, MAX_FRAME};
     use serde_json::Value;
 
-    use super::{ServerError, Shared, THREAD_STACK};
+    use super::{ServerError, Shared, Slot, THREAD_STACK};
     use crate::config::CurveOptions;
 
     pub(super) struct Listener {
@@ -981,8 +1061,12 @@ mod curve {
                 }
             };
             let blocks = value.get("block_ms").and_then(Value::as_u64).unwrap_or(0) > 0;
-            if !blocks {
-                let reply = shared.serve_request(&value, true, &peer);
+            // A long-poll takes its max_held slot here, before any thread
+            // is started; over the cap it is answered at once, inline.
+            let reserved = blocks.then(|| shared.reserve_held(&peer)).flatten();
+            if reserved.is_none() {
+                let reply = shared.serve_request(&value, true, &peer, Slot::Never);
+                shared.compact_if_due();
                 let mut frames = head;
                 frames.push(
                     reply
@@ -994,13 +1078,17 @@ mod curve {
             }
             // Long-poll in a thread of its own; the reply comes back
             // through the inproc PUSH/PULL pair to this thread.
+            // The slot now belongs to the thread (its serve_request gives
+            // it back).
+            std::mem::forget(reserved);
             let thread_shared = Arc::clone(shared);
             let push = Arc::clone(&self.push);
             let spawned = std::thread::Builder::new()
                 .name("coordinator-curve-held".into())
                 .stack_size(THREAD_STACK)
                 .spawn(move || {
-                    let reply = thread_shared.serve_request(&value, true, &peer);
+                    let reply = thread_shared.serve_request(&value, true, &peer, Slot::Reserved);
+                    thread_shared.compact_if_due();
                     let mut frames = head;
                     frames.push(
                         reply
@@ -1011,6 +1099,7 @@ mod curve {
                     let _ = socket.send_multipart(frames, 0);
                 });
             if let Err(e) = spawned {
+                shared.held.fetch_sub(1, Ordering::SeqCst);
                 log::error!("cannot start a thread for a CURVE request: {e}");
             }
         }

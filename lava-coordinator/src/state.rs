@@ -74,8 +74,8 @@
 //! - `clear_group` counts distinct members, not calls (B6): a member
 //!   clearing twice does not delete the group under its peers.
 //! - Limits ([`Limits`]): number of groups, `group_size`, bytes held per
-//!   group (payloads, counted once per member view); a request that would
-//!   exceed one gets `nack`. Groups idle for `group_ttl` are removed by
+//!   group (payloads, counted once per member view) and by all groups
+//!   together; a request that would exceed one gets `nack`. Groups idle for `group_ttl` are removed by
 //!   [`Coordinator::expire`] (LAVA kept them for ever, B12).
 //! - Payloads are logged at DEBUG only (B13); tokens are never logged.
 //!
@@ -140,6 +140,10 @@ pub struct Limits {
     /// Most bytes held per group, estimated as the compact JSON size of
     /// every stored value and name (default 1 MiB).
     pub max_group_bytes: usize,
+    /// Most bytes held by all groups together, estimated like
+    /// `max_group_bytes` (default 256 MiB): a new group, member or message
+    /// beyond it gets `nack`.
+    pub max_total_bytes: usize,
     /// A group without any request for this long is removed by
     /// [`Coordinator::expire`] (default 24 h).
     pub group_ttl: Duration,
@@ -151,6 +155,7 @@ impl Default for Limits {
             max_groups: 10_000,
             max_group_size: 1024,
             max_group_bytes: 1024 * 1024,
+            max_total_bytes: 256 * 1024 * 1024,
             group_ttl: Duration::from_secs(24 * 3600),
         }
     }
@@ -390,6 +395,8 @@ fn truthy(value: &Value) -> bool {
 pub struct Coordinator {
     settings: Settings,
     groups: BTreeMap<String, Group>,
+    /// The sum of the groups' `bytes`.
+    total_bytes: usize,
 }
 
 /// The outcome of a request before logging.
@@ -413,6 +420,7 @@ impl Coordinator {
         Coordinator {
             settings,
             groups: BTreeMap::new(),
+            total_bytes: 0,
         }
     }
 
@@ -429,7 +437,17 @@ impl Coordinator {
             .get("group_name")
             .and_then(Value::as_str)
             .map(str::to_string);
-        match self.apply(body, secure, now) {
+        let bytes_of = |c: &Coordinator| {
+            group
+                .as_deref()
+                .and_then(|g| c.groups.get(g))
+                .map_or(0, |g| g.bytes)
+        };
+        let before = bytes_of(self);
+        let applied = self.apply(body, secure, now);
+        // only the named group can have changed
+        self.total_bytes = self.total_bytes - before + bytes_of(self);
+        match applied {
             Ok(outcome) => Handled {
                 reply: outcome.reply,
                 mutated: outcome.mutated,
@@ -618,9 +636,23 @@ impl Coordinator {
                 );
             }
         }
-        // Register.
+        // Register. The group may hold max_group_bytes, and no more than
+        // what the other groups leave of max_total_bytes.
         let mut mutated = false;
-        let max_bytes = limits.max_group_bytes;
+        let others = self.total_bytes - existing.map_or(0, |g| g.bytes);
+        let budget = limits.max_total_bytes.saturating_sub(others);
+        let max_bytes = limits.max_group_bytes.min(budget);
+        let over = if budget < limits.max_group_bytes {
+            format!(
+                "the coordinator's budget of max_total_bytes ({}) is nearly used up: {budget} bytes left for this group",
+                limits.max_total_bytes
+            )
+        } else {
+            format!("the group's limit of {max_bytes} bytes")
+        };
+        if !group_exists && Group::new(req.group, count, false, now).bytes > max_bytes {
+            return refuse(format!("a new group would exceed {over}"));
+        }
         if !group_exists {
             let strict = mode == AuthMode::Require;
             self.groups.insert(
@@ -649,7 +681,7 @@ impl Coordinator {
                 if created {
                     self.groups.remove(req.group);
                 }
-                return refuse("the group's byte limit would be exceeded");
+                return refuse(format!("a new member would exceed {over}"));
             }
             group.members.push(member);
             group.bytes = group.recount();
@@ -705,7 +737,7 @@ impl Coordinator {
             "lava_wait_all" => lava_wait_all(group, &req, &role, semantics),
             _ => {
                 let upper = upper_bound(group, &req);
-                transactional(group, max_bytes, upper, |group| match req.request {
+                transactional(group, max_bytes, &over, upper, |group| match req.request {
                     "lava_send" => lava_send(group, &req, semantics),
                     "lava_sync" => lava_sync(group, &req, semantics),
                     _ => aggregate(group, &req),
@@ -753,6 +785,7 @@ impl Coordinator {
             .collect();
         for name in &expired {
             if let Some(g) = self.groups.remove(name) {
+                self.total_bytes = self.total_bytes.saturating_sub(g.bytes);
                 log::info!(
                     "group '{name}' expired: no request for {} s ({} of {} member(s) registered)",
                     now.saturating_sub(g.last_active),
@@ -762,6 +795,26 @@ impl Coordinator {
             }
         }
         expired
+    }
+
+    /// Remove exactly the groups `names` (the replay of a journaled expiry
+    /// pass: the clock alone would also remove groups that were kept alive
+    /// by requests the journal does not hold).
+    pub(crate) fn remove_expired(&mut self, names: &[String]) {
+        for name in names {
+            if let Some(g) = self.groups.remove(name) {
+                self.total_bytes = self.total_bytes.saturating_sub(g.bytes);
+            }
+        }
+    }
+
+    /// Count every group as active at `now` at the latest: after a restart
+    /// the idle clocks restart, since requests that only read (polls) are
+    /// not journaled and the restored `last_active` can be too old.
+    pub fn grace(&mut self, now: u64) {
+        for group in self.groups.values_mut() {
+            group.last_active = group.last_active.max(now);
+        }
     }
 
     /// The whole state as JSON (for [`Coordinator::restore`]).
@@ -794,6 +847,7 @@ impl Coordinator {
                 )));
             }
             group.bytes = group.recount();
+            coordinator.total_bytes += group.bytes;
             coordinator.groups.insert(group.name.clone(), group);
         }
         Ok(coordinator)
@@ -804,7 +858,7 @@ impl Coordinator {
         Stats {
             groups: self.groups.len(),
             members: self.groups.values().map(|g| g.members.len()).sum(),
-            bytes: self.groups.values().map(|g| g.bytes).sum(),
+            bytes: self.total_bytes,
         }
     }
 }
@@ -816,6 +870,7 @@ impl Coordinator {
 fn transactional(
     group: &mut Group,
     max: usize,
+    over: &str,
     upper: usize,
     f: impl FnOnce(&mut Group) -> Result<Outcome, Refusal>,
 ) -> Result<Outcome, Refusal> {
@@ -833,7 +888,7 @@ fn transactional(
         if bytes > max {
             *group = before;
             return refuse(format!(
-                "the group would hold about {bytes} bytes, over the limit of {max}"
+                "the group would hold about {bytes} bytes, which would exceed {over}"
             ));
         }
         group.bytes = bytes;
@@ -1012,6 +1067,22 @@ fn lava_sync(group: &mut Group, req: &Request, semantics: Semantics) -> Result<O
         _ => Value::String(id.to_string()),
     };
     let count = group.count as usize;
+    // Fixed: a member already released from this id's barrier while others
+    // still wait to be released is at the *next* round: it waits until the
+    // round is over (everyone released), then joins the new one.
+    if semantics == Semantics::Fixed
+        && group
+            .syncs
+            .get(id)
+            .is_some_and(|barrier| barrier.get(req.client) == Some(&false))
+    {
+        log::debug!(
+            "group '{}': lava_sync '{id}' from '{}': the previous round is still being released",
+            group.name,
+            req.client
+        );
+        return Outcome::reply(reply("wait"), false);
+    }
     let slots = match semantics {
         Semantics::Lava2020 => &mut group.messages,
         Semantics::Fixed => &mut group.sync_values,

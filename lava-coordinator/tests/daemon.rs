@@ -678,3 +678,48 @@ fn a_thousand_groups_of_four_on_loopback_with_bounded_memory() {
         (stats.connections, stats.held) == (0, 0)
     });
 }
+
+#[test]
+fn held_long_polls_do_not_use_up_max_connections() {
+    let config = ServerConfig {
+        max_connections: 2,
+        ..loopback()
+    };
+    let server = start(config, settings());
+    let addr = server.address();
+    pair(&addr, "held-conn");
+    let waiter = |client: &'static str, role: &'static str| {
+        let addr = addr.clone();
+        let request = body(
+            "held-conn",
+            client,
+            role,
+            "lava_wait",
+            json!({"messageID": "go", "block_ms": 10_000}),
+        );
+        std::thread::spawn(move || (ask(&addr, &request), Instant::now()))
+    };
+    let waiters = [waiter("1", "server"), waiter("2", "client")];
+    wait_until("two requests held", Duration::from_secs(5), || {
+        server.stats().held == 2
+    });
+    assert_eq!(server.stats().connections, 0, "held requests hold no slot");
+    let sent = Instant::now();
+    let send = body(
+        "held-conn",
+        "1",
+        "server",
+        "lava_send",
+        json!({"messageID": "go", "message": {"k": "v"}}),
+    );
+    assert_eq!(response(&ask(&addr, &send)), "ack");
+    for waiter in waiters {
+        let (reply, answered) = waiter.join().unwrap();
+        assert_eq!(
+            reply,
+            json!({"response": "ack", "message": {"1": {"k": "v"}}})
+        );
+        assert!(answered.duration_since(sent) < Duration::from_secs(3));
+    }
+    assert_eq!(server.stats().refused, 0);
+}

@@ -159,3 +159,72 @@ fn a_damaged_snapshot_is_an_error_naming_it() {
         "{text}"
     );
 }
+
+#[test]
+fn a_replayed_expiry_removes_exactly_the_groups_it_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let join = |group: &str| body(group, "1", "r", "group_data", json!({"group_size": 2}));
+    // both groups created at t=100; "live" was then kept alive by polls (not
+    // journaled), so the expiry pass at t=1000 removed "gone" only
+    let text = [
+        json!({"seq": 1, "now": 100, "secure": false, "body": join("live")}),
+        json!({"seq": 2, "now": 100, "secure": false, "body": join("gone")}),
+        json!({"seq": 3, "now": 1000, "expire": true, "groups": ["gone"]}),
+    ]
+    .iter()
+    .map(|v| v.to_string() + "\n")
+    .collect::<String>();
+    std::fs::write(state.join(JOURNAL_FILE), text).unwrap();
+    let mut settings = settings();
+    settings.limits.group_ttl = Duration::from_secs(60);
+    let (_, mut coordinator, loaded) = Journal::open(state, settings, 1 << 20).unwrap();
+    assert_eq!(loaded.replayed, 3);
+    assert_eq!(coordinator.stats().groups, 1);
+    let second = body("live", "2", "r", "group_data", json!({"group_size": 2}));
+    let reply = coordinator.handle(&second, false, 1010).reply.unwrap();
+    assert_eq!(response(&reply), "group_data", "{reply}");
+}
+
+#[test]
+fn a_restart_gives_restored_groups_a_full_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    // a group last journaled long ago (its later polls are not journaled)
+    let join = body("old", "1", "r", "group_data", json!({"group_size": 2}));
+    let line = json!({"seq": 1, "now": 100, "secure": false, "body": join});
+    std::fs::write(state.join(JOURNAL_FILE), format!("{line}\n")).unwrap();
+    let mut settings = settings();
+    settings.limits.group_ttl = Duration::from_secs(3600);
+    let server = start(with_state(state, 1 << 20), settings);
+    assert_eq!(server.stats().coordinator.groups, 1, "kept at start");
+    let second = body("old", "2", "r", "group_data", json!({"group_size": 2}));
+    assert_eq!(response(&ask(&server.address(), &second)), "group_data");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_existing_state_directory_and_its_files_are_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (journal, coordinator, _) = Journal::open(&state, settings(), 1 << 20).unwrap();
+    let mut journal = journal;
+    journal.compact(&coordinator).unwrap();
+    drop(journal);
+    let join = body("p", "1", "r", "group_data", json!({"group_size": 2}));
+    let line = json!({"seq": 1, "now": 100, "secure": false, "body": join});
+    std::fs::write(state.join(JOURNAL_FILE), format!("{line}\n")).unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let set = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set(&state, 0o755);
+    set(&state.join(JOURNAL_FILE), 0o644);
+    set(&state.join(SNAPSHOT_FILE), 0o644);
+    let (_, coordinator, loaded) = Journal::open(&state, settings(), 1 << 20).unwrap();
+    assert_eq!((loaded.replayed, coordinator.stats().groups), (1, 1));
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join(JOURNAL_FILE)), 0o600);
+    assert_eq!(mode(&state.join(SNAPSHOT_FILE)), 0o600);
+}

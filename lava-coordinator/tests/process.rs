@@ -25,7 +25,13 @@ impl Daemon {
     /// Start the binary on an ephemeral loopback port with `args`, and
     /// wait for its "listening on" log line.
     fn start(conf: &Path, args: &[&str]) -> Daemon {
-        let (mut child, lines, log) = spawn(conf, args);
+        Daemon::start_under(&[], conf, args)
+    }
+
+    /// Like `start`, the binary run by the command `wrapper` (which ends
+    /// by exec'ing its arguments).
+    fn start_under(wrapper: &[&str], conf: &Path, args: &[&str]) -> Daemon {
+        let (mut child, lines, log) = spawn_under(wrapper, conf, args);
         let deadline = Instant::now() + Duration::from_secs(60);
         let addr = loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -86,8 +92,20 @@ impl Drop for Daemon {
     }
 }
 
-fn spawn(conf: &Path, args: &[&str]) -> (Child, Receiver<String>, Arc<Mutex<Vec<String>>>) {
-    let mut child = Command::new(coordinator_bin())
+fn spawn_under(
+    wrapper: &[&str],
+    conf: &Path,
+    args: &[&str],
+) -> (Child, Receiver<String>, Arc<Mutex<Vec<String>>>) {
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(coordinator_bin());
+            command
+        }
+        None => Command::new(coordinator_bin()),
+    };
+    let mut child = command
         .args(["--config".as_ref(), conf.as_os_str()])
         .args([
             "--logfile",
@@ -368,4 +386,69 @@ fn configuration_errors_are_one_readable_line() {
         stderr.contains("bad.conf") && stderr.contains("port"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_failed_journal_write_does_not_stop_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = conf(dir.path());
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().unwrap();
+    // Files of at most 6000 bytes (a full disk), SIGXFSZ ignored: a write
+    // crossing the limit is partial, the next one fails with EFBIG.
+    let limited = [
+        "sh",
+        "-c",
+        "trap '' XFSZ; exec \"$@\"",
+        "sh",
+        "prlimit",
+        "--fsize=6000:unlimited",
+    ];
+    let daemon = Daemon::start_under(&limited, &conf, &["--state-dir", state_arg]);
+    let addr = daemon.addr.clone();
+    join_and_send(&addr, "full");
+    let send = |id: &str, size: usize| {
+        let request = body(
+            "full",
+            "1",
+            "server",
+            "lava_send",
+            json!({"messageID": id, "message": {"blob": "x".repeat(size)}}),
+        );
+        assert_eq!(response(&ask(&addr, &request)), "ack", "{id}");
+    };
+    send("big1", 2500);
+    send("big2", 2500); // crosses the limit: half a line written
+    let journal = state.join(lava_coordinator::journal::JOURNAL_FILE);
+    assert!(std::fs::metadata(&journal).unwrap().len() < 6000);
+    // space is freed
+    let status = Command::new("prlimit")
+        .args([
+            "--pid",
+            &daemon.child.id().to_string(),
+            "--fsize=unlimited:unlimited",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    send("after1", 10);
+    send("after2", 10);
+    let log = daemon.log_text();
+    assert!(log.contains("state change not saved yet"), "{log}");
+    daemon.sigkill();
+
+    let daemon = Daemon::start(&conf, &["--state-dir", state_arg]);
+    for (id, size) in [
+        ("big1", 2500),
+        ("big2", 2500),
+        ("after1", 10),
+        ("after2", 10),
+    ] {
+        let wait = body("full", "2", "client", "lava_wait", json!({"messageID": id}));
+        assert_eq!(
+            ask(&daemon.addr, &wait),
+            json!({"response": "ack", "message": {"1": {"blob": "x".repeat(size)}}}),
+            "{id}"
+        );
+    }
 }

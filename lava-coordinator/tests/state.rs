@@ -482,6 +482,17 @@ fn s15_sync_barrier() {
         assert_eq!(lab.sync("1235", "client", "b1"), ack);
         assert_eq!(lab.sync("1234", "server", "b1"), ack);
     }
+    // Fixed: the last arriver, syncing the same id again before the others
+    // were released, waits for a new round instead of passing through.
+    let mut lab = pair(Semantics::Fixed);
+    assert_eq!(lab.sync("1234", "server", "b1"), WAIT);
+    assert_eq!(lab.sync("1235", "client", "b1"), ack);
+    assert_eq!(lab.sync("1235", "client", "b1"), WAIT, "next round");
+    assert_eq!(lab.sync("1235", "client", "b1"), WAIT);
+    assert_eq!(lab.sync("1234", "server", "b1"), ack, "round 1 released");
+    assert_eq!(lab.sync("1235", "client", "b1"), WAIT, "round 2: 1 of 2");
+    assert_eq!(lab.sync("1234", "server", "b1"), ack, "round 2 complete");
+    assert_eq!(lab.sync("1235", "client", "b1"), ack);
     // A message replaces the id in the answer.
     for semantics in both() {
         let mut lab = pair(semantics);
@@ -946,6 +957,7 @@ fn limits_are_enforced() {
             max_group_size: 4,
             max_group_bytes: 4096,
             group_ttl: Duration::from_secs(60),
+            ..Limits::default()
         },
         ..Settings::default()
     });
@@ -1004,6 +1016,55 @@ fn limits_are_enforced() {
         assert_eq!(lab.response(&sync), "wait");
     }
     assert_eq!(lab.coordinator.stats().bytes, bytes);
+}
+
+#[test]
+fn the_total_byte_budget_refuses_new_groups_and_sends_beyond_it() {
+    let mut lab = Lab::with(Settings {
+        limits: Limits {
+            max_group_bytes: 8192,
+            max_total_bytes: 10_000,
+            ..Limits::default()
+        },
+        ..Settings::default()
+    });
+    let gd = |g: &str| request(g, "1", "a", "group_data", json!({"group_size": 2}));
+    let send = |g: &str, id: &str, size: usize| {
+        request(
+            g,
+            "1",
+            "a",
+            "lava_send",
+            json!({"messageID": id, "message": {"blob": "x".repeat(size)}}),
+        )
+    };
+    assert_eq!(lab.response(&gd("b1")), "wait");
+    assert_eq!(lab.response(&gd("b2")), "wait");
+    // each group alone is under max_group_bytes, together over the budget
+    // (a payload is held twice here: the member's view and the wait-all data)
+    assert_eq!(lab.response(&send("b1", "m", 3000)), "ack");
+    let before = lab.coordinator.snapshot();
+    assert_eq!(lab.response(&send("b2", "m", 3000)), "nack");
+    assert_eq!(lab.coordinator.snapshot(), before, "nothing stored");
+    assert_eq!(lab.response(&send("b2", "m", 500)), "ack");
+    let bytes = lab.coordinator.stats().bytes;
+    assert!((7000..=10_000).contains(&bytes), "{bytes}");
+    // fill up to within about 50 bytes: no room left for a new group
+    let left = 10_000 - bytes;
+    let fill = (left - 50 - 33) / 2;
+    assert_eq!(lab.response(&send("b2", "n", fill)), "ack");
+    let bytes = lab.coordinator.stats().bytes;
+    assert!((9_900..=10_000).contains(&bytes), "{bytes}");
+    assert_eq!(lab.response(&gd("b3")), "nack");
+    assert_eq!(lab.coordinator.stats().groups, 2);
+    // clearing a group gives its bytes back
+    let clear = request("b1", "1", "a", "clear_group", json!({"group_size": 2}));
+    assert_eq!(lab.response(&clear), "ack");
+    assert_eq!(lab.coordinator.stats().groups, 1);
+    let bytes = lab.coordinator.stats().bytes;
+    assert!(bytes < 4000, "{bytes}");
+    assert_eq!(lab.response(&gd("b3")), "wait");
+    assert_eq!(lab.response(&send("b3", "m", 2000)), "ack");
 }
 
 #[test]

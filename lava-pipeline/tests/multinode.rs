@@ -391,6 +391,58 @@ fn an_unreachable_coordinator_is_an_infrastructure_error() {
     assert!(ran.lines().iter().any(|l| l.contains("never reached")));
 }
 
+/// Over CURVE a connect never fails (ZeroMQ connects in the background):
+/// a coordinator nobody runs shows up as replies that never come. Still
+/// an InfrastructureError `coordinator unreachable`, not a
+/// MultinodeTimeout, within the system timeout (and one exchange's grace),
+/// and no `clear_group` (finalize does not spend its 30 s on it).
+#[test]
+fn an_unreachable_curve_coordinator_is_an_infrastructure_error() {
+    use lava_proto::cert::{public_text, secret_text, KeyPair};
+    use lava_proto::time::UtcTime;
+    let lab = Lab::new();
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let server = KeyPair::generate().unwrap();
+    let client = KeyPair::generate().unwrap();
+    let server_cert = lab.path("coordinator.key");
+    let client_cert = lab.path("worker.key_secret");
+    std::fs::write(&server_cert, public_text(&server.public, &UtcTime::now())).unwrap();
+    std::fs::write(&client_cert, secret_text(&client, &UtcTime::now())).unwrap();
+    let conf = lab.path("coordinator-curve.conf");
+    std::fs::write(
+        &conf,
+        json!({
+            "port": 1, "blocksize": 4096, "poll_delay": 1, "coordinator_hostname": "127.0.0.1",
+            "encrypt": true, "curve_port": port, "coordinator_cert": server_cert, "client_cert": client_cert,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let inputs = lab.inputs("12", &definition("server", "", " []"), DEVICE, &conf, 2);
+    let ran = run_job(&inputs);
+    let e = ran.outcome.as_ref().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Infrastructure, "{e:?}");
+    assert!(e.message.contains("coordinator unreachable"), "{e}");
+    assert!(
+        e.message.contains(&format!("tcp://127.0.0.1:{port}")),
+        "{e}"
+    );
+    // 2 s of system timeout, at most one exchange's 5 s of grace
+    assert!(ran.elapsed < Duration::from_secs(10), "{:?}", ran.elapsed);
+    let lines = ran.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("never reached")),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("clear_group")),
+        "{lines:#?}"
+    );
+}
+
 /// A conf file that is not there is an InfrastructureError naming it.
 #[test]
 fn a_missing_conf_file_is_named() {
@@ -690,4 +742,102 @@ fn two_boards(lab: &Lab, conf: &Path, group: &str) {
         .lines()
         .iter()
         .any(|l| l.contains("start: 3 multinode-test")));
+}
+
+/// A wait's answer is peers' text typed into the device's console: a
+/// coordinator (or a peer's action-level call, or any client when tokens
+/// are off) may hand back values with newlines, blanks, markers or shell
+/// syntax. Only harmless `sender:key=value` pairs are typed, on one line;
+/// the others are dropped with a warning naming sender and key.
+#[test]
+fn hostile_wait_answers_are_not_typed_to_the_device() {
+    let lab = Lab::new();
+    let home = lab.path("home-13");
+    let pwned = home.join("pwned");
+    let message = json!({
+        "12": {
+            "ip": "10.0.0.5",
+            "evil": format!("1\ntouch {}\n", pwned.display()),
+            "marker": "<LAVA_MULTI_NODE> <LAVA_SEND evil ip=6.6.6.6",
+            "signal": "x> <LAVA_SIGNAL_TESTCASE TEST_CASE_ID=forged RESULT=pass>",
+            "space": "a nack",
+            "dollar": format!("$(touch {})", pwned.display()),
+            "port": "22",
+        },
+        "12\ntouch": {"ip": "10.0.0.6"},
+    });
+    let fake = FakeCoordinator::start(move |request, index| match request_name(request) {
+        "lava_wait" => Some(json!({"response": "ack", "message": message.clone()})),
+        _ => complete(request, index),
+    });
+    let conf = lab.conf(fake.port);
+    let job = board_job(
+        "client",
+        &[
+            "lava-test-case wait-ok --shell lava-wait ready",
+            "lava-test-case after --shell true",
+        ],
+    );
+    let ran = run_job(&lab.inputs("13", &job, &board_device(&lab, "13"), &conf, 30));
+    if ran.outcome.is_err() {
+        ran.dump();
+    }
+    ran.outcome.as_ref().unwrap();
+    let typed = ran.memory.messages(lava_proto::log::LogLevel::Input);
+    let replies: Vec<&String> = typed
+        .iter()
+        .filter(|t| t.contains("LAVA_WAIT_COMPLETE"))
+        .collect();
+    assert_eq!(
+        replies,
+        ["<LAVA_WAIT_COMPLETE 12:ip=10.0.0.5 12:port=22>\n"],
+        "{typed:?}"
+    );
+    for t in &typed {
+        assert!(
+            !t.contains("touch") && !t.contains("6.6.6.6") && !t.contains("forged"),
+            "{t:?}"
+        );
+    }
+    let results = ran.memory.results();
+    for (case, expected) in [
+        ("multinode-wait-ready", Some("pass")),
+        ("wait-ok", Some("pass")),
+        ("after", Some("pass")),
+        ("forged", None),
+    ] {
+        assert_eq!(
+            result_of(&results, "0_client", case).as_deref(),
+            expected,
+            "{case}: {results:#?}"
+        );
+    }
+    assert!(!pwned.exists());
+    let names: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| request_name(r).to_string())
+        .collect();
+    assert_eq!(names, ["group_data", "lava_wait", "clear_group"]);
+    // each dropped pair is named by sender and key, its value never logged
+    let warnings = ran.memory.messages(lava_proto::log::LogLevel::Warning);
+    for key in ["evil", "marker", "signal", "space", "dollar"] {
+        let named = format!("sender \"12\" key \"{key}\"");
+        assert!(
+            warnings.iter().any(|w| w.contains(&named)),
+            "{named}: {warnings:#?}"
+        );
+    }
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("sender \"12\\ntouch\" key \"ip\"")),
+        "{warnings:#?}"
+    );
+    for line in ran.lines() {
+        assert!(
+            !line.contains("pwned") && !line.contains("6.6.6.6"),
+            "{line}"
+        );
+    }
 }

@@ -333,24 +333,41 @@ pub enum ExchangeError {
     },
 }
 
-/// A reader that gives every read the time left until a deadline.
-struct DeadlineReader<'a> {
+/// A reader that gives every read of a TCP stream the time left until a
+/// deadline (for [`read_frame`]: the whole frame must arrive in time); a
+/// read past it fails with [`io::ErrorKind::TimedOut`].
+#[derive(Debug)]
+pub struct DeadlineReader<'a> {
     stream: &'a TcpStream,
     deadline: Instant,
+}
+
+impl<'a> DeadlineReader<'a> {
+    /// Read `stream` until `deadline`.
+    pub fn new(stream: &'a TcpStream, deadline: Instant) -> DeadlineReader<'a> {
+        DeadlineReader { stream, deadline }
+    }
 }
 
 impl Read for DeadlineReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "no complete reply before the deadline",
-            ));
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
         }
         self.stream.set_read_timeout(Some(left))?;
         let mut stream = self.stream;
-        stream.read(buf)
+        match stream.read(buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"))
+            }
+            other => other,
+        }
     }
 }
 

@@ -277,6 +277,58 @@ pub struct Tag {
     pub description: String,
 }
 
+/// How people name a job: its id (`12`) or, for a multinode sub-job, its
+/// sub_id (`12.1`), as LAVA's `get_by_job_number` (docs/multinode.md §5).
+///
+/// ```
+/// use lava_scheduler::model::JobNumber;
+///
+/// assert_eq!("12".parse(), Ok(JobNumber::Id(12)));
+/// assert_eq!(" 12.1 ".parse(), Ok(JobNumber::SubId("12.1".into())));
+/// assert!("12.".parse::<JobNumber>().is_err());
+/// assert!("-3".parse::<JobNumber>().is_err());
+/// assert_eq!(JobNumber::SubId("12.1".into()).to_string(), "12.1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobNumber {
+    /// A job id.
+    Id(i64),
+    /// A multinode sub_id, `<first id>.<index>`.
+    SubId(String),
+}
+
+/// Text that is neither a job id nor a sub_id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a job id (N) or a multinode sub_id (N.M)")]
+pub struct BadJobNumber(pub String);
+
+impl std::str::FromStr for JobNumber {
+    type Err = BadJobNumber;
+
+    fn from_str(text: &str) -> Result<JobNumber, BadJobNumber> {
+        let t = text.trim();
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+        match t.split_once('.') {
+            None if digits(t) => t
+                .parse()
+                .map(JobNumber::Id)
+                .map_err(|_| BadJobNumber(text.to_string())),
+            Some((id, index)) if digits(id) && digits(index) => Ok(JobNumber::SubId(t.to_string())),
+            _ => Err(BadJobNumber(text.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for JobNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobNumber::Id(id) => write!(f, "{id}"),
+            JobNumber::SubId(sub_id) => f.write_str(sub_id),
+        }
+    }
+}
+
 /// A test job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {

@@ -25,6 +25,11 @@
 use lava_proto::job::JobDefinition;
 use lava_proto::yaml::{self, Mapping, Value};
 
+/// The most jobs a group may have (Σ `count` over its roles): the
+/// coordinator's default `max_group_size` (docs/coordinator.md). A larger
+/// group is refused before it is split.
+pub const MAX_GROUP_SIZE: u64 = 1024;
+
 /// The top-level keys every sub-job gets from the submission.
 const COPIED: [&str; 7] = [
     "job_name",
@@ -66,6 +71,14 @@ pub enum SplitError {
         path: String,
         /// What is wrong.
         reason: String,
+    },
+    /// The roles' counts add up to more than [`MAX_GROUP_SIZE`].
+    #[error("protocols.lava-multinode.roles: a group may have at most {MAX_GROUP_SIZE} jobs, but the roles' counts ({counts}) add up to {total}")]
+    TooLarge {
+        /// `role: count` of every role, comma-separated.
+        counts: String,
+        /// Their sum (saturated at `i64::MAX`).
+        total: i64,
     },
     /// A connection role's `host_role` does not have exactly one job.
     #[error("protocols.lava-multinode.roles.{role}.host_role: the host role '{host}' must have count 1, not {count}")]
@@ -244,7 +257,20 @@ pub fn split(submission: &Value, target_group: &str) -> Result<Split, SplitError
             .ok_or_else(|| shape(format!("{path}.count"), "required integer ≥ 0"))?;
         defined.push((name.to_string(), spec, count));
     }
-    let group_size: i64 = defined.iter().map(|(_, _, c)| *c).sum();
+    // Refused before anything is built: a count is only bounded here.
+    let group_size = defined
+        .iter()
+        .fold(0i64, |sum, (_, _, c)| sum.saturating_add(*c));
+    if group_size as u64 > MAX_GROUP_SIZE {
+        let counts: Vec<String> = defined
+            .iter()
+            .map(|(n, _, c)| format!("{n}: {c}"))
+            .collect();
+        return Err(SplitError::TooLarge {
+            counts: counts.join(", "),
+            total: group_size,
+        });
+    }
     // S7: every host_role is checked, not only the last one.
     for (name, spec, _) in &defined {
         if let Some(host) = spec.get("host_role") {

@@ -243,6 +243,84 @@ fn check_devices(
     Ok(device_type.name)
 }
 
+/// Whether the group's roles, together, can ever be placed
+/// (docs/multinode.md §1): each role alone was checked by
+/// [`check_devices`], but roles of one device type share its devices. For
+/// every device type and every tag set `T` asked by its roles (and the
+/// empty set), the roles whose tags include `T` need at least as many
+/// non-retired devices having all of `T` as their counts add up to. This is
+/// necessary, not sufficient, when roles ask for different, overlapping tag
+/// sets; such a group may wait in the queue.
+fn check_group_devices(
+    store: &SqlStore,
+    split: &multinode::Split,
+    resolved: &[(String, Option<String>)],
+) -> Result<(), SubmitError> {
+    // (device type, sorted tags, role, count) per role with a device
+    let mut roles: Vec<(&str, Vec<&str>, &str, usize)> = Vec::new();
+    for (role, device_type) in resolved {
+        let Some(device_type) = device_type else {
+            continue;
+        };
+        let jobs: Vec<_> = split.jobs.iter().filter(|j| &j.role == role).collect();
+        let mut tags: Vec<&str> = jobs
+            .first()
+            .map(|j| j.tags.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        tags.sort_unstable();
+        tags.dedup();
+        roles.push((device_type, tags, role, jobs.len()));
+    }
+    let mut types: Vec<&str> = roles.iter().map(|r| r.0).collect();
+    types.sort_unstable();
+    types.dedup();
+    for device_type in types {
+        let of_type: Vec<_> = roles.iter().filter(|r| r.0 == device_type).collect();
+        if of_type.len() < 2 {
+            continue;
+        }
+        let devices: Vec<_> = store
+            .devices(&DeviceFilter {
+                device_type: Some(device_type.to_string()),
+                ..Default::default()
+            })?
+            .into_iter()
+            .filter(|d| d.health != DeviceHealth::Retired)
+            .collect();
+        let mut sets: Vec<&[&str]> = vec![&[]];
+        sets.extend(of_type.iter().map(|r| r.1.as_slice()));
+        sets.sort_unstable();
+        sets.dedup();
+        for set in sets {
+            let asking: Vec<_> = of_type
+                .iter()
+                .filter(|r| set.iter().all(|t| r.1.contains(t)))
+                .collect();
+            let needed: usize = asking.iter().map(|r| r.3).sum();
+            let have = devices
+                .iter()
+                .filter(|d| set.iter().all(|t| d.tags.iter().any(|dt| dt == t)))
+                .count();
+            if needed > have {
+                let counts: Vec<String> = asking
+                    .iter()
+                    .map(|r| format!("{} ({})", r.2, r.3))
+                    .collect();
+                let which = if set.is_empty() {
+                    device_type.to_string()
+                } else {
+                    format!("{device_type} with all the tags {}", set.join(", "))
+                };
+                return Err(SubmitError::Unavailable(format!(
+                    "Not enough devices of type {which} for the group: roles {} need {needed} together, {have} not retired",
+                    counts.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Validate and store a job, or the group of a multinode submission (split
 /// as docs/multinode.md says, every sub-job created in one transaction).
 pub fn submit_jobs(
@@ -330,6 +408,7 @@ fn submit_group(
         };
         resolved.push((job.role.clone(), device_type));
     }
+    check_group_devices(store, &split, &resolved)?;
     let mut rows = Vec::with_capacity(split.jobs.len());
     for job in &split.jobs {
         if let Some(dispatchers) = &options.dispatchers {

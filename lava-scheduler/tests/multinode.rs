@@ -11,7 +11,7 @@ use common::Fixture;
 use lava_proto::job::JobDefinition;
 use lava_proto::yaml::{self, Mapping, Value};
 use lava_scheduler::model::*;
-use lava_scheduler::multinode::{split, split_text, SplitError};
+use lava_scheduler::multinode::{split, split_text, SplitError, MAX_GROUP_SIZE};
 use lava_scheduler::scheduler::{schedule, AcceptAll};
 use lava_scheduler::store::*;
 use lava_scheduler::submit::{submit_jobs, SubmitError, SubmitOptions, Submitted};
@@ -293,9 +293,48 @@ fn secrets_lxc_and_vland_go_to_their_sub_jobs() {
     assert!(protos(b).get("lava-vland").is_some());
 }
 
+#[test]
+fn a_group_larger_than_the_limit_is_refused_before_the_split() {
+    let roles = |b: &str| {
+        roles_job(
+            &format!("      a: {{device_type: qemu, count: 1000}}\n      b: {{device_type: qemu, count: {b}}}\n"),
+            "- boot: {method: qemu, media: tmpfs, role: [a, b]}\n",
+            "",
+        )
+    };
+    assert_eq!(MAX_GROUP_SIZE, 1024);
+    let err = split(&roles("25"), "g").unwrap_err();
+    assert_eq!(
+        err,
+        SplitError::TooLarge {
+            counts: "a: 1000, b: 25".into(),
+            total: 1025
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "protocols.lava-multinode.roles: a group may have at most 1024 jobs, but the roles' counts (a: 1000, b: 25) add up to 1025"
+    );
+    // billions, and a sum past i64::MAX: refused at once, no overflow
+    let err = split(&roles("9223372036854775807"), "g").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SplitError::TooLarge {
+                total: i64::MAX,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // the limit itself is a group
+    assert_eq!(split(&roles("24"), "g").unwrap().jobs.len(), 1024);
+}
+
 both_backends!(
     a_group_is_created_in_one_transaction,
     an_unplaceable_group_creates_nothing,
+    roles_sharing_a_device_type_are_counted_together,
     the_group_transition_writes_the_roles,
     cancel_and_essential_cascade,
 );
@@ -391,6 +430,78 @@ fn an_unplaceable_group_creates_nothing(f: &Fixture) {
     let err = submit_jobs(&f.store, &bad, "alice", &SubmitOptions::default()).unwrap_err();
     assert!(err.to_string().contains("role 'guest'"), "{err}");
     assert!(f.store.jobs(&JobFilter::default()).unwrap().is_empty());
+}
+
+fn roles_sharing_a_device_type_are_counted_together(f: &Fixture) {
+    // qemu-00 (tags: fast), qemu-01
+    lab(f, 2);
+    let group = |roles: &str| {
+        format!(
+            "{BASE}protocols:\n  lava-multinode:\n    roles:\n{roles}\
+             actions:\n- boot: {{method: qemu, media: tmpfs, role: [a, b, c]}}\n"
+        )
+    };
+    let refused = |roles: &str| {
+        let err =
+            submit_jobs(&f.store, &group(roles), "alice", &SubmitOptions::default()).unwrap_err();
+        assert!(matches!(err, SubmitError::Unavailable(_)), "{err}");
+        err.to_string()
+    };
+    // each role alone fits, the three together do not
+    assert_eq!(
+        refused(
+            "      a: {device_type: qemu, count: 1}\n      b: {device_type: qemu, count: 1}\n      \
+             c: {device_type: qemu, count: 1}\n"
+        ),
+        "Not enough devices of type qemu for the group: roles a (1), b (1), c (1) need 3 together, 2 not retired"
+    );
+    // two roles asking for the one fast board
+    assert_eq!(
+        refused(
+            "      a: {device_type: qemu, count: 1, tags: [fast]}\n      b: {device_type: qemu, count: 1}\n      \
+             c: {device_type: qemu, count: 1, tags: [fast]}\n"
+        ),
+        "Not enough devices of type qemu for the group: roles a (1), b (1), c (1) need 3 together, 2 not retired"
+    );
+    assert_eq!(
+        refused(
+            "      a: {device_type: qemu, count: 1, tags: [fast]}\n      b: {device_type: qemu, count: 0}\n      \
+             c: {device_type: qemu, count: 1, tags: [fast]}\n"
+        ),
+        "Not enough devices of type qemu with all the tags fast for the group: roles a (1), c (1) need 2 together, 1 not retired"
+    );
+    // a group too large for any lab is refused before its split
+    let err = submit_jobs(
+        &f.store,
+        &group(
+            "      a: {device_type: qemu, count: 1}\n      b: {device_type: qemu, count: 4000000000}\n      \
+             c: {device_type: qemu, count: 0}\n",
+        ),
+        "alice",
+        &SubmitOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("at most 1024 jobs")
+            && err.to_string().contains("a: 1, b: 4000000000, c: 0"),
+        "{err}"
+    );
+    assert!(f.store.jobs(&JobFilter::default()).unwrap().is_empty());
+    // retired boards do not count; two roles on two boards fit
+    let fits = group(
+        "      a: {device_type: qemu, count: 1, tags: [fast]}\n      b: {device_type: qemu, count: 1}\n      \
+         c: {device_type: qemu, count: 0}\n",
+    );
+    submit_jobs(&f.store, &fits, "alice", &SubmitOptions::default()).unwrap();
+    f.store
+        .set_device_health("qemu-01", DeviceHealth::Retired, "admin", "test")
+        .unwrap();
+    assert!(
+        submit_jobs(&f.store, &fits, "alice", &SubmitOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("need 2 together, 1 not retired")
+    );
 }
 
 fn the_group_transition_writes_the_roles(f: &Fixture) {

@@ -2,7 +2,7 @@
 //! every read path makes before it shows a job.
 
 use lava_proto::time::UtcTime;
-use lava_scheduler::model::{Device, Job, Timestamp, Viewer};
+use lava_scheduler::model::{Device, Job, JobNumber, Timestamp, Viewer};
 use lava_scheduler::store::JobQuery;
 use lava_scheduler::submit::SubmitError;
 use lava_scheduler::{SqlStore, StoreError};
@@ -50,13 +50,13 @@ pub(crate) enum JobRefusal {
 pub(crate) fn visible_job(
     store: &SqlStore,
     caller: &Caller,
-    id: i64,
+    number: &JobNumber,
     path: &str,
 ) -> Result<Job, JobRefusal> {
-    match store.job(id) {
+    match store.job_by_number(number) {
         Ok(job) if job.visible_to(&caller.viewer()) => Ok(job),
         Ok(_) => {
-            caller.refused(path, &format!("job {id} is not visible to this user"));
+            caller.refused(path, &format!("job {number} is not visible to this user"));
             Err(JobRefusal::NotFound)
         }
         Err(StoreError::NotFound { .. }) => Err(JobRefusal::NotFound),

@@ -59,6 +59,9 @@ struct Args {
     /// Bytes of messages a group may hold (default 1048576).
     #[arg(long, value_name = "BYTES")]
     max_group_bytes: Option<usize>,
+    /// Bytes of messages all groups together may hold (default 268435456).
+    #[arg(long, value_name = "BYTES")]
+    max_total_bytes: Option<usize>,
     /// Connections being read or answered at once (default 256).
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
@@ -166,6 +169,9 @@ fn configure(args: &Args) -> Result<Config, config::ConfigError> {
     }
     if let Some(n) = args.max_group_bytes {
         config.limits.max_group_bytes = n;
+    }
+    if let Some(n) = args.max_total_bytes {
+        config.limits.max_total_bytes = n;
     }
     if let Some(n) = args.max_connections {
         config.max_connections = n;

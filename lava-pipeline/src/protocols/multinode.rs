@@ -142,6 +142,14 @@ struct Client {
 }
 
 impl Client {
+    /// Whether an exchange that failed after its connect still reached
+    /// the coordinator: yes in plaintext (the connection was made), no
+    /// over CURVE (ZeroMQ connects lazily, in the background: only a
+    /// reply tells).
+    fn delivers_on_connect(&self) -> bool {
+        matches!(self.transport, Transport::Plain { .. })
+    }
+
     fn exchange(&self, body: &Json, block: Duration) -> Result<Option<Json>, ExchangeError> {
         match &self.transport {
             Transport::Plain { address } => {
@@ -291,20 +299,103 @@ fn dut_text(value: &Json) -> String {
     }
 }
 
+/// The longest reply line typed to a DUT helper, its line separator
+/// included: a terminal in canonical mode keeps at most 4095 characters of
+/// a line (Linux's N_TTY; the rest is dropped).
+pub(crate) const MAX_TYPED_LINE: usize = 4095;
+
+/// Whether `c` may be typed in a sender, key or value of a wait's answer
+/// (docs/pipeline.md §12.4): letters, digits and `_ . - + , / : @ %`, so
+/// that nothing is special to the terminal, to a shell that reads the line
+/// instead of the helper (no blank, quote, backslash, `$`, backtick, `;`
+/// `&` `|` `#` `*` `?` `[` `~` `!` `(`), or to the markers (`<`, `>`).
+fn typable(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_.-+,/:@%".contains(c)
+}
+
+/// Why a pair of a wait's answer is not typed to the DUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Dropped {
+    /// Empty, or a character the DUT must not get (see [`typable`]; `:`
+    /// and `=` in a sender, `=` in a key).
+    Unsafe { sender: String, key: String },
+    /// A value that is not a string, number, boolean or null.
+    NotScalar { sender: String, key: String },
+    /// The reply line would be longer than [`MAX_TYPED_LINE`].
+    TooLong { sender: String, key: String },
+}
+
+impl Dropped {
+    /// A job-log warning naming the sender and the key (quoted, escaped,
+    /// cut), never the value.
+    pub(crate) fn warning(&self) -> String {
+        let name = |s: &str| {
+            let cut: String = s.chars().take(64).collect();
+            let more = if cut.len() < s.len() { "..." } else { "" };
+            format!("{:?}{more}", cut)
+        };
+        let (sender, key, why) = match self {
+            Dropped::Unsafe { sender, key } => (
+                sender,
+                key,
+                "empty, or a blank, control, quote, shell or marker character in it",
+            ),
+            Dropped::NotScalar { sender, key } => (sender, key, "the value is a list or a map"),
+            Dropped::TooLong { sender, key } => (
+                sender,
+                key,
+                "the reply line would be longer than a terminal line (4095 bytes)",
+            ),
+        };
+        format!(
+            "MultiNode answer: not typed to the DUT: sender {} key {}: {why}",
+            name(sender),
+            name(key)
+        )
+    }
+}
+
 /// ` sender:key=value` for every sender and key of a wait's answer, in
-/// the answer's order (docs/pipeline.md §12.4).
-pub(crate) fn reply_pairs(message: Option<&Json>) -> String {
+/// the answer's order (docs/pipeline.md §12.4), with the pairs that are
+/// not typed and why. `room`: bytes left on the line for the pairs. Only
+/// pairs whose sender, key and value are non-empty and [`typable`] are
+/// kept (`:` and `=` not in a sender, `=` not in a key: the helpers split
+/// a word at its first `:` and then at its first `=`), and no more than
+/// fit in `room` (the first that does not ends the line).
+pub(crate) fn reply_pairs(message: Option<&Json>, room: usize) -> (String, Vec<Dropped>) {
     let mut out = String::new();
-    if let Some(Json::Object(senders)) = message {
-        for (sender, data) in senders {
-            if let Json::Object(data) = data {
-                for (key, value) in data {
-                    out.push_str(&format!(" {sender}:{key}={}", dut_text(value)));
-                }
+    let mut dropped = Vec::new();
+    let mut full = false;
+    let Some(Json::Object(senders)) = message else {
+        return (out, dropped);
+    };
+    let word =
+        |s: &str, also: &str| !s.is_empty() && s.chars().all(|c| typable(c) || also.contains(c));
+    for (sender, data) in senders {
+        let Json::Object(data) = data else { continue };
+        for (key, value) in data {
+            let (sender, key) = (sender.clone(), key.clone());
+            if matches!(value, Json::Array(_) | Json::Object(_)) {
+                dropped.push(Dropped::NotScalar { sender, key });
+                continue;
             }
+            let value = dut_text(value);
+            if !word(&sender, "") || sender.contains(':') || !word(&key, ":") || !word(&value, "=")
+            {
+                dropped.push(Dropped::Unsafe { sender, key });
+                continue;
+            }
+            let pair = format!(" {sender}:{key}={value}");
+            if full || out.len() + pair.len() > room {
+                // the typed pairs stay a prefix of the answer's
+                full = true;
+                dropped.push(Dropped::TooLong { sender, key });
+                continue;
+            }
+            out.push_str(&pair);
         }
     }
-    out
+    (out, dropped)
 }
 
 /// A marker printed by a DUT helper: `<LAVA_MULTI_NODE> <LAVA_NAME args>`.
@@ -820,11 +911,14 @@ impl Multinode {
                     ))));
                 }
                 Err(other) => {
-                    // connected (or, over CURVE, maybe not), then no answer:
-                    // retried; the request may have registered this job
-                    // (clear_group is due), but the coordinator did not
-                    // answer (unreachable if it never does)
-                    self.reached();
+                    // no answer: retried; unreachable if it never answers.
+                    // In plaintext the connection was made, so the request
+                    // may have registered this job (clear_group is due).
+                    // Over CURVE a connect never fails and nothing says a
+                    // coordinator is there: reached only by a reply.
+                    if client.delivers_on_connect() {
+                        self.reached();
+                    }
                     logger.warning(format!(
                         "{NAME}: {what} to {}: {other}; retrying",
                         client.address
@@ -944,7 +1038,13 @@ impl Multinode {
         } else if api == "SYNC" {
             String::new()
         } else {
-            reply_pairs(reply.message())
+            let frame = format!("<LAVA_{api}_COMPLETE>").len() + session.line_separator.len();
+            let (body, dropped) =
+                reply_pairs(reply.message(), MAX_TYPED_LINE.saturating_sub(frame));
+            for d in &dropped {
+                logger.warning(d.warning());
+            }
+            body
         };
         self.type_reply(session, ctx, api, &body)?;
         Ok(Some((case, "pass")))
@@ -1189,8 +1289,168 @@ mod tests {
             r#"{"1234": {"ip": "10.0.0.5", "n": 3}, "1235": {}, "1236": null}"#,
         )
         .unwrap();
-        assert_eq!(reply_pairs(Some(&message)), " 1234:ip=10.0.0.5 1234:n=3");
-        assert_eq!(reply_pairs(None), "");
+        assert_eq!(
+            reply_pairs(Some(&message), MAX_TYPED_LINE),
+            (" 1234:ip=10.0.0.5 1234:n=3".to_string(), vec![])
+        );
+        assert_eq!(reply_pairs(None, MAX_TYPED_LINE), (String::new(), vec![]));
+    }
+
+    /// Peers' text is typed only when nothing in it is special to the
+    /// terminal, a shell, the helpers' `sender:key=value` split or the
+    /// markers; the rest is dropped, named by sender and key.
+    #[test]
+    fn only_harmless_pairs_are_typed() {
+        let message = serde_json::json!({
+            "12": {
+                "ip": "10.0.0.5",
+                "ipv6": "fe80::1",
+                "mac": "52:54:00:12:34:56",
+                "url": "http://host:80/a-b_c.d?x",
+                "opts": "a=b=c",
+                "n": -1.5,
+                "ok": true,
+                "none": null,
+                "newline": "1\nreboot -f\n",
+                "cr": "1\rreboot",
+                "space": "a nack",
+                "tab": "a\tb",
+                "marker": "<LAVA_MULTI_NODE> <LAVA_SEND evil ip=6.6.6.6",
+                "signal": "x><LAVA_SIGNAL_TESTCASE TEST_CASE_ID=x RESULT=pass>",
+                "dollar": "$(reboot)",
+                "backtick": "`reboot`",
+                "quote": "a'b",
+                "dquote": "a\"b",
+                "backslash": "a\\b",
+                "semicolon": "a;reboot",
+                "amp": "a&&reboot",
+                "pipe": "a|reboot",
+                "hash": "a#",
+                "glob": "*",
+                "tilde": "~root",
+                "bang": "!!",
+                "paren": "(a)",
+                "esc": "a\u{1b}[2J",
+                "ctrl-c": "\u{3}",
+                "del": "a\u{7f}",
+                "utf8": "caf\u{e9}",
+                "empty": "",
+                "list": [1, 2],
+                "map": {"a": 1},
+                "": "no key",
+                "k=v": "key with =",
+                "k y": "key with a blank",
+                "a:b": "key-with-colon",
+            },
+            "1 3": {"ip": "1.2.3.4"},
+            "13:x": {"ip": "1.2.3.4"},
+            "14=": {"ip": "1.2.3.4"},
+            "": {"ip": "1.2.3.4"},
+            "15\n": {"ip": "1.2.3.4"},
+            "16.1": {"ip": "1.2.3.4"},
+        });
+        let (typed, dropped) = reply_pairs(Some(&message), MAX_TYPED_LINE);
+        assert_eq!(
+            typed,
+            " 12:ip=10.0.0.5 12:ipv6=fe80::1 12:mac=52:54:00:12:34:56 \
+             12:opts=a=b=c 12:n=-1.5 12:ok=True 12:none=None \
+             12:a:b=key-with-colon 16.1:ip=1.2.3.4"
+        );
+        let names: Vec<(&str, &str)> = dropped
+            .iter()
+            .map(|d| match d {
+                Dropped::Unsafe { sender, key }
+                | Dropped::NotScalar { sender, key }
+                | Dropped::TooLong { sender, key } => (sender.as_str(), key.as_str()),
+            })
+            .collect();
+        for key in [
+            "url",
+            "newline",
+            "cr",
+            "space",
+            "tab",
+            "marker",
+            "signal",
+            "dollar",
+            "backtick",
+            "quote",
+            "dquote",
+            "backslash",
+            "semicolon",
+            "amp",
+            "pipe",
+            "hash",
+            "glob",
+            "tilde",
+            "bang",
+            "paren",
+            "esc",
+            "ctrl-c",
+            "del",
+            "utf8",
+            "empty",
+            "list",
+            "map",
+            "",
+            "k=v",
+            "k y",
+        ] {
+            assert!(names.contains(&("12", key)), "{key}: {names:?}");
+        }
+        for sender in ["1 3", "13:x", "14=", "", "15\n"] {
+            assert!(names.contains(&(sender, "ip")), "{sender:?}: {names:?}");
+        }
+        assert_eq!(names.len(), 35, "{names:?}");
+        assert!(dropped.contains(&Dropped::NotScalar {
+            sender: "12".into(),
+            key: "list".into()
+        }));
+        // warnings name the sender and the key, escaped, never the value
+        let warning = dropped
+            .iter()
+            .find(|d| matches!(d, Dropped::Unsafe { key, .. } if key == "newline"))
+            .unwrap()
+            .warning();
+        assert!(
+            warning.contains("sender \"12\" key \"newline\""),
+            "{warning}"
+        );
+        assert!(!warning.contains("reboot"), "{warning}");
+        let escaped = Dropped::Unsafe {
+            sender: "15\n".into(),
+            key: "k".repeat(100),
+        }
+        .warning();
+        assert!(!escaped.contains('\n'), "{escaped}");
+        assert!(
+            escaped.contains(&format!("\"{}\"...", "k".repeat(64))),
+            "{escaped}"
+        );
+    }
+
+    /// The typed line stays within a terminal line: pairs that do not fit
+    /// are dropped, from the first one that does not fit on.
+    #[test]
+    fn the_typed_line_fits_a_terminal_line() {
+        let mut data = Map::new();
+        for i in 0..300 {
+            data.insert(format!("key{i:03}"), Json::from("v".repeat(20)));
+        }
+        data.insert("z".into(), Json::from("short"));
+        let message = serde_json::json!({ "1234": data });
+        let room = MAX_TYPED_LINE - "<LAVA_WAIT_ALL_COMPLETE>\n".len();
+        let (typed, dropped) = reply_pairs(Some(&message), room);
+        assert!(typed.len() <= room, "{}", typed.len());
+        let pair = " 1234:key000=".len() + 20;
+        assert_eq!(typed.len(), room / pair * pair);
+        assert_eq!(dropped.len(), 301 - room / pair);
+        assert!(dropped.iter().all(|d| matches!(d, Dropped::TooLong { .. })));
+        assert!(dropped.contains(&Dropped::TooLong {
+            sender: "1234".into(),
+            key: "z".into()
+        }));
+        assert!(dropped[0].warning().contains("4095"));
     }
 
     #[test]

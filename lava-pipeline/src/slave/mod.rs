@@ -431,7 +431,9 @@ impl Slave {
 
     fn spawn(&self, start: &StartJob, dir: &Path) -> std::io::Result<(Child, ProcessId)> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("job.yaml"), &start.definition)?;
+        // The definition may hold the job's secrets and its MultiNode
+        // member token (docs/multinode.md): readable by the worker only.
+        write_private(&dir.join("job.yaml"), start.definition.as_bytes())?;
         std::fs::write(dir.join("device.yaml"), &start.device)?;
         std::fs::write(dir.join("dispatcher.yaml"), &start.dispatcher)?;
         let mut options = RunOptions::new(
@@ -761,6 +763,20 @@ fn journal_lines(path: &Path) -> Option<u64> {
             })
             .count() as u64,
     )
+}
+
+/// Write `data` to `path` with mode 0600 (also when the file existed).
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(data)
 }
 
 #[cfg(test)]

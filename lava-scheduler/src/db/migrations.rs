@@ -183,6 +183,12 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_expiry ON sessions(expires);
 "#,
+    // 5: multinode sub-jobs looked up by sub_id (`12.1`, docs/multinode.md
+    // §5) and by group.
+    r#"
+CREATE INDEX jobs_by_sub_id ON jobs(sub_id);
+CREATE INDEX jobs_by_group ON jobs(target_group);
+"#,
 ];
 
 /// The newest schema version this program knows.

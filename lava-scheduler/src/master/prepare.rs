@@ -192,12 +192,55 @@ fn worker_file(
     Ok(String::new())
 }
 
+/// The device configuration a multinode connection sub-job gets from its
+/// host role's device (docs/multinode.md §4): `hostname`, `constants` (with
+/// `kernel-start-message: ""`), `timeouts` and the `connections` and
+/// `methods` of `actions.deploy` and `actions.boot`, as LAVA's
+/// `minimise_configuration`. No `commands`: the connection's lava-run never
+/// powers, resets or connects to the board its host job is testing.
+pub fn minimise_configuration(rendered: &str, hostname: &str) -> Result<String, String> {
+    let full = yaml::load(rendered).map_err(|e| format!("device {hostname}: {e}"))?;
+    let mut constants = full
+        .get("constants")
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    constants.insert("kernel-start-message", "");
+    let mut out = Mapping::new();
+    out.insert("hostname", hostname);
+    out.insert("constants", Value::Mapping(constants));
+    if let Some(timeouts) = full.get("timeouts") {
+        out.insert("timeouts", timeouts.clone());
+    }
+    let mut actions = Mapping::new();
+    for section in ["deploy", "boot"] {
+        let mut kept = Mapping::new();
+        for key in ["connections", "methods"] {
+            if let Some(v) = full
+                .get("actions")
+                .and_then(|a| a.get(section))
+                .and_then(|s| s.get(key))
+            {
+                kept.insert(key, v.clone());
+            }
+        }
+        if !kept.is_empty() {
+            actions.insert(section, Value::Mapping(kept));
+        }
+    }
+    if !actions.is_empty() {
+        out.insert("actions", Value::Mapping(actions));
+    }
+    Ok(crate::multinode::to_block_yaml(&Value::Mapping(out)))
+}
+
 /// Build the START payload of `job` on `device` and write the files LAVA
 /// keeps in the job's output directory (`job.yaml`, `device.yaml`, and the
 /// non-empty `dispatcher.yaml`, `env.yaml`, `env.dut.yaml`).
 ///
 /// A multinode connection sub-job is started on its host role's `device`
-/// (docs/multinode.md §4). `token`, a coordinator member token, goes into
+/// (docs/multinode.md §4) with that device's configuration cut down by
+/// [`minimise_configuration`]. `token`, a coordinator member token, goes into
 /// `protocols.lava-multinode.token` of the definition sent, and nowhere
 /// else: `job.yaml` is written without it.
 pub fn start_payload(
@@ -215,7 +258,11 @@ pub fn start_payload(
         .and_then(Value::as_mapping)
         .cloned()
         .unwrap_or_default();
-    let device_config = devices.render(&device.hostname, device.dictionary.as_deref(), &context)?;
+    let mut device_config =
+        devices.render(&device.hostname, device.dictionary.as_deref(), &context)?;
+    if job.requested_device_type.is_none() && value.get("connection").is_some() {
+        device_config = minimise_configuration(&device_config, &device.hostname)?;
+    }
     DeviceConfig::from_yaml(&device_config)
         .map_err(|e| format!("device {}: {e}", device.hostname))?;
     let stored = definition_with_compatibility(&job.definition, &value, 0);
@@ -278,6 +325,53 @@ mod tests {
         assert_eq!(
             yaml::load(&out).unwrap().get("compatibility"),
             Some(&Value::Int(3))
+        );
+    }
+
+    /// A connection sub-job gets no power or connection commands, nor
+    /// anything else of the host board's configuration but what LAVA keeps.
+    #[test]
+    fn connection_configuration_has_no_commands() {
+        let full = "device_type: qemu\ncommands:\n  power_off: pdu off 3\n  \
+                    connect: telnet ser2net 7001\nparameters: {interfaces: {eth0: {}}}\n\
+                    constants:\n  kernel-start-message: Linux version\n  shutdown-message: bye\n\
+                    timeouts: {job: {minutes: 5}, actions: {}, connections: {}}\ncharacter_delays: {boot: 10}\n\
+                    actions:\n  deploy:\n    connections: {lxc: null}\n    methods: {tftp: null}\n    \
+                    parameters: {x: 1}\n  boot:\n    connections: {serial: null, ssh: null}\n    \
+                    methods:\n      ssh: null\n      u-boot: {parameters: {bootloader_prompt: '=>'}}\n";
+        let text = minimise_configuration(full, "board-01").unwrap();
+        let value = yaml::load(&text).unwrap();
+        let keys: Vec<&str> = value
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(keys, ["hostname", "constants", "timeouts", "actions"]);
+        assert!(!text.contains("pdu") && !text.contains("telnet"), "{text}");
+        assert_eq!(value.get("hostname"), Some(&Value::from("board-01")));
+        let constants = value.get("constants").unwrap();
+        assert_eq!(
+            constants.get("kernel-start-message"),
+            Some(&Value::from(""))
+        );
+        assert_eq!(constants.get("shutdown-message"), Some(&Value::from("bye")));
+        let actions = value.get("actions").unwrap();
+        assert_eq!(
+            actions.get("deploy"),
+            Some(&yaml::load("{connections: {lxc: null}, methods: {tftp: null}}").unwrap())
+        );
+        assert!(actions
+            .get("boot")
+            .and_then(|b| b.get("methods"))
+            .and_then(|m| m.get("u-boot"))
+            .is_some());
+        DeviceConfig::from_yaml(&text).unwrap();
+        // no constants at all: kernel-start-message is still set
+        let text = minimise_configuration("commands: {power_on: on}\n", "b").unwrap();
+        assert_eq!(
+            yaml::load(&text).unwrap(),
+            yaml::load("{hostname: b, constants: {kernel-start-message: ''}}").unwrap()
         );
     }
 }

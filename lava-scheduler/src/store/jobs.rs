@@ -578,6 +578,24 @@ impl SqlStore {
         })
     }
 
+    /// The job named by `number`: by id, or a multinode sub-job by its
+    /// sub_id (as LAVA's `get_by_job_number`).
+    pub fn job_by_number(&self, number: &JobNumber) -> Result<Job, StoreError> {
+        let sub_id = match number {
+            JobNumber::Id(id) => return self.job(*id),
+            JobNumber::SubId(sub_id) => sub_id,
+        };
+        self.tx(|conn| {
+            let row = conn
+                .query_opt(
+                    &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE sub_id = $1"),
+                    &[sub_id.as_str().into()],
+                )?
+                .ok_or_else(|| not_found("job", sub_id))?;
+            job_from(conn, &row)
+        })
+    }
+
     /// Jobs matching a filter, newest first.
     pub fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         self.tx(|conn| {

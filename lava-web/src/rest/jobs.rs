@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lava_scheduler::accounts::Accounts;
-use lava_scheduler::model::{Job, JobHealth, JobState, TestCase, Timestamp};
+use lava_scheduler::model::{Job, JobHealth, JobNumber, JobState, TestCase, Timestamp};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::{JobOrder, JobQuery};
 use lava_scheduler::submit::{SubmitError, Submitted};
@@ -238,13 +238,15 @@ pub(super) async fn list(
 
 /// The job `id` if the caller may see it, or the answer to give.
 async fn visible(state: &AppState, caller: &Caller, id: &str, path: &str) -> Result<Job, Response> {
+    // REST names jobs by primary key only, as LAVA's API does.
     let Ok(id) = id.parse::<i64>() else {
         return Err(detail(StatusCode::NOT_FOUND, "Not found."));
     };
+    let id = JobNumber::Id(id);
     let caller = caller.clone();
     let path = path.to_string();
     state
-        .blocking(move |s| visible_job(&s.store, &caller, id, &path))
+        .blocking(move |s| visible_job(&s.store, &caller, &id, &path))
         .await
         .map_err(|r| match r {
             JobRefusal::NotFound => {

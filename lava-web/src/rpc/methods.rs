@@ -215,7 +215,7 @@ fn admin(caller: &Caller, method: &str) -> Result<(), Fault> {
 
 fn job(s: &AppState, caller: &Caller, p: &Params, method: &str) -> Result<Job, Fault> {
     let id = p.job_id(0)?;
-    visible_job(&s.store, caller, id, method).map_err(|r| match r {
+    visible_job(&s.store, caller, &id, method).map_err(|r| match r {
         JobRefusal::NotFound => Fault::new(404, format!("Job '{id}' was not found.")),
         JobRefusal::Store(e) => store(e),
     })

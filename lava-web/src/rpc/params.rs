@@ -3,6 +3,7 @@
 //! trailing arguments as absent.
 
 use dxr::{Fault, Value};
+use lava_scheduler::model::JobNumber;
 
 /// A method's arguments.
 pub(super) struct Params<'a> {
@@ -57,11 +58,11 @@ impl Params<'_> {
         }
     }
 
-    /// A job id: an integer or its text (lavacli sends argv as is).
-    pub fn job_id(&self, index: usize) -> Result<i64, Fault> {
+    /// A job id, an integer or its text (lavacli sends argv as is), or a
+    /// multinode sub_id `N.M` (LAVA's `get_by_job_number`).
+    pub fn job_id(&self, index: usize) -> Result<JobNumber, Fault> {
         let text = self.string(index, "job id")?;
-        text.trim()
-            .parse()
+        text.parse()
             .map_err(|_| Fault::new(404, format!("Job '{text}' was not found.")))
     }
 

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use lava_scheduler::model::{Job, JobHealth, JobState, TestCase, TestResultCode};
+use lava_scheduler::model::{Job, JobHealth, JobNumber, JobState, TestCase, TestResultCode};
 use lava_scheduler::results::{export, Format};
 use lava_scheduler::store::JobQuery;
 use serde_json::{json, Value};
@@ -164,13 +164,13 @@ list_handler!(my_jobs, List::Mine);
 /// answer for both, so private jobs are not revealed).
 async fn visible(state: &AppState, visitor: &Visitor, id: &str) -> Result<Job, Response> {
     let not_found = || error_page(StatusCode::NOT_FOUND, &format!("There is no job {id}."));
-    let Ok(number) = id.parse::<i64>() else {
+    let Ok(number) = id.parse::<JobNumber>() else {
         return Err(not_found());
     };
     let caller = visitor.caller.clone();
     let path = visitor.path.clone();
     match state
-        .blocking(move |s| visible_job(&s.store, &caller, number, &path))
+        .blocking(move |s| visible_job(&s.store, &caller, &number, &path))
         .await
     {
         Ok(job) => Ok(job),

@@ -27,7 +27,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lava_proto::job::{self, Options, Report};
-use lava_scheduler::model::{JobHealth, JobState};
+use lava_scheduler::model::{JobHealth, JobNumber, JobState};
 use lava_scheduler::store::{CancelOutcome, JobFilter, SqlStore};
 
 use lava_scheduler::results::{export, Format};
@@ -62,8 +62,8 @@ pub enum Command {
     },
     /// Print a job's log: levels coloured on a terminal, device output plain.
     Logs {
-        /// The job id.
-        id: i64,
+        /// The job id, or a multinode sub_id (`12.1`).
+        id: JobNumber,
         /// Keep printing new lines until the job ends.
         #[arg(long)]
         follow: bool,
@@ -76,22 +76,22 @@ pub enum Command {
     },
     /// Print a job's test results.
     Results {
-        /// The job id.
-        id: i64,
+        /// The job id, or a multinode sub_id (`12.1`).
+        id: JobNumber,
         /// table, yaml, csv (LAVA's columns) or junit.
         #[arg(long, default_value = "table", value_parser = parse_format)]
         format: Format,
     },
     /// Cancel a job (a queued job ends at once; a running one is stopped by its worker).
     Cancel {
-        /// The job id.
-        id: i64,
+        /// The job id, or a multinode sub_id (`12.1`).
+        id: JobNumber,
     },
     /// Fail a job now, whatever its state (its device is released; a
     /// lava-run still running on the worker is not stopped).
     Fail {
-        /// The job id.
-        id: i64,
+        /// The job id, or a multinode sub_id (`12.1`).
+        id: JobNumber,
     },
     /// Delete jobs and their output (at least one filter is required).
     Rm {
@@ -122,8 +122,8 @@ pub enum Command {
     },
     /// Show one job.
     Show {
-        /// The job id.
-        id: i64,
+        /// The job id, or a multinode sub_id (`12.1`).
+        id: JobNumber,
     },
 }
 
@@ -178,8 +178,11 @@ pub fn run(command: Command, db: &Db) -> Result<ExitCode> {
             follow,
             raw,
             jobs_dir,
-        } => lava_bins::follow::print_log(&store, id, follow, raw, &jobs_dir, None)?,
-        Command::Results { id, format } => results(&store, id, format)?,
+        } => {
+            let id = store.job_by_number(&id)?.id;
+            lava_bins::follow::print_log(&store, id, follow, raw, &jobs_dir, None)?
+        }
+        Command::Results { id, format } => results(&store, store.job_by_number(&id)?.id, format)?,
         Command::Submit {
             file,
             submitter,
@@ -193,10 +196,10 @@ pub fn run(command: Command, db: &Db) -> Result<ExitCode> {
             follow.then_some(jobs_dir.as_path()),
             &lava_bins::submit_options(any_method),
         )?,
-        Command::Cancel { id } => cancel(&store, id)?,
-        Command::Fail { id } => fail(&store, id)?,
+        Command::Cancel { id } => cancel(&store, store.job_by_number(&id)?.id)?,
+        Command::Fail { id } => fail(&store, store.job_by_number(&id)?.id)?,
         Command::List { state, limit } => list(&store, state, limit)?,
-        Command::Show { id } => show(&store, &store.job(id)?)?,
+        Command::Show { id } => show(&store, &store.job_by_number(&id)?)?,
         Command::Rm {
             older_than,
             state,
