@@ -382,7 +382,7 @@ impl DeviceConfig {
             .and_then(|d| d.get("methods"))
             .and_then(|m| m.get("ssh"))
             .and_then(|s| s.get("host"));
-        let has_host = ssh_host.is_some_and(is_truthy);
+        let has_host = ssh_host.is_some_and(Value::is_truthy);
         if has_host && self.data.contains_key("commands") {
             let c = &self.commands;
             for (name, set) in [
@@ -405,20 +405,6 @@ impl DeviceConfig {
 /// Loads the text as PyYAML does (see `lava_proto::yaml`).
 fn load(text: &str) -> Result<yaml::Document, ConfigError> {
     yaml::load_with(text, &Limits::default()).map_err(|e| ConfigError::Yaml(e.to_string()))
-}
-
-/// Python truthiness of a loaded value.
-fn is_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Int(i) => *i != 0,
-        Value::Float(f) => *f != 0.0,
-        Value::String(s) | Value::Decimal(s) => !s.is_empty(),
-        Value::Sequence(s) => !s.is_empty(),
-        Value::Mapping(m) => !m.is_empty(),
-        Value::Tagged(_) => true,
-    }
 }
 
 fn article(type_name: &'static str) -> &'static str {

@@ -192,20 +192,6 @@ fn shape(path: impl Into<String>, reason: impl Into<String>) -> SplitError {
     }
 }
 
-/// Python truthiness of a YAML value (LAVA reads `essential` this way).
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Int(i) => *i != 0,
-        Value::Float(f) => *f != 0.0,
-        Value::String(s) | Value::Decimal(s) => !s.is_empty(),
-        Value::Sequence(s) => !s.is_empty(),
-        Value::Mapping(m) => !m.is_empty(),
-        Value::Tagged(_) => true,
-    }
-}
-
 /// Whether an action's `role` names `role`: exact membership of a list,
 /// equality of a string (LAVA's Python `in` also matches a substring of a
 /// string `role:`; docs/multinode.md, S4).
@@ -432,7 +418,7 @@ pub fn split(submission: &Value, target_group: &str) -> Result<Split, SplitError
                 connection: text_of("connection"),
                 host_role: text_of("host_role"),
                 tags: tags.clone(),
-                essential: spec.get("essential").is_some_and(truthy),
+                essential: spec.get("essential").is_some_and(Value::is_truthy),
             });
             index += 1;
         }

@@ -46,6 +46,22 @@ pub struct Tagged {
 }
 
 impl Value {
+    /// Python's truthiness of the value as PyYAML loads it: null, false,
+    /// zero and empty strings, sequences and mappings are false; tagged
+    /// nodes are true.
+    pub fn is_truthy(&self) -> bool {
+        match self {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::String(s) | Value::Decimal(s) => !s.is_empty(),
+            Value::Sequence(s) => !s.is_empty(),
+            Value::Mapping(m) => !m.is_empty(),
+            Value::Tagged(_) => true,
+        }
+    }
+
     /// The text of a [`Value::String`].
     pub fn as_str(&self) -> Option<&str> {
         match self {
