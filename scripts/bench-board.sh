@@ -35,9 +35,14 @@
 #                           uses the serial line
 #         every board       LAB/bin/telnet, a wrapper around inetutils-telnet
 #
-#   bench-board.sh LAB BOARD start|on|off|reset|status|kill
+#   bench-board.sh LAB BOARD start|run|on|off|reset|status|kill
 #       start   start QEMU with its CPUs stopped (a board without power)
-#       on      start if needed, then system_reset + cont (power applied)
+#       run     the same in the foreground: the script becomes QEMU, which
+#               does not daemonize, for a caller that ends the board with
+#               itself (lava-lab: its own child, killed when the lab dies)
+#       on      start if needed, then system_reset + cont (power applied);
+#               a board started with run is not started again: its QEMU
+#               is its caller's, so on fails with "board not running"
 #       reset   the same as on (a PDU's power cycle)
 #       off     stop the CPUs
 #       status  say whether the board's QEMU runs
@@ -181,7 +186,7 @@ EOF
     say "built in $OUT ($arch): $version"
 }
 
-usage="usage: $0 build LAB [x86_64|arm64|ipxe|grub] | $0 LAB x86_64|arm64|ipxe|grub start|on|off|reset|status|kill"
+usage="usage: $0 build LAB [x86_64|arm64|ipxe|grub] | $0 LAB x86_64|arm64|ipxe|grub start|run|on|off|reset|status|kill"
 if [ "${1:-}" = build ] && { [ $# -eq 2 ] || [ $# -eq 3 ]; }; then
     build "${3:-x86_64}" "$(realpath -m "$2")"
     exit 0
@@ -195,6 +200,8 @@ TFTP=${BOARD_TFTP_DIR:-$LAB/tftp}
 NAME=${BOARD_NAME:-$2}
 RUN=$LAB/run
 PIDFILE=$RUN/$NAME.pid
+# left by run: the board's QEMU belongs to the caller of run, which stops it
+MANAGED=$RUN/$NAME.managed
 mkdir -p "$RUN" "$TFTP"
 
 alive() { [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
@@ -217,8 +224,12 @@ monitor() {
         exec 3>&-' "$MPORT" "$@" || die "the QEMU monitor on 127.0.0.1:$MPORT did not take: $*"
 }
 
+# start [foreground]
 start() {
-    alive && return 0
+    if alive; then
+        [ "${1:-}" != foreground ] || die "$NAME already runs (pid $(cat "$PIDFILE"))"
+        return 0
+    fi
     [ -s "$LAB/$FIRMWARE" ] || die "no $FIRMWARE in $LAB: run $0 build $LAB $ARCH"
     local boot=() net="user,id=n0,restrict=on,tftp=$TFTP"
     case ${BOARD_NETWORK:-closed} in
@@ -233,13 +244,18 @@ start() {
             rm -rf "$TFTP/grub"; cp -r "$LAB/pc/grub" "$TFTP/grub"
             boot=(-boot n); net+=",bootfile=grub/core.0" ;;
     esac
-    rm -f "$PIDFILE"
-    "$LAB/bin/$QEMU" "${MACHINE[@]}" -accel tcg -display none \
-        "${boot[@]}" -S -no-shutdown \
-        -netdev "$net" -device virtio-net-pci,netdev=n0 \
-        -serial "telnet:127.0.0.1:$SPORT,server=on,wait=off" \
-        -monitor "tcp:127.0.0.1:$MPORT,server=on,wait=off" \
-        -daemonize -pidfile "$PIDFILE" 2>"$RUN/$NAME.log" \
+    rm -f "$PIDFILE" "$MANAGED"
+    local qemu=("$LAB/bin/$QEMU" "${MACHINE[@]}" -accel tcg -display none
+        "${boot[@]}" -S -no-shutdown
+        -netdev "$net" -device virtio-net-pci,netdev=n0
+        -serial "telnet:127.0.0.1:$SPORT,server=on,wait=off"
+        -monitor "tcp:127.0.0.1:$MPORT,server=on,wait=off"
+        -pidfile "$PIDFILE")
+    if [ "${1:-}" = foreground ]; then
+        : >"$MANAGED"
+        exec "${qemu[@]}" 2>"$RUN/$NAME.log"
+    fi
+    "${qemu[@]}" -daemonize 2>"$RUN/$NAME.log" \
         || die "QEMU did not start: $(cat "$RUN/$NAME.log")"
     # -daemonize returns once the pid file is written and the sockets listen
     alive || die "QEMU exited: $(cat "$RUN/$NAME.log")"
@@ -247,9 +263,13 @@ start() {
 
 case $ACTION in
     start) start ;;
-    on|reset) start; monitor system_reset cont ;;
+    run) start foreground ;;
+    on|reset)
+        # a board started with run is not daemonized anew behind its owner
+        if [ -e "$MANAGED" ] && ! alive; then die "$NAME: board not running"; fi
+        start; monitor system_reset cont ;;
     off) if alive; then monitor stop; fi ;;
     status) if alive; then echo "running pid $(cat "$PIDFILE") serial 127.0.0.1:$SPORT monitor 127.0.0.1:$MPORT"; else echo stopped; fi ;;
-    kill) if alive; then kill "$(cat "$PIDFILE")"; fi; rm -f "$PIDFILE" "$RUN/$NAME.log" ;;
+    kill) if alive; then kill "$(cat "$PIDFILE")"; fi; rm -f "$PIDFILE" "$MANAGED" "$RUN/$NAME.log" ;;
     *) die "unknown action $ACTION" ;;
 esac

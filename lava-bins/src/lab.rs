@@ -164,12 +164,18 @@ fn register(store: &SqlStore, options: &LabOptions, images: &Path) -> Result<(),
 }
 
 /// A bench board of `scripts/bench-board.sh`, powered off (killed) when
-/// the lab stops.
+/// the lab stops. Its QEMU is the lab's own child (`bench-board.sh run`,
+/// not daemonized): in its own process group, so that a Ctrl-C at the
+/// terminal (SIGINT to the lab's group) reaches the lab, which stops the
+/// board after the jobs' cleanup, and not the board itself; and with
+/// `PR_SET_PDEATHSIG`, so that it dies with the lab even when the lab is
+/// killed and cannot stop it (docs/operations.md, "Stopping lava-lab").
 struct Board {
     script: PathBuf,
     images: PathBuf,
     kind: &'static BenchKind,
     env: Vec<(String, String)>,
+    child: Option<std::process::Child>,
 }
 
 /// The bench boards the lab registers when their images build.
@@ -211,15 +217,93 @@ const BENCH_BOARDS: [BenchKind; 3] = [
 ];
 
 impl Board {
-    fn run(&self, action: &str) -> bool {
-        std::process::Command::new("bash")
+    /// The board's name (`BOARD_NAME`), which names its pid file.
+    fn name(&self) -> &str {
+        &self.env[3].1
+    }
+
+    /// Its QEMU's pid file and log (`bench-board.sh`'s `LAB/run/NAME.*`).
+    fn run_file(&self, ext: &str) -> PathBuf {
+        self.images
+            .join("run")
+            .join(format!("{}.{ext}", self.name()))
+    }
+
+    /// Remove its pid file and log (and the marker `bench-board.sh run`
+    /// leaves): after a failed start and once its QEMU has ended, so that
+    /// nothing acts on a pid that may name another process by then.
+    fn remove_run_files(&self) {
+        for ext in ["pid", "log", "managed"] {
+            let _ = std::fs::remove_file(self.run_file(ext));
+        }
+    }
+
+    /// Start the board's QEMU as this process's child and wait until its
+    /// monitor listens (`bench-board.sh`'s other actions talk to it).
+    fn start(&mut self) -> Result<(), String> {
+        use std::os::unix::process::CommandExt;
+        let lab = std::process::id();
+        let mut command = std::process::Command::new("bash");
+        command
             .arg(&self.script)
             .arg(&self.images)
-            .args([self.kind.board, action])
+            .args([self.kind.board, "run"])
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+            .process_group(0);
+        // SAFETY: between fork and exec the closure makes only
+        // async-signal-safe system calls (prctl, getppid) and allocates
+        // nothing. The death signal comes when the thread that forks ends:
+        // the one running the lab (`run`), which outlives its boards.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // the lab ended before the prctl: do not outlive it
+                if libc::getppid() as u32 != lab {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.script.display()))?;
+        let pidfile = self.run_file("pid");
+        let monitor = format!("127.0.0.1:{}", self.env[1].1);
+        let deadline = std::time::Instant::now() + BOARD_START;
+        let failed = loop {
+            match child.try_wait() {
+                Ok(None) => {}
+                Ok(Some(status)) => {
+                    let text = std::fs::read_to_string(self.run_file("log")).unwrap_or_default();
+                    break format!("its QEMU ended ({status}): {}", text.trim());
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break format!("its QEMU: {e}");
+                }
+            }
+            if pidfile.exists() && std::net::TcpStream::connect(&monitor).is_ok() {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break format!(
+                    "its QEMU's monitor did not listen on {monitor} within {} s",
+                    BOARD_START.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // its pid file names a process that has been reaped
+        self.remove_run_files();
+        Err(failed)
     }
 
     fn command(&self, action: &str) -> String {
@@ -235,8 +319,278 @@ impl Board {
 }
 
 impl Drop for Board {
+    /// Power the board off: SIGTERM to its QEMU through the lab's child
+    /// handle (whose pid stays reserved until it is reaped, unlike the pid
+    /// file's, which may name another process once QEMU has died), SIGKILL
+    /// after 10 s; then its pid file goes.
     fn drop(&mut self) {
-        self.run("kill");
+        if let Some(mut child) = self.child.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                // SAFETY: kill(2) takes plain integers; the child is not
+                // reaped, so its pid is still its own.
+                unsafe {
+                    libc::kill(child.id() as i32, libc::SIGTERM);
+                }
+            }
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) {
+                if std::time::Instant::now() >= deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.remove_run_files();
+    }
+}
+
+/// How long a bench board's QEMU may take to listen.
+const BOARD_START: Duration = Duration::from_secs(60);
+
+/// Stop the bench boards that earlier runs of the lab left running when
+/// they were killed before they could (their pid files name them
+/// `lava-lab-BOARD-LABPID`): those whose lab no longer runs, and only when
+/// the pid file's process is that board's QEMU.
+fn stop_stale_boards(images: &Path) {
+    let run = images.join("run");
+    let Ok(entries) = std::fs::read_dir(&run) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(board) = name
+            .strip_prefix("lava-lab-")
+            .and_then(|n| n.strip_suffix(".pid"))
+        else {
+            continue;
+        };
+        let Some(lab) = board.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{lab}")).exists() {
+            // that lab still runs (or its pid is taken: leave it be)
+            continue;
+        }
+        let pidfile = entry.path();
+        let qemu = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        if let Some(pid) = qemu {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let needle = pidfile.as_os_str().as_encoded_bytes();
+            if cmdline.windows(needle.len()).any(|w| w == needle) {
+                // SAFETY: kill(2) takes plain integers.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+                say(format!(
+                    "stopped bench board {board} (pid {pid}), left running by an earlier lab"
+                ));
+            }
+        }
+        let _ = std::fs::remove_file(&pidfile);
+        let _ = std::fs::remove_file(run.join(format!("lava-lab-{board}.log")));
+        let _ = std::fs::remove_file(run.join(format!("lava-lab-{board}.managed")));
+    }
+}
+
+/// The environment variable naming the lab's pid in the lava-run
+/// processes its worker starts (see [`end_with_the_lab`]).
+const LAB_PID_ENV: &str = "LAVA_LAB_PID";
+
+/// In `lava-lab`'s `main`, before any thread starts (`set_var` is unsound
+/// while another thread reads the environment): name this process as the
+/// lab in the environment its worker's lava-run processes inherit, so that
+/// they end with it ([`end_with_the_lab`]; the worker keeps the variable
+/// even when a job's environment is purged).
+pub fn mark_the_lab() {
+    std::env::set_var(LAB_PID_ENV, std::process::id().to_string());
+}
+
+/// In a lava-run started by the lab's worker: end with the lab. The kernel
+/// sends it SIGTERM when the lab's worker thread ends (`PR_SET_PDEATHSIG`),
+/// which includes the lab being killed; lava-run then cancels its job
+/// through the job's cleanup. A lab that was killed took its master along,
+/// and lava-run would wait forever to hand its last log lines to it: a
+/// watcher thread ends the process once the job's cleanup has ended what
+/// it started (or after the worker's cancel grace, killing what is left).
+/// False when the lab has already ended. Does nothing in a lava-run that
+/// the lab did not start.
+pub fn end_with_the_lab() -> bool {
+    let Some(lab) = std::env::var(LAB_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return true;
+    };
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid take and return plain
+    // integers.
+    let alive = unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
+        libc::getppid() as u32 == lab
+    };
+    if !alive {
+        return false;
+    }
+    let watcher = std::thread::Builder::new()
+        .name("lab-watch".into())
+        .spawn(move || {
+            // SAFETY: getppid takes nothing and returns an integer.
+            while unsafe { libc::getppid() } as u32 == lab {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            let me = std::process::id();
+            let deadline = std::time::Instant::now() + CANCEL_GRACE;
+            while !descendants(&[me]).is_empty() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            for pid in descendants(&[me]) {
+                // SAFETY: kill(2) takes plain integers.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
+            }
+            eprintln!("lava-run: the lab that started this job has ended; exiting");
+            // SAFETY: _exit ends the process at once, as intended: the
+            // log's last lines have nowhere to go.
+            unsafe { libc::_exit(1) }
+        });
+    watcher.is_ok()
+}
+
+/// A process's state letter (`/proc/PID/stat` field 3), `None` when gone.
+fn process_state(pid: u32) -> Option<char> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    text[text.rfind(')')? + 2..].chars().next()
+}
+
+/// A live process's start time (`/proc/PID/stat` field 22): with its pid,
+/// what tells it from a later process given the same pid.
+fn start_time(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = text[text.rfind(')')? + 2..].split_whitespace().collect();
+    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// The live processes: (pid, parent's pid), zombies left out.
+fn process_table() -> Vec<(u32, u32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // fields from 3 on: state, ppid
+            if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+                return None;
+            }
+            Some((pid, fields.get(1)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The lava-run processes this process's worker started (its children with
+/// `--job-id` on their command line), still running.
+fn lava_runs() -> Vec<u32> {
+    let me = std::process::id();
+    process_table()
+        .into_iter()
+        .filter(|(pid, parent)| {
+            *parent == me
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| c.split(|b| *b == 0).any(|a| a.starts_with(b"--job-id")))
+                    .unwrap_or(false)
+        })
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// The descendants of `roots` (a job's QEMU runs in a session of its own,
+/// on a pseudo-terminal, outside lava-run's process group).
+fn descendants(roots: &[u32]) -> Vec<u32> {
+    let table = process_table();
+    let mut found: Vec<u32> = Vec::new();
+    let mut frontier = roots.to_vec();
+    while let Some(parent) = frontier.pop() {
+        for (pid, _) in table.iter().filter(|(_, p)| *p == parent) {
+            if !found.contains(pid) {
+                found.push(*pid);
+                frontier.push(*pid);
+            }
+        }
+    }
+    found
+}
+
+/// End the jobs still running: each lava-run gets SIGTERM unless
+/// `signalled` (it cancels its job through the job's cleanup, which powers
+/// the device off; a second SIGTERM would cut that short), then, after
+/// `grace`, SIGKILL for its whole process group (what it started: QEMU,
+/// telnet, ...) while it still leads it, and for each process it started
+/// that is still the very process seen.
+fn end_jobs(grace: Duration, signalled: bool) {
+    // what they are and what they started (pid and start time): a pid, or
+    // a group id, is only signalled while it names the very process seen
+    let identify = |pids: Vec<u32>| -> Vec<(u32, u64)> {
+        pids.into_iter()
+            .filter_map(|pid| Some((pid, start_time(pid)?)))
+            .collect()
+    };
+    let runs = identify(lava_runs());
+    if runs.is_empty() {
+        return;
+    }
+    let running: Vec<u32> = runs.iter().map(|(pid, _)| *pid).collect();
+    say(format!("cancelling {} running job(s)", running.len()));
+    let mut started = identify(descendants(&running));
+    // Each lava-run's group, signalled only while its leader is the
+    // lava-run seen (alive, not a zombie): once it has ended, its group
+    // may be empty and its id taken by another group.
+    let signal_group = |signal: i32| {
+        for (pid, started_at) in &runs {
+            if start_time(*pid) == Some(*started_at) {
+                // SAFETY: kill(2) takes plain integers; lava-run leads its
+                // group.
+                unsafe {
+                    libc::kill(-(*pid as i32), signal);
+                }
+            }
+        }
+    };
+    if !signalled {
+        signal_group(libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + grace;
+    while running
+        .iter()
+        .any(|pid| !matches!(process_state(*pid), None | Some('Z') | Some('X')))
+        && std::time::Instant::now() < deadline
+    {
+        for process in identify(descendants(&running)) {
+            if !started.contains(&process) {
+                started.push(process);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal_group(libc::SIGKILL);
+    for (pid, started_at) in started {
+        // the very process seen, not another given its pid since
+        if start_time(pid) == Some(started_at) {
+            // SAFETY: kill(2) takes plain integers.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+        }
     }
 }
 
@@ -257,6 +611,9 @@ fn bench_boards(
 ) -> Result<Vec<Board>, String> {
     let tftp = options.state_dir.join("tftp");
     io(&tftp, std::fs::create_dir_all(&tftp))?;
+    if let Ok(real) = images.canonicalize() {
+        stop_stale_boards(&real);
+    }
     let mut boards = Vec::new();
     for kind in &BENCH_BOARDS {
         if let Some(board) = bench_board(store, options, images, &tftp, kind)? {
@@ -308,10 +665,11 @@ fn bench_board(
         ));
         return Ok(None);
     }
-    let board = Board {
+    let mut board = Board {
         script,
         images: io(images, images.canonicalize())?,
         kind,
+        child: None,
         env: vec![
             ("BOARD_SERIAL_PORT".into(), free_port()?.to_string()),
             ("BOARD_MONITOR_PORT".into(), free_port()?.to_string()),
@@ -322,8 +680,11 @@ fn bench_board(
             ),
         ],
     };
-    if !board.run("start") {
-        say(format!("no {} this time: it did not start", kind.label));
+    if let Err(e) = board.start() {
+        say(format!(
+            "no {} this time: it did not start: {e}",
+            kind.label
+        ));
         return Ok(None);
     }
     // The ports change with every run: the dictionary is set each time.
@@ -748,11 +1109,17 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         }
     }
     say("stopping");
+    // The running jobs are cancelled while the worker still runs (it
+    // reports their end); then the boards are stopped.
+    end_jobs(CANCEL_GRACE, false);
     web_stop.store(true, Ordering::SeqCst);
     slave_stop.store(true, Ordering::SeqCst);
     waker.shutdown();
-    slave_thread
-        .join()
+    let worker = slave_thread.join();
+    // a job the master started meanwhile got SIGTERM when the worker's
+    // thread ended
+    end_jobs(CANCEL_GRACE, true);
+    worker
         .map_err(|_| "the worker thread panicked")?
         .map_err(|e| e.to_string())?;
     drop(boards);
@@ -769,4 +1136,64 @@ pub fn run(options: &LabOptions, stop: Arc<AtomicBool>) -> Result<(), String> {
         .map_err(|_| "the master thread panicked")?
         .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process that stands for a board's QEMU: `sh` with the pid file's
+    /// path on its command line, as QEMU's `-pidfile PATH`.
+    fn fake_board(pidfile: &Path) -> std::process::Child {
+        let child = std::process::Command::new("sh")
+            .args(["-c", "sleep 600", &pidfile.display().to_string()])
+            .spawn()
+            .unwrap();
+        std::fs::write(pidfile, format!("{}\n", child.id())).unwrap();
+        child
+    }
+
+    #[test]
+    fn boards_left_by_a_killed_lab_are_stopped_and_a_running_labs_kept() {
+        let images = tempfile::tempdir().unwrap();
+        let run = images.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        // a lab that has ended: a finished process's pid
+        let mut ended = std::process::Command::new("true").spawn().unwrap();
+        ended.wait().unwrap();
+        let dead_lab = ended.id();
+        let stale = run.join(format!("lava-lab-x86_64-{dead_lab}.pid"));
+        let mut left = fake_board(&stale);
+        std::fs::write(run.join(format!("lava-lab-x86_64-{dead_lab}.log")), "").unwrap();
+        // this running "lab"'s board
+        let kept = run.join(format!("lava-lab-ipxe-{}.pid", std::process::id()));
+        let mut running = fake_board(&kept);
+        // a pid file whose process is not a board: left alone
+        let mut other = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let unrelated = run.join(format!("lava-lab-grub-{dead_lab}.pid"));
+        std::fs::write(&unrelated, other.id().to_string()).unwrap();
+
+        stop_stale_boards(images.path());
+
+        let status = left.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGTERM)
+        );
+        assert!(!stale.exists() && !unrelated.exists());
+        assert!(!run.join(format!("lava-lab-x86_64-{dead_lab}.log")).exists());
+        assert!(kept.exists());
+        assert!(
+            running.try_wait().unwrap().is_none(),
+            "a running lab's board"
+        );
+        assert!(other.try_wait().unwrap().is_none(), "an unrelated process");
+        for mut child in [running, other] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
 }

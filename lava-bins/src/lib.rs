@@ -14,7 +14,10 @@
 //! - `lava-lab`: a whole lab on one machine ([`lab`]).
 
 pub mod follow;
+pub mod import_lava;
 pub mod lab;
+pub mod log_file;
+pub mod service_config;
 
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -69,10 +72,14 @@ pub fn init_logging(default_level: &str) {
 
 /// Logging for daemons, with LAVA's options: `level` is one of `DEBUG`,
 /// `INFO`, `WARN` (or `WARNING`), `ERROR`; `log_file` is a path, or `-`
-/// for standard error. `RUST_LOG` still overrides the level.
+/// for standard error. `DEBUG` is for the workspace's crates (`lava*`); the
+/// libraries they use log at `INFO` at most. `RUST_LOG` still overrides the
+/// level. With a path, SIGHUP reopens the file
+/// ([`log_file::ReopenableFile`], for logrotate).
 pub fn init_daemon_logging(level: &str, log_file: &str) -> Result<(), String> {
     let filter = match level.to_ascii_uppercase().as_str() {
-        "DEBUG" => "debug",
+        // our crates' debug lines, not every SQL statement of the drivers
+        "DEBUG" => "info,lava=debug",
         "INFO" => "info",
         "WARN" | "WARNING" => "warn",
         "ERROR" => "error",
@@ -85,25 +92,31 @@ pub fn init_daemon_logging(level: &str, log_file: &str) -> Result<(), String> {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter));
     builder.format_timestamp_millis();
+    let mut reopenable = None;
     if log_file != "-" {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_file)
-            .map_err(|e| format!("{log_file}: {e}"))?;
-        builder.target(env_logger::Target::Pipe(Box::new(file)));
+        let file =
+            log_file::ReopenableFile::open(log_file).map_err(|e| format!("{log_file}: {e}"))?;
+        builder.target(env_logger::Target::Pipe(Box::new(file.writer())));
+        reopenable = Some(file);
     }
     builder.init();
+    if let Some(file) = reopenable {
+        file.reopen_on_sighup()
+            .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+    }
     Ok(())
 }
 
-/// Set `flag` when SIGINT, SIGTERM or SIGHUP arrives.
+/// Set `flag` when SIGINT or SIGTERM arrives (a daemon then stops after the
+/// message in hand). SIGHUP sets it too unless it reopens the daemon's log
+/// file ([`init_daemon_logging`] with a file): logging to standard error,
+/// a hang-up means the terminal has gone.
 pub fn stop_on_signals(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<(), String> {
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
+    let mut signals = vec![signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+    if !log_file::SIGHUP_REOPENS.load(std::sync::atomic::Ordering::SeqCst) {
+        signals.push(signal_hook::consts::SIGHUP);
+    }
+    for signal in signals {
         signal_hook::flag::register(signal, std::sync::Arc::clone(flag))
             .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
     }

@@ -507,3 +507,214 @@ fn health_checks_and_job_removal_on_postgres() {
         health_checks_and_job_removal(&lab);
     }
 }
+
+/// The store behind `lab`, to set up and observe what the CLI cannot (a
+/// worker online, a running job, a scheduling pass).
+fn store_of(lab: &Lab) -> lava_scheduler::SqlStore {
+    lava_scheduler::SqlStore::open_url(&lab.url).unwrap()
+}
+
+fn queue_job(store: &lava_scheduler::SqlStore) -> i64 {
+    store
+        .insert_job(&lava_scheduler::store::NewJob {
+            submitter: "admin".into(),
+            definition: "job_name: x\n".into(),
+            requested_device_type: Some("qemu".into()),
+            priority: 50,
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+fn health(store: &lava_scheduler::SqlStore, device: &str) -> String {
+    store.device(device).unwrap().health.to_string()
+}
+
+/// `maintenance`: every device that can run jobs goes to Maintenance in
+/// one command (`--dry-run` changes nothing, `--force` cancels the jobs
+/// that hold devices), and `--end` brings back exactly those devices.
+fn instance_maintenance(lab: &Lab) {
+    use lava_scheduler::model::{JobState, WorkerState};
+    lab.ok(&["workers", "add", "w1"]);
+    lab.ok(&["device-types", "add", "qemu"]);
+    for d in ["d1", "d2", "d3", "d4"] {
+        lab.ok(&[
+            "devices",
+            "add",
+            d,
+            "--device-type",
+            "qemu",
+            "--worker",
+            "w1",
+        ]);
+    }
+    lab.ok(&["devices", "update", "d2", "--health", "BAD"]);
+    lab.ok(&[
+        "devices",
+        "update",
+        "d3",
+        "--health",
+        "MAINTENANCE",
+        "--reason",
+        "new cable",
+    ]);
+    lab.ok(&["devices", "update", "d4", "--health", "RETIRED"]);
+    let store = store_of(lab);
+    store.set_worker_state("w1", WorkerState::Online).unwrap();
+    let job = queue_job(&store);
+    let pass =
+        lava_scheduler::scheduler::schedule(&store, &lava_scheduler::scheduler::AcceptAll).unwrap();
+    assert_eq!(pass.jobs.len(), 1);
+    assert!(store.job_started(job).unwrap());
+    let healths = |s: &lava_scheduler::SqlStore| ["d1", "d2", "d3", "d4"].map(|d| health(s, d));
+
+    let out = lab.ok(&["maintenance", "--dry-run"]);
+    assert!(
+        out.contains("* d1: Good -> Maintenance") && out.contains("* d2: Bad -> Maintenance"),
+        "{out}"
+    );
+    assert!(out.contains("nothing was written"), "{out}");
+    assert_eq!(healths(&store), ["Good", "Bad", "Maintenance", "Retired"]);
+
+    let out = lab.ok(&["maintenance", "--user", "alice"]);
+    assert!(
+        out.contains("2 devices in maintenance, 0 jobs canceled"),
+        "{out}"
+    );
+    assert_eq!(
+        healths(&store),
+        ["Maintenance", "Maintenance", "Maintenance", "Retired"]
+    );
+    assert_eq!(
+        store.job(job).unwrap().state,
+        JobState::Running,
+        "running jobs finish"
+    );
+    let last = store.transitions("device", "d1").unwrap().pop().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.new.as_str()),
+        ("alice", "Maintenance")
+    );
+    // No new job starts anywhere.
+    queue_job(&store);
+    let pass =
+        lava_scheduler::scheduler::schedule(&store, &lava_scheduler::scheduler::AcceptAll).unwrap();
+    assert!(pass.jobs.is_empty() && pass.health_checks.is_empty());
+
+    let out = lab.ok(&["maintenance", "--force"]);
+    assert!(out.contains(&format!("* {job}\n")), "{out}");
+    assert!(
+        out.contains("0 devices in maintenance, 1 jobs canceled"),
+        "{out}"
+    );
+    assert_eq!(store.job(job).unwrap().state, JobState::Canceling);
+
+    let out = lab.ok(&["maintenance", "--end", "--dry-run"]);
+    assert!(out.contains("* d1: Maintenance -> Unknown"), "{out}");
+    assert_eq!(
+        healths(&store),
+        ["Maintenance", "Maintenance", "Maintenance", "Retired"]
+    );
+    let out = lab.ok(&["maintenance", "--end"]);
+    assert!(out.contains("2 devices back"), "{out}");
+    // Good ones need a health check first, the Bad one stays Bad, the one
+    // an admin took offline for their own reason stays offline.
+    assert_eq!(
+        healths(&store),
+        ["Unknown", "Bad", "Maintenance", "Retired"]
+    );
+    assert!(lab.ok(&["maintenance", "--end"]).contains("0 devices back"));
+}
+
+#[test]
+fn instance_maintenance_on_sqlite() {
+    instance_maintenance(&Lab::sqlite());
+}
+
+#[test]
+fn instance_maintenance_on_postgres() {
+    if let Some(lab) = Lab::postgres() {
+        instance_maintenance(&lab);
+    }
+}
+
+/// `workers update --job-limit N`: a worker with limit 1 and two idle
+/// devices runs one job at a time; 0 lifts the limit.
+fn worker_job_limit(lab: &Lab) {
+    use lava_scheduler::model::{JobHealth, WorkerState};
+    use lava_scheduler::scheduler::{schedule, AcceptAll};
+    lab.ok(&["workers", "add", "w1"]);
+    lab.ok(&["device-types", "add", "qemu"]);
+    for d in ["q1", "q2"] {
+        lab.ok(&[
+            "devices",
+            "add",
+            d,
+            "--device-type",
+            "qemu",
+            "--worker",
+            "w1",
+        ]);
+    }
+    assert_eq!(
+        lab.ok(&["workers", "update", "w1", "--job-limit", "1"]),
+        "Worker w1: job limit 1\n"
+    );
+    assert!(lab
+        .ok(&["workers", "details", "w1"])
+        .contains("job limit  : 1\n"));
+    assert!(lab
+        .ok(&["workers", "list"])
+        .contains("* w1 (2 devices, at most 1 jobs)"));
+    assert!(lab
+        .ok(&["workers", "list", "--csv"])
+        .contains("\nw1,,Offline,Active,2,1\n"));
+    let (code, _, stderr) = lab.manage(&["workers", "update", "w1", "--job-limit=-1"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("job limit must be 0 (no limit) or more, not -1"),
+        "{stderr}"
+    );
+
+    let store = store_of(lab);
+    store.set_worker_state("w1", WorkerState::Online).unwrap();
+    let (first, second) = (queue_job(&store), queue_job(&store));
+    let pass = schedule(&store, &AcceptAll).unwrap();
+    assert_eq!(pass.jobs.iter().map(|a| a.job).collect::<Vec<_>>(), [first]);
+    assert!(
+        schedule(&store, &AcceptAll).unwrap().jobs.is_empty(),
+        "one at a time"
+    );
+    store.job_started(first).unwrap();
+    store
+        .finish_job(first, JobHealth::Complete, false, None, "test")
+        .unwrap();
+    let pass = schedule(&store, &AcceptAll).unwrap();
+    assert_eq!(
+        pass.jobs.iter().map(|a| a.job).collect::<Vec<_>>(),
+        [second]
+    );
+
+    lab.ok(&["workers", "update", "w1", "--job-limit", "0"]);
+    assert!(lab
+        .ok(&["workers", "details", "w1"])
+        .contains("job limit  : none\n"));
+    queue_job(&store);
+    assert_eq!(
+        schedule(&store, &AcceptAll).unwrap().jobs.len(),
+        1,
+        "the other device"
+    );
+}
+
+#[test]
+fn worker_job_limit_on_sqlite() {
+    worker_job_limit(&Lab::sqlite());
+}
+
+#[test]
+fn worker_job_limit_on_postgres() {
+    if let Some(lab) = Lab::postgres() {
+        worker_job_limit(&lab);
+    }
+}

@@ -136,7 +136,10 @@ impl CancelToken {
     }
 
     /// Cancel on each of SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1 and
-    /// SIGUSR2, from a small thread (no work in signal handlers).
+    /// SIGUSR2, from a small thread (no work in signal handlers). A signal
+    /// within a second of the one that last canceled is the
+    /// same stop told twice (systemd's SIGTERM to the whole control group,
+    /// then the process's parent's own), not a second cancel.
     pub fn cancel_on_signals(&self) -> io::Result<()> {
         use signal_hook::consts::*;
         let mut signals = signal_hook::iterator::Signals::new([
@@ -146,7 +149,17 @@ impl CancelToken {
         std::thread::Builder::new()
             .name("lava-run-signals".into())
             .spawn(move || {
+                let mut last: Option<std::time::Instant> = None;
                 for signal in signals.forever() {
+                    let now = std::time::Instant::now();
+                    if last.is_some_and(|at| now.duration_since(at) < SIGNAL_DEBOUNCE) {
+                        log::warn!(
+                            "received signal {signal} within {} ms of the last: already canceling",
+                            SIGNAL_DEBOUNCE.as_millis()
+                        );
+                        continue;
+                    }
+                    last = Some(now);
                     log::warn!("received signal {signal}: canceling");
                     token.cancel();
                 }
@@ -154,6 +167,10 @@ impl CancelToken {
         Ok(())
     }
 }
+
+/// How soon after a cancelling signal another one counts as the same
+/// stop told twice rather than a second cancel (docs/pipeline.md §1.4).
+const SIGNAL_DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Wait until `fd` is readable, the deadline passes or the token stops
 /// waits. Returns `Ok(true)` when readable, `Ok(false)` on timeout.

@@ -15,6 +15,9 @@
 //! - [`accounts`]: users, groups and API tokens (digests only) for the HTTP
 //!   service;
 //! - [`notifications`]: the queue of job-end notifications to send;
+//! - [`metrics`]: the OpenMetrics exposition (`/metrics`) and the master's
+//!   own measurements; [`events`]: state changes published as LAVA's
+//!   `lava-publisher` does (docs/metrics.md);
 //! - [`submit`]: submission (validation, device-type and tag checks);
 //! - [`multinode`]: the split of a multinode submission into its group
 //!   (docs/multinode.md);
@@ -51,7 +54,9 @@
 pub mod accounts;
 pub mod db;
 mod error;
+pub mod events;
 pub mod master;
+pub mod metrics;
 pub mod model;
 pub mod multinode;
 pub mod notifications;

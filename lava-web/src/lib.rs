@@ -37,6 +37,7 @@ mod auth;
 mod error;
 mod live;
 mod logs;
+mod metrics;
 mod notify;
 mod rest;
 mod rpc;

@@ -48,6 +48,9 @@ pub struct ServiceConfig {
     /// How submissions are checked beyond LAVA's validation (the methods
     /// the lab's dispatchers implement).
     pub submit: lava_scheduler::submit::SubmitOptions,
+    /// How long one rendering of `/metrics` is served again (default
+    /// 5 s; docs/metrics.md, "Cost").
+    pub metrics_cache: Duration,
 }
 
 impl ServiceConfig {
@@ -60,6 +63,7 @@ impl ServiceConfig {
             blocking_threads: 16,
             header_timeout: Duration::from_secs(10),
             submit: Default::default(),
+            metrics_cache: lava_scheduler::metrics::CACHE_TTL,
         }
     }
 }
@@ -78,6 +82,8 @@ pub(crate) struct AppState {
     pub store_changes: tokio::sync::watch::Receiver<u64>,
     /// How submissions are checked.
     pub submit_options: Arc<lava_scheduler::submit::SubmitOptions>,
+    /// The last `/metrics` text, computed by one request at a time.
+    pub metrics: Arc<crate::metrics::MetricsCache>,
 }
 
 impl AppState {
@@ -176,6 +182,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/RPC2", post(crate::rpc::handle))
         .route("/RPC2/", post(crate::rpc::handle))
+        .route("/metrics", axum::routing::get(crate::metrics::handle))
         .nest("/api/v0.2", crate::rest::routes())
         .merge(crate::ui::routes())
         .fallback(any(not_found))
@@ -227,6 +234,7 @@ impl Service {
             live: Arc::new(crate::live::LogHub::default()),
             store_changes,
             submit_options: Arc::new(config.submit),
+            metrics: Arc::new(crate::metrics::MetricsCache::new(config.metrics_cache)),
         };
         Ok(Service {
             runtime,

@@ -44,8 +44,14 @@ fn default_state_dir() -> PathBuf {
 fn main() -> ExitCode {
     // The worker starts lava-run with LAVA's options: act as lava-run.
     if lava_pipeline::run::is_lava_run_command(std::env::args_os()) {
+        // and ends with the lab, however the lab ends
+        if !lava_bins::lab::end_with_the_lab() {
+            return lava_bins::fail("lava-run", "the lab that started this job has ended");
+        }
         return lava_bins::lava_run_main(std::env::args_os());
     }
+    // first, while no other thread runs
+    lava_bins::lab::mark_the_lab();
     lava_bins::restore_sigpipe();
     let args = Args::parse();
     if let Err(e) = lava_bins::init_daemon_logging("WARN", "-") {

@@ -1,6 +1,9 @@
 //! `lava-master`: the master daemon. Workers connect to its control socket,
 //! lava-run processes to its log socket; it schedules jobs as soon as the
-//! database changes. Options follow LAVA's `lava-server manage lava-master`.
+//! database changes. Options follow LAVA's `lava-server manage lava-master`;
+//! `--config-file` reads LAVA's `/etc/lava-server/lava-master`
+//! (docs/operations.md). SIGTERM/SIGINT stop it with status 0; SIGHUP
+//! reopens its `--log-file`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,8 +14,10 @@ use lava_scheduler::SqlStore;
 
 /// The LAVA master daemon.
 #[derive(Parser)]
-#[command(name = "lava-master", version)]
+#[command(name = "lava-master", version, args_override_self = true)]
 struct Args {
+    #[command(flatten)]
+    config: lava_bins::service_config::ConfigOptions,
     /// Control socket to bind.
     #[arg(long, default_value = "tcp://*:5556")]
     master_socket: String,
@@ -61,6 +66,18 @@ struct Args {
     /// multinode sub-job then carries its token (docs/multinode.md).
     #[arg(long, value_name = "FILE")]
     coordinator_key: Option<PathBuf>,
+    /// Answer `GET /metrics` (OpenMetrics) on this address, e.g.
+    /// 127.0.0.1:9100 (docs/metrics.md); off by default.
+    #[arg(long, value_name = "ADDR")]
+    metrics_bind: Option<String>,
+    /// Publish job, device and worker state changes on this ZeroMQ PUB
+    /// endpoint as LAVA's lava-publisher does, e.g. tcp://*:5500; off by
+    /// default.
+    #[arg(long, value_name = "URL")]
+    event_socket: Option<String>,
+    /// The events' topic prefix.
+    #[arg(long, default_value = lava_scheduler::events::DEFAULT_TOPIC)]
+    event_topic: String,
     /// Log level: DEBUG, INFO, WARN, ERROR.
     #[arg(short, long, default_value = "INFO")]
     level: String,
@@ -70,11 +87,25 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
     let program = "lava-master";
+    // settings from LAVA's files (--config-file) first, the command line over them
+    let command_line = match lava_bins::service_config::command_line(
+        lava_bins::service_config::Service::Master,
+        std::env::args_os(),
+        1,
+    ) {
+        Ok(command_line) => command_line,
+        Err(e) => return lava_bins::fail(program, e),
+    };
+    let args = Args::parse_from(&command_line.args);
+    if args.config.print_args {
+        println!("{}", command_line.display());
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = lava_bins::init_daemon_logging(&args.level, &args.log_file) {
         return lava_bins::fail(program, e);
     }
+    command_line.log_ignored(program);
     let store = match SqlStore::open_url(&args.database) {
         Ok(store) => store,
         Err(e) => return lava_bins::fail(program, e),
@@ -112,6 +143,9 @@ fn main() -> ExitCode {
     config.dispatcher_config = Some(args.dispatcher_config);
     config.auto_register = args.auto_register_workers;
     config.worker_timeout = std::time::Duration::from_secs(args.worker_timeout);
+    config.metrics_bind = args.metrics_bind;
+    config.event_socket = args.event_socket;
+    config.event_topic = args.event_topic;
     let mut master = match Master::bind(config, store) {
         Ok(master) => master,
         Err(e) => return lava_bins::fail(program, e),

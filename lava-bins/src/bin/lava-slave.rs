@@ -1,5 +1,8 @@
 //! `lava-slave`: the worker daemon. It connects out to the master and runs
-//! each job in a lava-run process. Options follow LAVA's `lava-slave`.
+//! each job in a lava-run process. Options follow LAVA's `lava-slave`;
+//! `--config-file` reads LAVA's `/etc/lava-dispatcher/lava-slave`
+//! (docs/operations.md). SIGTERM/SIGINT stop it with status 0 (running
+//! jobs keep running); SIGHUP reopens its `--log-file`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,13 +10,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser;
+use lava_bins::service_config::{self, ConfigOptions, Service};
 use lava_pipeline::slave::{Slave, SlaveConfig};
 use lava_proto::socket::ConnectOptions;
 
 /// The LAVA worker daemon.
 #[derive(Parser)]
-#[command(name = "lava-slave", version)]
+#[command(name = "lava-slave", version, args_override_self = true)]
 struct Args {
+    #[command(flatten)]
+    config: ConfigOptions,
     /// The master's control socket, e.g. tcp://master:5556.
     #[arg(long)]
     master: String,
@@ -73,11 +79,21 @@ fn default_hostname() -> String {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
     let program = "lava-slave";
+    // settings from LAVA's files (--config-file) first, the command line over them
+    let command_line = match service_config::command_line(Service::Slave, std::env::args_os(), 1) {
+        Ok(command_line) => command_line,
+        Err(e) => return lava_bins::fail(program, e),
+    };
+    let args = Args::parse_from(&command_line.args);
+    if args.config.print_args {
+        println!("{}", command_line.display());
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = lava_bins::init_daemon_logging(&args.level, &args.log_file) {
         return lava_bins::fail(program, e);
     }
+    command_line.log_ignored(program);
     let lava_run = args.lava_run.unwrap_or_else(|| {
         std::env::current_exe()
             .ok()

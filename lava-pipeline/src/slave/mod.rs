@@ -713,15 +713,23 @@ impl Slave {
     }
 }
 
+/// The variables of the slave's own environment that lava-run keeps even
+/// when the job's environment is purged: they are the slave's host's
+/// business, not the job's. `LAVA_LAB_PID` names the `lava-lab` whose
+/// worker starts lava-run, which ends with it (docs/operations.md,
+/// "Stopping lava-lab").
+const KEPT_ON_PURGE: &[&str] = &["LAVA_LAB_PID"];
+
 /// lava-run's environment from the slave's own and the `env` YAML of START:
-/// `purge: true` starts empty, `removes` deletes names, `overrides` sets them.
+/// `purge: true` starts empty (but for the few variables the slave's host
+/// needs lava-run to keep), `removes` deletes names, `overrides` sets them.
 pub fn environment(env_yaml: &str) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars().collect();
     let Ok(value) = lava_proto::yaml::load(env_yaml) else {
         return env;
     };
     if value.get("purge").and_then(|v| v.as_bool()) == Some(true) {
-        env.clear();
+        env.retain(|(k, _)| KEPT_ON_PURGE.contains(&k.as_str()));
     }
     if let Some(removes) = value.get("removes").and_then(|v| v.as_sequence()) {
         let names: Vec<&str> = removes.iter().filter_map(|v| v.as_str()).collect();

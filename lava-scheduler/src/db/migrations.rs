@@ -189,7 +189,104 @@ CREATE INDEX sessions_by_expiry ON sessions(expires);
 CREATE INDEX jobs_by_sub_id ON jobs(sub_id);
 CREATE INDEX jobs_by_group ON jobs(target_group);
 "#,
+    // 6: events (docs/metrics.md, "Events"): a row per job, device or
+    // worker state or health change, appended by triggers in the
+    // transaction that makes the change, whichever process makes it; the
+    // master publishes them in id order and prunes the table. And the
+    // master's own metrics, for the HTTP service's /metrics.
+    r#"
+CREATE TABLE events (
+    id {id},
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state BIGINT NOT NULL,
+    health BIGINT NOT NULL,
+    device TEXT,
+    job BIGINT,
+    start_time BIGINT,
+    end_time BIGINT,
+    xid BIGINT
+);
+CREATE TABLE master_metrics (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    updated BIGINT NOT NULL
+);
+{event_triggers}
+"#,
 ];
+
+/// Migration 6's triggers in SQLite's dialect: one per table and kind of
+/// change (a new job is an event, as in LAVA; new devices and workers are
+/// not).
+const SQLITE_EVENT_TRIGGERS: &str = r#"
+CREATE TRIGGER events_job_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO events (at, kind, name, state, health, device, job, start_time, end_time)
+    VALUES (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), 'testjob', CAST(NEW.id AS TEXT),
+            NEW.state, NEW.health, NEW.actual_device, NEW.id, NEW.start_time, NEW.end_time);
+END;
+CREATE TRIGGER events_job_update AFTER UPDATE OF state, health ON jobs
+WHEN OLD.state IS NOT NEW.state OR OLD.health IS NOT NEW.health BEGIN
+    INSERT INTO events (at, kind, name, state, health, device, job, start_time, end_time)
+    VALUES (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), 'testjob', CAST(NEW.id AS TEXT),
+            NEW.state, NEW.health, NEW.actual_device, NEW.id, NEW.start_time, NEW.end_time);
+END;
+CREATE TRIGGER events_device_update AFTER UPDATE OF state, health ON devices
+WHEN OLD.state IS NOT NEW.state OR OLD.health IS NOT NEW.health BEGIN
+    INSERT INTO events (at, kind, name, state, health, job)
+    VALUES (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), 'device', NEW.hostname,
+            NEW.state, NEW.health, NEW.current_job);
+END;
+CREATE TRIGGER events_worker_update AFTER UPDATE OF state, health ON workers
+WHEN OLD.state IS NOT NEW.state OR OLD.health IS NOT NEW.health BEGIN
+    INSERT INTO events (at, kind, name, state, health)
+    VALUES (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), 'worker', NEW.hostname,
+            NEW.state, NEW.health);
+END;
+"#;
+
+/// Migration 6's triggers in PostgreSQL's dialect. Each row also records
+/// its transaction's id, which the publisher needs to tell a gap left by a
+/// transaction still in progress from one left by a rollback. Each
+/// function keeps the search_path it was created with (the store's
+/// schema), so that `events` is the store's table whatever the search_path
+/// of the session making the change.
+const POSTGRES_EVENT_TRIGGERS: &str = r#"
+CREATE FUNCTION lava_job_event() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR OLD.state IS DISTINCT FROM NEW.state OR OLD.health IS DISTINCT FROM NEW.health THEN
+        INSERT INTO events (at, kind, name, state, health, device, job, start_time, end_time, xid)
+        VALUES ((EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT, 'testjob', NEW.id::TEXT,
+                NEW.state, NEW.health, NEW.actual_device, NEW.id, NEW.start_time, NEW.end_time, txid_current());
+    END IF;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql SET search_path FROM CURRENT;
+CREATE FUNCTION lava_device_event() RETURNS trigger AS $$
+BEGIN
+    IF OLD.state IS DISTINCT FROM NEW.state OR OLD.health IS DISTINCT FROM NEW.health THEN
+        INSERT INTO events (at, kind, name, state, health, job, xid)
+        VALUES ((EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT, 'device', NEW.hostname,
+                NEW.state, NEW.health, NEW.current_job, txid_current());
+    END IF;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql SET search_path FROM CURRENT;
+CREATE FUNCTION lava_worker_event() RETURNS trigger AS $$
+BEGIN
+    IF OLD.state IS DISTINCT FROM NEW.state OR OLD.health IS DISTINCT FROM NEW.health THEN
+        INSERT INTO events (at, kind, name, state, health, xid)
+        VALUES ((EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT, 'worker', NEW.hostname,
+                NEW.state, NEW.health, txid_current());
+    END IF;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql SET search_path FROM CURRENT;
+CREATE TRIGGER events_job AFTER INSERT OR UPDATE OF state, health ON jobs
+    FOR EACH ROW EXECUTE PROCEDURE lava_job_event();
+CREATE TRIGGER events_device AFTER UPDATE OF state, health ON devices
+    FOR EACH ROW EXECUTE PROCEDURE lava_device_event();
+CREATE TRIGGER events_worker AFTER UPDATE OF state, health ON workers
+    FOR EACH ROW EXECUTE PROCEDURE lava_worker_event();
+"#;
 
 /// The newest schema version this program knows.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -199,7 +296,12 @@ fn script(dialect: Dialect, sql: &str) -> String {
         Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
         Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
     };
+    let triggers = match dialect {
+        Dialect::Postgres => POSTGRES_EVENT_TRIGGERS,
+        Dialect::Sqlite => SQLITE_EVENT_TRIGGERS,
+    };
     sql.replace("{id}", id)
+        .replace("{event_triggers}", triggers)
 }
 
 /// The schema version of the database (0 for an empty one).

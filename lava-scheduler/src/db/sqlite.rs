@@ -56,12 +56,19 @@ impl SqlitePool {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::connect_caused(format!("{}: {e}", dir.display()), e))?;
         }
+        let manager = Manager {
+            path: path.to_path_buf(),
+        };
+        // Switch a new file to WAL once, before the pool opens its
+        // connections together: SQLite refuses concurrent switches with
+        // "database is locked" without waiting (r2d2 would log each refusal
+        // as an error and retry); on a WAL file the pragma takes no lock.
+        r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| StoreError::connect_caused(format!("{}: {e}", path.display()), e))?;
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .connection_timeout(Duration::from_secs(30))
-            .build(Manager {
-                path: path.to_path_buf(),
-            })
+            .build(manager)
             .map_err(|e| StoreError::connect_caused(format!("{}: {e}", path.display()), e))?;
         Ok(SqlitePool { pool })
     }

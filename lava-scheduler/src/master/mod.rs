@@ -81,6 +81,13 @@ pub struct MasterConfig {
     /// carries `protocols.lava-multinode.token` made with this key, never
     /// stored (docs/multinode.md §5).
     pub coordinator_key: Option<lava_proto::coordinator::Key>,
+    /// `--metrics-bind ADDR`: answer `GET /metrics` there (docs/metrics.md).
+    pub metrics_bind: Option<String>,
+    /// `--event-socket URL`: publish state changes there as LAVA's
+    /// lava-publisher does (LAVA: `tcp://*:5500`).
+    pub event_socket: Option<String>,
+    /// `--event-topic`: the events' topic prefix (LAVA: `org.lavasoftware`).
+    pub event_topic: String,
 }
 
 impl MasterConfig {
@@ -98,6 +105,9 @@ impl MasterConfig {
             end_grace: Duration::from_secs(10),
             worker_timeout: Duration::from_secs(60),
             coordinator_key: None,
+            metrics_bind: None,
+            event_socket: None,
+            event_topic: crate::events::DEFAULT_TOPIC.into(),
         }
     }
 }
@@ -115,6 +125,18 @@ pub enum MasterError {
     /// The store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The event publisher could not start.
+    #[error("{0}")]
+    Events(#[from] crate::events::PublisherError),
+    /// The metrics listener could not start.
+    #[error("metrics listener {addr}: {source}")]
+    Metrics {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A ZeroMQ call failed.
     #[error("ZeroMQ: {0}")]
     Zmq(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -177,6 +199,10 @@ pub struct Master {
     /// The protocol state of each job (see `jobs`).
     jobs: JobRecords,
     refused: HashMap<String, Instant>,
+    /// START latency and log lines (docs/metrics.md).
+    metrics: Arc<Mutex<crate::metrics::MasterMetrics>>,
+    metrics_listener: Option<crate::metrics::MetricsListener>,
+    publisher: Option<crate::events::Publisher>,
 }
 
 static NEXT_WAKE: AtomicUsize = AtomicUsize::new(0);
@@ -246,7 +272,35 @@ impl Master {
         }
         let devices = Devices::new(&config.device_types);
         let sink = LogSink::new(&config.jobs_dir);
+        let metrics = Arc::new(Mutex::new(crate::metrics::MasterMetrics::default()));
+        let metrics_listener = match &config.metrics_bind {
+            Some(addr) => Some(
+                crate::metrics::MetricsListener::spawn(
+                    addr,
+                    store.clone(),
+                    Arc::clone(&metrics),
+                    Arc::new(AtomicBool::new(false)),
+                )
+                .map_err(|source| MasterError::Metrics {
+                    addr: addr.clone(),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
+        let publisher = match &config.event_socket {
+            Some(endpoint) => Some(crate::events::Publisher::bind(
+                &ctx,
+                endpoint,
+                &config.event_topic,
+                &store,
+            )?),
+            None => None,
+        };
         Ok(Master {
+            metrics,
+            metrics_listener,
+            publisher,
             keys_fingerprint: None,
             config,
             store,
@@ -298,6 +352,50 @@ impl Master {
             .unwrap_or_default()
     }
 
+    /// The address of the `--metrics-bind` listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_listener.as_ref().map(|l| l.local_addr())
+    }
+
+    /// The endpoint of the `--event-socket` publisher, when there is one.
+    pub fn event_endpoint(&self) -> Option<String> {
+        self.publisher.as_ref().map(|p| p.endpoint())
+    }
+
+    /// Publish the events committed since the last call (docs/metrics.md).
+    fn publish_events(&mut self) {
+        if let Some(publisher) = &mut self.publisher {
+            if let Err(e) = publisher.publish(&self.store) {
+                log::error!("[EVENTS] cannot read the events: {e}");
+            }
+        }
+    }
+
+    /// Once a minute: bound the events table; store the master's metrics
+    /// for the HTTP service when they changed (every few seconds).
+    fn metrics_housekeeping(&mut self, prune: bool) {
+        let persisted = self
+            .metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .persist(&self.store);
+        if let Err(e) = persisted {
+            log::warn!("[METRICS] cannot store the master's metrics: {e}");
+        }
+        if prune {
+            let pruned = match &self.publisher {
+                Some(publisher) => publisher.prune(&self.store),
+                None => crate::events::EventReader::from_now(&self.store)
+                    .and_then(|r| crate::events::prune(&self.store, r.last())),
+            };
+            match pruned {
+                Ok(0) => {}
+                Ok(n) => log::debug!("[EVENTS] {n} old events deleted"),
+                Err(e) => log::warn!("[EVENTS] cannot prune the events: {e}"),
+            }
+        }
+    }
+
     /// A handle to wake or stop the loop from another thread.
     pub fn waker(&self) -> Waker {
         self.waker.clone()
@@ -316,6 +414,8 @@ impl Master {
         let mut need_pass = true;
         let mut last_sweep = Instant::now();
         let mut last_full_pass = Instant::now();
+        let mut last_metrics = Instant::now();
+        let mut last_prune = Instant::now();
         while !self.waker.stop.load(Ordering::SeqCst) {
             let mut items = [
                 self.logs.as_poll_item(zmq::POLLIN),
@@ -324,7 +424,13 @@ impl Master {
                 self.monitors[0].as_poll_item(zmq::POLLIN),
                 self.monitors[1].as_poll_item(zmq::POLLIN),
             ];
-            zmq::poll(&mut items, 200).map_err(zmq_error)?;
+            match zmq::poll(&mut items, 200) {
+                Ok(_) => {}
+                // A signal (SIGTERM, SIGHUP) interrupted the wait: look at
+                // the stop flag and go on (docs/operations.md, signals).
+                Err(zmq::Error::EINTR) => continue,
+                Err(e) => return Err(zmq_error(e)),
+            }
             let (logs_ready, control_ready, woken, failures) = (
                 items[0].is_readable(),
                 items[1].is_readable(),
@@ -337,6 +443,7 @@ impl Master {
             if woken {
                 while self.wake_rx.recv_bytes(zmq::DONTWAIT).is_ok() {}
                 need_pass = true;
+                self.publish_events();
             }
             if logs_ready && self.drain_logs() {
                 need_pass = true;
@@ -344,8 +451,13 @@ impl Master {
             if control_ready {
                 // Logs first: lines queued before an END are stored before it.
                 self.drain_logs();
-                while let Some(received) = socket::try_recv(&self.control).map_err(zmq_error)? {
-                    need_pass |= self.handle_control(received);
+                loop {
+                    match socket::try_recv(&self.control) {
+                        Ok(Some(received)) => need_pass |= self.handle_control(received),
+                        // interrupted by a signal: the next turn reads the rest
+                        Ok(None) | Err(zmq::Error::EINTR) => break,
+                        Err(e) => return Err(zmq_error(e)),
+                    }
                 }
             }
             if need_pass
@@ -359,6 +471,16 @@ impl Master {
             if last_sweep.elapsed() >= Duration::from_millis(500) {
                 last_sweep = Instant::now();
                 self.sweep();
+                // a gap left by a rollback wakes nobody
+                self.publish_events();
+            }
+            if last_metrics.elapsed() >= Duration::from_secs(2) {
+                last_metrics = Instant::now();
+                let prune = last_prune.elapsed() >= Duration::from_secs(60);
+                if prune {
+                    last_prune = Instant::now();
+                }
+                self.metrics_housekeeping(prune);
             }
         }
         log::info!("[EXIT] lava-master stopped");
@@ -395,13 +517,45 @@ impl Master {
     /// Store every queued log line; true when a job finished.
     fn drain_logs(&mut self) -> bool {
         let mut finished = false;
+        let mut stored = 0;
         while let Ok(frames) = socket::recv_log(&self.logs, zmq::DONTWAIT) {
-            if let LogOutcome::JobFinished(id) = self.sink.handle(&self.store, &frames) {
-                finished = true;
-                self.result_arrived(id);
+            self.test_event(&frames);
+            match self.sink.handle(&self.store, &frames) {
+                LogOutcome::JobFinished(id) => {
+                    stored += 1;
+                    finished = true;
+                    self.result_arrived(id);
+                }
+                LogOutcome::Stored => stored += 1,
+                LogOutcome::Dropped => {}
             }
         }
+        self.metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .log_lines(stored);
         finished
+    }
+
+    /// A `lava-test-event` line (level `event`) is also published as a
+    /// `.event` (docs/metrics.md, "Events"); only lines that may be one are
+    /// parsed twice.
+    fn test_event(&mut self, frames: &[Vec<u8>]) {
+        let Some(publisher) = &mut self.publisher else {
+            return;
+        };
+        let [job, line] = frames else { return };
+        const EVENT: &[u8] = b"\"lvl\": \"event\"";
+        if !line.windows(EVENT.len()).any(|w| w == EVENT) {
+            return;
+        }
+        let Ok(record) = lava_proto::log::LogRecord::parse(&String::from_utf8_lossy(line)) else {
+            return;
+        };
+        if record.lvl == lava_proto::log::LogLevel::Event {
+            let message = serde_json::to_value(&record.msg).unwrap_or_default();
+            publisher.log_event(&String::from_utf8_lossy(job), message);
+        }
     }
 
     /// A job's final result was stored: an END waiting for it is complete.
@@ -555,6 +709,10 @@ impl Master {
                 }
                 log::info!("[{job_id}] {hostname} => START_OK");
                 self.jobs.get(job_id).start = None;
+                self.metrics
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .start_ok(job_id, Instant::now());
                 if let Err(e) = self.store.job_started(job_id) {
                     log::warn!("[{job_id}] START_OK not applied: {e}");
                 }
@@ -929,6 +1087,10 @@ impl Master {
                 Ok(start) => {
                     log::info!("[{}] START => {worker} ({device_name})", job.id);
                     self.send(&worker, &Message::Start(Box::new(start)));
+                    self.metrics
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .start_sent(job.id, Instant::now());
                     let record = self.jobs.get(job.id);
                     record.start = Some(Resend::after(record.start, Instant::now()));
                 }

@@ -5,38 +5,59 @@ use super::*;
 use crate::error::StoreError;
 use crate::model::*;
 
+/// Add a device type inside a transaction.
+pub(super) fn add_device_type_in(
+    conn: &mut dyn Conn,
+    device_type: &NewDeviceType,
+) -> Result<DeviceType, StoreError> {
+    if device_type.name.is_empty() {
+        return Err(StoreError::Refused("a device type needs a name".into()));
+    }
+    if device_type.health_frequency < 0 {
+        return Err(StoreError::Refused(format!(
+            "health frequency must be 0 or more, not {}",
+            device_type.health_frequency
+        )));
+    }
+    let name = device_type.name.as_str();
+    if conn
+        .query_opt(
+            "SELECT name FROM device_types WHERE name = $1",
+            &[name.into()],
+        )?
+        .is_some()
+    {
+        return Err(StoreError::Exists {
+            kind: "device type",
+            name: name.to_string(),
+        });
+    }
+    if conn
+        .query_opt("SELECT name FROM aliases WHERE name = $1", &[name.into()])?
+        .is_some()
+    {
+        return Err(StoreError::Exists {
+            kind: "alias",
+            name: name.to_string(),
+        });
+    }
+    conn.execute(
+        "INSERT INTO device_types (name, description, health_frequency, health_denominator, health_check_disabled) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            name.into(),
+            device_type.description.as_str().into(),
+            device_type.health_frequency.into(),
+            device_type.health_denominator.code().into(),
+            device_type.health_check_disabled.into(),
+        ],
+    )?;
+    device_type_in(conn, name)
+}
+
 impl SqlStore {
     /// Add a device type.
     pub fn add_device_type(&self, device_type: &NewDeviceType) -> Result<DeviceType, StoreError> {
-        if device_type.name.is_empty() {
-            return Err(StoreError::Refused("a device type needs a name".into()));
-        }
-        if device_type.health_frequency < 0 {
-            return Err(StoreError::Refused(format!(
-                "health frequency must be 0 or more, not {}",
-                device_type.health_frequency
-            )));
-        }
-        self.tx(|conn| {
-            let name = device_type.name.as_str();
-            if conn.query_opt("SELECT name FROM device_types WHERE name = $1", &[name.into()])?.is_some() {
-                return Err(StoreError::Exists { kind: "device type", name: name.to_string() });
-            }
-            if conn.query_opt("SELECT name FROM aliases WHERE name = $1", &[name.into()])?.is_some() {
-                return Err(StoreError::Exists { kind: "alias", name: name.to_string() });
-            }
-            conn.execute(
-                "INSERT INTO device_types (name, description, health_frequency, health_denominator, health_check_disabled) VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    name.into(),
-                    device_type.description.as_str().into(),
-                    device_type.health_frequency.into(),
-                    device_type.health_denominator.code().into(),
-                    device_type.health_check_disabled.into(),
-                ],
-            )?;
-            device_type_in(conn, name)
-        })
+        self.tx(|conn| add_device_type_in(conn, device_type))
     }
 
     /// One device type, by name.

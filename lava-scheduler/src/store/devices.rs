@@ -43,58 +43,97 @@ pub(crate) fn change_device_health(
     )
 }
 
+/// Whether a name can be a device's hostname.
+pub(super) fn check_device_hostname(hostname: &str) -> Result<(), StoreError> {
+    if hostname.is_empty() || hostname.contains('/') || hostname.chars().any(char::is_whitespace) {
+        return Err(StoreError::Refused(format!(
+            "invalid device hostname '{hostname}'"
+        )));
+    }
+    Ok(())
+}
+
+/// Add a device inside a transaction (state Idle; a device joining a worker
+/// in Maintenance or Retired follows the worker).
+pub(super) fn add_device_in(
+    conn: &mut dyn Conn,
+    device: &NewDevice,
+    actor: &str,
+) -> Result<Device, StoreError> {
+    let hostname = device.hostname.as_str();
+    if conn
+        .query_opt(
+            "SELECT hostname FROM devices WHERE hostname = $1",
+            &[hostname.into()],
+        )?
+        .is_some()
+    {
+        return Err(StoreError::Exists {
+            kind: "device",
+            name: hostname.to_string(),
+        });
+    }
+    let alias = conn
+        .query_opt(
+            "SELECT device_type FROM aliases WHERE name = $1",
+            &[device.device_type.as_str().into()],
+        )?
+        .map(|row| row.text(0))
+        .transpose()?;
+    let device_type = device_type_in(conn, alias.as_deref().unwrap_or(&device.device_type))?;
+    // A device joining a worker in Maintenance or Retired follows
+    // the worker, as if the worker's health had cascaded to it.
+    let mut health = device.health;
+    if let Some(worker) = &device.worker {
+        let worker = lock_worker(conn, worker)?;
+        if let Some(h) = state::worker_health_cascade(WorkerHealth::Active, worker.health, health) {
+            health = h;
+        }
+    }
+    conn.execute(
+        "INSERT INTO devices (hostname, device_type, worker, description, state, health, dictionary) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            hostname.into(),
+            device_type.name.as_str().into(),
+            device.worker.clone().into(),
+            device.description.as_str().into(),
+            DeviceState::Idle.code().into(),
+            health.code().into(),
+            device.dictionary.clone().into(),
+        ],
+    )?;
+    for tag in &device.tags {
+        if conn
+            .query_opt("SELECT name FROM tags WHERE name = $1", &[tag.into()])?
+            .is_none()
+        {
+            conn.execute(
+                "INSERT INTO tags (name, description) VALUES ($1, '')",
+                &[tag.into()],
+            )?;
+        }
+        conn.execute(
+            "INSERT INTO device_tags (device, tag) VALUES ($1, $2)",
+            &[hostname.into(), tag.into()],
+        )?;
+    }
+    log_transition(
+        conn,
+        "device",
+        hostname,
+        "",
+        health.label(),
+        actor,
+        "created",
+    )?;
+    lock_device(conn, hostname)
+}
+
 impl SqlStore {
     /// Add a device (state Idle).
     pub fn add_device(&self, device: &NewDevice, actor: &str) -> Result<Device, StoreError> {
-        if device.hostname.is_empty()
-            || device.hostname.contains('/')
-            || device.hostname.chars().any(char::is_whitespace)
-        {
-            return Err(StoreError::Refused(format!(
-                "invalid device hostname '{}'",
-                device.hostname
-            )));
-        }
-        self.tx(|conn| {
-            let hostname = device.hostname.as_str();
-            if conn.query_opt("SELECT hostname FROM devices WHERE hostname = $1", &[hostname.into()])?.is_some() {
-                return Err(StoreError::Exists { kind: "device", name: hostname.to_string() });
-            }
-            let alias = conn
-                .query_opt("SELECT device_type FROM aliases WHERE name = $1", &[device.device_type.as_str().into()])?
-                .map(|row| row.text(0))
-                .transpose()?;
-            let device_type = device_type_in(conn, alias.as_deref().unwrap_or(&device.device_type))?;
-            // A device joining a worker in Maintenance or Retired follows
-            // the worker, as if the worker's health had cascaded to it.
-            let mut health = device.health;
-            if let Some(worker) = &device.worker {
-                let worker = lock_worker(conn, worker)?;
-                if let Some(h) = state::worker_health_cascade(WorkerHealth::Active, worker.health, health) {
-                    health = h;
-                }
-            }
-            conn.execute(
-                "INSERT INTO devices (hostname, device_type, worker, description, state, health, dictionary) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    hostname.into(),
-                    device_type.name.as_str().into(),
-                    device.worker.clone().into(),
-                    device.description.as_str().into(),
-                    DeviceState::Idle.code().into(),
-                    health.code().into(),
-                    device.dictionary.clone().into(),
-                ],
-            )?;
-            for tag in &device.tags {
-                if conn.query_opt("SELECT name FROM tags WHERE name = $1", &[tag.into()])?.is_none() {
-                    conn.execute("INSERT INTO tags (name, description) VALUES ($1, '')", &[tag.into()])?;
-                }
-                conn.execute("INSERT INTO device_tags (device, tag) VALUES ($1, $2)", &[hostname.into(), tag.into()])?;
-            }
-            log_transition(conn, "device", hostname, "", health.label(), actor, "created")?;
-            lock_device(conn, hostname)
-        })
+        check_device_hostname(&device.hostname)?;
+        self.tx(|conn| add_device_in(conn, device, actor))
     }
 
     /// One device.

@@ -498,7 +498,11 @@ impl SqlStore {
     }
 
     /// Cancel one job inside a transaction.
-    fn cancel_one(conn: &mut dyn Conn, id: i64, actor: &str) -> Result<Option<bool>, StoreError> {
+    pub(super) fn cancel_one(
+        conn: &mut dyn Conn,
+        id: i64,
+        actor: &str,
+    ) -> Result<Option<bool>, StoreError> {
         let job = lock_job(conn, id)?;
         match job.state {
             JobState::Submitted => {

@@ -34,15 +34,19 @@
 
 mod device_types;
 mod devices;
+mod import;
 mod inputs;
 mod jobs;
+mod maintenance;
 mod results;
 mod rows;
 mod workers;
 
 pub(crate) use devices::change_device_health;
+pub use import::{ImportDevice, ImportHealthCheck, ImportOutcome, ImportPlan, ImportReport};
 pub use inputs::*;
 pub(crate) use jobs::{assign_batch, assign_in, insert_job_in, write_group_roles};
+pub use maintenance::{MaintenanceReport, MAINTENANCE_REASON};
 
 use crate::db::{Conn, Database, DatabaseUrl, Dialect};
 use crate::error::StoreError;

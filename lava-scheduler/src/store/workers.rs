@@ -6,27 +6,56 @@ use crate::error::StoreError;
 use crate::model::*;
 use crate::state;
 
+/// Whether a name can be a worker's hostname (its identity on the control
+/// channel).
+pub(super) fn check_worker_hostname(hostname: &str) -> Result<(), StoreError> {
+    lava_proto::socket::validate_hostname(hostname).map_err(|e| StoreError::Refused(e.to_string()))
+}
+
+/// Add a worker inside a transaction (state Offline until it talks).
+pub(super) fn add_worker_in(
+    conn: &mut dyn Conn,
+    worker: &NewWorker,
+    actor: &str,
+) -> Result<Worker, StoreError> {
+    if conn
+        .query_opt(
+            "SELECT hostname FROM workers WHERE hostname = $1",
+            &[worker.hostname.as_str().into()],
+        )?
+        .is_some()
+    {
+        return Err(StoreError::Exists {
+            kind: "worker",
+            name: worker.hostname.clone(),
+        });
+    }
+    conn.execute(
+        "INSERT INTO workers (hostname, description, state, health) VALUES ($1, $2, $3, $4)",
+        &[
+            worker.hostname.as_str().into(),
+            worker.description.as_str().into(),
+            WorkerState::Offline.code().into(),
+            worker.health.code().into(),
+        ],
+    )?;
+    log_transition(
+        conn,
+        "worker",
+        &worker.hostname,
+        "",
+        worker.health.label(),
+        actor,
+        "created",
+    )?;
+    lock_worker(conn, &worker.hostname)
+}
+
 impl SqlStore {
     /// Add a worker (state Offline until it talks).
     pub fn add_worker(&self, worker: &NewWorker, actor: &str) -> Result<Worker, StoreError> {
-        lava_proto::socket::validate_hostname(&worker.hostname)
-            .map_err(|e| StoreError::Refused(e.to_string()))?;
-        self.tx(|conn| {
-            if conn.query_opt("SELECT hostname FROM workers WHERE hostname = $1", &[worker.hostname.as_str().into()])?.is_some() {
-                return Err(StoreError::Exists { kind: "worker", name: worker.hostname.clone() });
-            }
-            conn.execute(
-                "INSERT INTO workers (hostname, description, state, health) VALUES ($1, $2, $3, $4)",
-                &[
-                    worker.hostname.as_str().into(),
-                    worker.description.as_str().into(),
-                    WorkerState::Offline.code().into(),
-                    worker.health.code().into(),
-                ],
-            )?;
-            log_transition(conn, "worker", &worker.hostname, "", worker.health.label(), actor, "created")?;
-            lock_worker(conn, &worker.hostname)
-        })
+        check_worker_hostname(&worker.hostname)?;
+        self.tx(|conn| add_worker_in(conn, worker, actor))
     }
 
     /// One worker.
@@ -70,6 +99,26 @@ impl SqlStore {
             let changed = conn.execute(
                 "UPDATE workers SET description = $1 WHERE hostname = $2",
                 &[description.into(), hostname.into()],
+            )?;
+            if changed == 0 {
+                return Err(not_found("worker", hostname));
+            }
+            Ok(())
+        })
+    }
+
+    /// Set how many jobs a worker may run at once (0: no limit). The
+    /// scheduler counts the worker's busy devices against it.
+    pub fn set_worker_job_limit(&self, hostname: &str, limit: i64) -> Result<(), StoreError> {
+        if limit < 0 {
+            return Err(StoreError::Refused(format!(
+                "a job limit must be 0 (no limit) or more, not {limit}"
+            )));
+        }
+        self.tx(|conn| {
+            let changed = conn.execute(
+                "UPDATE workers SET job_limit = $1 WHERE hostname = $2",
+                &[limit.into(), hostname.into()],
             )?;
             if changed == 0 {
                 return Err(not_found("worker", hostname));

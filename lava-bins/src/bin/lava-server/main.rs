@@ -9,7 +9,9 @@
 mod device_tags;
 mod device_types;
 mod devices;
+mod import_lava;
 mod jobs;
+mod maintenance;
 mod output;
 mod serve;
 mod templates;
@@ -39,6 +41,7 @@ enum Top {
         group: Manage,
     },
     /// The HTTP service: XML-RPC (/RPC2) and REST API (/api/v0.2/).
+    #[command(args_override_self = true)]
     Serve {
         /// The database: postgresql://USER@HOST/DB or sqlite://PATH.
         #[arg(long, env = "LAVA_DATABASE_URL", default_value = output::DEFAULT_DATABASE)]
@@ -77,11 +80,21 @@ enum Manage {
     /// API tokens: add (printed once), list, rm.
     #[command(subcommand)]
     Tokens(users::Tokens),
+    /// Import a LAVA instance's devices, device types and health checks
+    /// from its dispatcher-config folder.
+    ImportLava(import_lava::Args),
+    /// Put every device in maintenance (--end: bring them back).
+    Maintenance(maintenance::Args),
 }
 
 fn main() -> ExitCode {
     lava_bins::restore_sigpipe();
-    match run(Cli::parse()) {
+    // `serve --config-file PATH`: the files' settings go first
+    let args = match serve::with_config_files(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => return lava_bins::fail(output::PROGRAM, e),
+    };
+    match run(Cli::parse_from(args)) {
         Ok(code) => code,
         Err(e) => lava_bins::fail(output::PROGRAM, e),
     }
@@ -100,6 +113,8 @@ fn run(cli: Cli) -> output::Result<ExitCode> {
         Manage::Devices(args) => devices::run(args, &db),
         Manage::DeviceTags(args) => device_tags::run(args, &db),
         Manage::Jobs(args) => return jobs::run(args, &db),
+        Manage::ImportLava(args) => return import_lava::run(args, &db),
+        Manage::Maintenance(args) => maintenance::run(args, &db),
         Manage::Templates(args) => templates::run(args),
         Manage::Users(args) => users::run_users(args, &db),
         Manage::Groups(args) => users::run_groups(args, &db),

@@ -28,7 +28,7 @@ pub enum Command {
         /// Include retired workers.
         #[arg(short, long)]
         all: bool,
-        /// Print CSV: hostname, description, state, health, devices.
+        /// Print CSV: hostname, description, state, health, devices, job-limit.
         #[arg(long)]
         csv: bool,
     },
@@ -40,7 +40,7 @@ pub enum Command {
         #[arg(long)]
         devices: bool,
     },
-    /// Change a worker's description or health (the health cascades to its devices).
+    /// Change a worker's description, health (it cascades to its devices) or job limit.
     Update {
         /// The worker.
         hostname: String,
@@ -53,6 +53,9 @@ pub enum Command {
         /// Also take every device of the worker offline (MAINTENANCE), in one action.
         #[arg(long)]
         devices_offline: bool,
+        /// How many jobs the worker may run at once (0: no limit).
+        #[arg(long, value_name = "N")]
+        job_limit: Option<i64>,
         /// Why (recorded in the transition log).
         #[arg(long, default_value = "lava-server manage workers update")]
         reason: String,
@@ -85,13 +88,17 @@ pub fn run(command: Command, db: &Db) -> Result {
             description,
             health,
             devices_offline,
+            job_limit,
             reason,
         } => update(
             &store,
             &hostname,
-            description,
-            health,
-            devices_offline,
+            Changes {
+                description,
+                health,
+                devices_offline,
+                job_limit,
+            },
             &reason,
         ),
     }
@@ -119,6 +126,15 @@ fn add(
     Ok(())
 }
 
+/// A job limit as admins read it: `none` for 0.
+fn job_limit_text(limit: i64) -> String {
+    if limit == 0 {
+        "none".to_string()
+    } else {
+        limit.to_string()
+    }
+}
+
 fn device_counts(store: &SqlStore) -> Result<std::collections::BTreeMap<String, usize>> {
     let mut counts = std::collections::BTreeMap::new();
     let all = DeviceFilter {
@@ -139,7 +155,14 @@ fn list(store: &SqlStore, all: bool, csv: bool) -> Result {
     if csv {
         println!(
             "{}",
-            csv_line(&["hostname", "description", "state", "health", "devices"])
+            csv_line(&[
+                "hostname",
+                "description",
+                "state",
+                "health",
+                "devices",
+                "job-limit"
+            ])
         );
     } else {
         println!("Workers:");
@@ -154,11 +177,19 @@ fn list(store: &SqlStore, all: bool, csv: bool) -> Result {
                     w.description,
                     w.state.to_string(),
                     w.health.to_string(),
-                    n.to_string()
+                    n.to_string(),
+                    w.job_limit.to_string()
                 ])
             );
         } else {
-            println!("* {} ({n} devices) {}, {}", w.hostname, w.state, w.health);
+            let limit = match w.job_limit {
+                0 => String::new(),
+                n => format!(", at most {n} jobs"),
+            };
+            println!(
+                "* {} ({n} devices{limit}) {}, {}",
+                w.hostname, w.state, w.health
+            );
         }
     }
     Ok(())
@@ -177,14 +208,7 @@ fn details(store: &SqlStore, hostname: &str, list_devices: bool) -> Result {
     println!("state      : {}", w.state);
     println!("health     : {}", w.health);
     println!("last ping  : {}", when(w.last_ping));
-    println!(
-        "job limit  : {}",
-        if w.job_limit == 0 {
-            "none".to_string()
-        } else {
-            w.job_limit.to_string()
-        }
-    );
+    println!("job limit  : {}", job_limit_text(w.job_limit));
     if list_devices {
         println!("devices    :");
         for d in devices {
@@ -203,16 +227,27 @@ fn details(store: &SqlStore, hostname: &str, list_devices: bool) -> Result {
     Ok(())
 }
 
-fn update(
-    store: &SqlStore,
-    hostname: &str,
+/// What `workers update` changes.
+struct Changes {
     description: Option<String>,
     health: Option<WorkerHealth>,
     devices_offline: bool,
-    reason: &str,
-) -> Result {
+    job_limit: Option<i64>,
+}
+
+fn update(store: &SqlStore, hostname: &str, changes: Changes, reason: &str) -> Result {
+    let Changes {
+        description,
+        health,
+        devices_offline,
+        job_limit,
+    } = changes;
     let who = actor();
     store.worker(hostname)?;
+    if let Some(limit) = job_limit {
+        store.set_worker_job_limit(hostname, limit)?;
+        println!("Worker {hostname}: job limit {}", job_limit_text(limit));
+    }
     if let Some(description) = description {
         store.set_worker_description(hostname, &description)?;
     }
