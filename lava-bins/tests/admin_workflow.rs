@@ -3,77 +3,10 @@
 //! enable it, take all its devices offline in one command, retire it.
 
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Lab {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    cleanup: Option<(String, String)>,
-}
+mod common;
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = self.cleanup.take() {
-            if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
-        }
-    }
-}
-
-impl Lab {
-    fn sqlite() -> Lab {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/lava.db", dir.path().display());
-        Lab {
-            url,
-            _dir: Some(dir),
-            cleanup: None,
-        }
-    }
-
-    fn postgres() -> Option<Lab> {
-        let Ok(base) = std::env::var("LAVA_TEST_DATABASE_URL") else {
-            eprintln!("skipping PostgreSQL: LAVA_TEST_DATABASE_URL is not set");
-            return None;
-        };
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let schema = format!(
-            "lava_cli_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Some(Lab {
-            url: format!("{base}{sep}schema={schema}"),
-            _dir: None,
-            cleanup: Some((base, schema)),
-        })
-    }
-
-    /// Run `lava-server manage ARGS` and return (exit code, stdout, stderr).
-    fn manage(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_lava-server"))
-            .arg("manage")
-            .args(args)
-            .env("LAVA_DATABASE_URL", &self.url)
-            .env("USER", "admin")
-            .output()
-            .expect("run lava-server");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// Run and require success; return stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, stdout, stderr) = self.manage(args);
-        assert_eq!(code, 0, "lava-server manage {args:?} failed: {stderr}");
-        stdout
-    }
-}
+use common::cli::CliStore as Lab;
 
 fn seed_workflow(lab: &Lab) {
     lab.ok(&[
@@ -238,7 +171,7 @@ fn seed_workflow_on_sqlite() {
 
 #[test]
 fn seed_workflow_on_postgres() {
-    if let Some(lab) = Lab::postgres() {
+    if let Some(lab) = Lab::postgres("lava_cli") {
         seed_workflow(&lab);
     }
 }
@@ -250,7 +183,7 @@ fn errors_on_sqlite() {
 
 #[test]
 fn errors_on_postgres() {
-    if let Some(lab) = Lab::postgres() {
+    if let Some(lab) = Lab::postgres("lava_cli") {
         errors_are_one_line_with_exit_code_1(&lab);
     }
 }
@@ -409,7 +342,7 @@ fn submission_and_dictionaries_on_sqlite() {
 
 #[test]
 fn submission_and_dictionaries_on_postgres() {
-    if let Some(lab) = Lab::postgres() {
+    if let Some(lab) = Lab::postgres("lava_cli") {
         submission_and_dictionaries(&lab);
     }
 }
@@ -503,7 +436,7 @@ fn health_checks_and_job_removal_on_sqlite() {
 
 #[test]
 fn health_checks_and_job_removal_on_postgres() {
-    if let Some(lab) = Lab::postgres() {
+    if let Some(lab) = Lab::postgres("lava_cli") {
         health_checks_and_job_removal(&lab);
     }
 }
@@ -633,7 +566,7 @@ fn instance_maintenance_on_sqlite() {
 
 #[test]
 fn instance_maintenance_on_postgres() {
-    if let Some(lab) = Lab::postgres() {
+    if let Some(lab) = Lab::postgres("lava_cli") {
         instance_maintenance(&lab);
     }
 }
@@ -714,7 +647,7 @@ fn worker_job_limit_on_sqlite() {
 
 #[test]
 fn worker_job_limit_on_postgres() {
-    if let Some(lab) = Lab::postgres() {
+    if let Some(lab) = Lab::postgres("lava_cli") {
         worker_job_limit(&lab);
     }
 }

@@ -28,33 +28,16 @@ struct ApiLab {
     bob: String,
 }
 
-fn manage(lab: &Lab, args: &[&str]) -> String {
-    let out = Command::new(bin("lava-server"))
-        .args(["manage", "--database", &lab.url])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "manage {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn token_for(lab: &Lab, user: &str, superuser: bool) -> String {
     let email = format!("{user}@example.com");
     let mut add = vec!["users", "add", user, "--email", &email];
     if superuser {
         add.push("--superuser");
     }
-    manage(lab, &add);
-    manage(
-        lab,
-        &["tokens", "add", "--user", user, "--description", "tests"],
-    )
-    .trim()
-    .to_string()
+    lab.manage(&add);
+    lab.manage(&["tokens", "add", "--user", user, "--description", "tests"])
+        .trim()
+        .to_string()
 }
 
 fn api_lab(postgres: bool) -> Option<ApiLab> {
@@ -718,7 +701,9 @@ fn visibility_and_flows(postgres: bool) {
         .rpc(Some(admin), "auth.groups.show", vec![s("lkft")])
         .value();
     assert_eq!(field(&group, "users"), &Value::Array(vec![s("carol")]));
-    let carol = manage(&api.lab, &["tokens", "add", "--user", "carol"])
+    let carol = api
+        .lab
+        .manage(&["tokens", "add", "--user", "carol"])
         .trim()
         .to_string();
     let grouped = sample.replace("visibility: public", "visibility: {group: [lkft]}");

@@ -10,83 +10,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lava_devices::{DeviceDictionary, TemplateSet};
 use lava_proto::yaml::Mapping;
 use lava_scheduler::model::{DeviceHealth, WorkerHealth};
-use lava_scheduler::store::{DeviceFilter, SqlStore};
+use lava_scheduler::store::DeviceFilter;
 
-/// A fresh store: a SQLite file, or a PostgreSQL schema of its own
-/// (dropped at the end).
-struct Db {
-    url: String,
-    cleanup: Option<(String, String)>,
-}
+mod common;
 
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = self.cleanup.take() {
-            if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
-        }
-    }
-}
-
-impl Db {
-    fn sqlite(dir: &Path) -> Db {
-        Db {
-            url: format!("sqlite://{}/lava.db", dir.display()),
-            cleanup: None,
-        }
-    }
-
-    fn postgres() -> Option<Db> {
-        let Ok(base) = std::env::var("LAVA_TEST_DATABASE_URL") else {
-            eprintln!("skipping PostgreSQL: LAVA_TEST_DATABASE_URL is not set");
-            return None;
-        };
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let schema = format!(
-            "lava_import_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Some(Db {
-            url: format!("{base}{sep}schema={schema}"),
-            cleanup: Some((base, schema)),
-        })
-    }
-
-    /// Run `lava-server manage ARGS`: (exit code, stdout, stderr).
-    fn manage(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_lava-server"))
-            .arg("manage")
-            .args(args)
-            .env("LAVA_DATABASE_URL", &self.url)
-            .env("USER", "admin")
-            .output()
-            .expect("run lava-server");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, stdout, stderr) = self.manage(args);
-        assert_eq!(code, 0, "lava-server manage {args:?}: {stdout}{stderr}");
-        stdout
-    }
-
-    fn store(&self) -> SqlStore {
-        SqlStore::open_url(&self.url).unwrap()
-    }
-}
+use common::cli::CliStore as Db;
 
 fn corpus() -> Option<PathBuf> {
     let dir = match std::env::var_os("LAVA_CORPUS_DIR") {
@@ -488,12 +420,12 @@ fn import_a_lava_instance(db: &Db) {
 #[test]
 fn import_a_lava_instance_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    import_a_lava_instance(&Db::sqlite(dir.path()));
+    import_a_lava_instance(&Db::sqlite_in(dir.path()));
 }
 
 #[test]
 fn import_a_lava_instance_on_postgres() {
-    if let Some(db) = Db::postgres() {
+    if let Some(db) = Db::postgres("lava_import") {
         import_a_lava_instance(&db);
     }
 }
@@ -501,7 +433,7 @@ fn import_a_lava_instance_on_postgres() {
 #[test]
 fn a_malformed_worker_map_or_layout_stops_before_anything_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::sqlite(dir.path());
+    let db = Db::sqlite_in(dir.path());
     let config = dir.path().join("dispatcher-config");
     std::fs::create_dir_all(config.join("devices")).unwrap();
     let map = dir.path().join("map.yaml");

@@ -332,20 +332,6 @@ fn decode(frames: &[Vec<u8>]) -> (String, serde_json::Value) {
     (text[0].clone(), data)
 }
 
-fn manage(lab: &Lab, args: &[&str]) -> String {
-    let out = Command::new(bin("lava-server"))
-        .args(["manage", "--database", &lab.url])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "manage {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn events_arrive_in_order(postgres: bool) {
     let Some(mut lab) = Lab::new(postgres) else {
         return;
@@ -401,16 +387,13 @@ fn events_arrive_in_order(postgres: bool) {
     )
     .unwrap();
     let submit = |file: &std::path::Path| -> i64 {
-        manage(
-            &lab,
-            &[
-                "jobs",
-                "submit",
-                file.to_str().unwrap(),
-                "--submitter",
-                "bob",
-            ],
-        )
+        lab.manage(&[
+            "jobs",
+            "submit",
+            file.to_str().unwrap(),
+            "--submitter",
+            "bob",
+        ])
         .trim()
         .parse()
         .unwrap()
@@ -444,7 +427,7 @@ fn events_arrive_in_order(postgres: bool) {
         0,
     )
     .unwrap();
-    manage(&lab, &["jobs", "cancel", &held.to_string()]);
+    lab.manage(&["jobs", "cancel", &held.to_string()]);
     lab.wait_state(held, JobState::Finished);
 
     let mut jobs: HashMap<i64, Vec<(String, String)>> = HashMap::new();

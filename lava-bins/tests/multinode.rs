@@ -25,20 +25,6 @@ protocols:\n  lava-multinode:\n    roles:\n      server: {device_type: fixture, 
 client: {device_type: fixture, count: 1}\n      guest: {connection: ssh, count: 1, host_role: server, expect_role: server}\n    timeout: {minutes: 5}\n\
 actions:\n- boot: {method: minimal, role: [server, client]}\n- boot: {method: ssh, connection: ssh, role: [guest], prompts: ['#']}\n";
 
-fn manage(lab: &Lab, args: &[&str]) -> String {
-    let out = Command::new(bin("lava-server"))
-        .args(["manage", "--database", &lab.url])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "manage {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn lab(postgres: bool) -> Option<(Lab, Key)> {
     let mut lab = Lab::new(postgres)?;
     let mut device = NewDevice::new("fixture-02", "fixture", "worker1");
@@ -77,16 +63,13 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
         return;
     };
     std::fs::write(lab.path("group.yaml"), GROUP).unwrap();
-    let out = manage(
-        &lab,
-        &[
-            "jobs",
-            "submit",
-            &lab.path("group.yaml").display().to_string(),
-            "--submitter",
-            "alice",
-        ],
-    );
+    let out = lab.manage(&[
+        "jobs",
+        "submit",
+        &lab.path("group.yaml").display().to_string(),
+        "--submitter",
+        "alice",
+    ]);
     let sub_ids: Vec<&str> = out.lines().collect();
     assert_eq!(sub_ids.len(), 3, "{out}");
     let first: i64 = sub_ids[0].split('.').next().unwrap().parse().unwrap();
@@ -206,8 +189,8 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
     }
 
     // the CLI shows the group and the sub_ids
-    let show = manage(&lab, &["jobs", "show", &ids[1].to_string()]);
-    assert_eq!(manage(&lab, &["jobs", "show", &format!("{first}.1")]), show);
+    let show = lab.manage(&["jobs", "show", &ids[1].to_string()]);
+    assert_eq!(lab.manage(&["jobs", "show", &format!("{first}.1")]), show);
     assert!(
         show.contains(&format!(
             "multinode   : group {group}, sub_id {first}.1, essential: false"
@@ -221,7 +204,7 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
         );
     }
     assert!(show.contains("(this job)"));
-    let list = manage(&lab, &["jobs", "list"]);
+    let list = lab.manage(&["jobs", "list"]);
     assert!(
         list.contains(&format!(
             "* {} ({first}.2) [Running] - on - by alice: pair",
@@ -232,7 +215,7 @@ fn group_start_carries_roles_and_tokens_on(postgres: bool) {
 
     // cancel one: CANCEL for all three, the connection sub-job through its
     // host's worker
-    manage(&lab, &["jobs", "cancel", &format!("{first}.2")]);
+    lab.manage(&["jobs", "cancel", &format!("{first}.2")]);
     let mut canceled: BTreeMap<i64, usize> = BTreeMap::new();
     let deadline = Instant::now() + DEADLINE;
     while canceled.len() < 3 {
@@ -296,16 +279,11 @@ fn xml_rpc_sub_ids_on(postgres: bool) {
     let Some((lab, _)) = lab(postgres) else {
         return;
     };
-    manage(
-        &lab,
-        &["users", "add", "alice", "--email", "alice@example.com"],
-    );
-    let token = manage(
-        &lab,
-        &["tokens", "add", "--user", "alice", "--description", "tests"],
-    )
-    .trim()
-    .to_string();
+    lab.manage(&["users", "add", "alice", "--email", "alice@example.com"]);
+    let token = lab
+        .manage(&["tokens", "add", "--user", "alice", "--description", "tests"])
+        .trim()
+        .to_string();
     let port = free_port();
     let log = std::fs::File::create(lab.path("serve.log")).unwrap();
     let _serve = Daemon(

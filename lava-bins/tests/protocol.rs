@@ -553,6 +553,11 @@ fn cancel_escalates_to_sigkill() {
     // Scenario 12 with a 1 s grace instead of 60 s: SIGTERM, SIGTERM, SIGKILL.
     let job = lab.submit("{hold: true, ignore_sigterm: true}");
     lab.wait_state(job, JobState::Running);
+    // Running means the worker started lava-run, not that it has set up its
+    // signal handling yet: its first log line comes after that.
+    wait_for("the job's first log line", DEADLINE, || {
+        !log_lines_so_far(&lab.job_dir(job)).is_empty()
+    });
     lab.store.cancel_job(job, "alice").unwrap();
     lab.wait_state(job, JobState::Finished);
     assert_eq!(

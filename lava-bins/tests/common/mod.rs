@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -119,10 +121,15 @@ impl Drop for Lab {
                 .status();
         }
         if let Some((base, schema)) = self.cleanup.take() {
-            if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
+            drop_schema(&base, &schema);
         }
+    }
+}
+
+/// Drop a test's PostgreSQL schema (best effort: the test is over).
+pub fn drop_schema(base: &str, schema: &str) {
+    if let Ok(mut client) = postgres::Client::connect(base, postgres::NoTls) {
+        let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }
 
@@ -169,6 +176,22 @@ impl Lab {
             slave_env: Vec::new(),
         };
         Some(lab)
+    }
+
+    /// Run `lava-server manage ARGS` on this lab's store; require success
+    /// and return stdout.
+    pub fn manage(&self, args: &[&str]) -> String {
+        let out = Command::new(bin("lava-server"))
+            .args(["manage", "--database", &self.url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "manage {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
